@@ -1,0 +1,123 @@
+"""Rotation and rigid-transform helpers on numpy arrays.
+
+Conventions: quaternions are Hamilton, scalar first (``quat_wxyz``); rotation
+matrices act on column vectors; ``T_a_b`` maps points in frame b into frame a.
+scipy's ``Rotation`` does the work (it is scalar-last internally).
+
+Shapes: every function accepts a batch ``(..., k)`` and returns the same batch.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+
+def quat_wxyz_to_xyzw(quat_wxyz: np.ndarray) -> np.ndarray:
+    """Shape: (..., 4) -> (..., 4)."""
+    return np.concatenate([quat_wxyz[..., 1:], quat_wxyz[..., :1]], axis=-1)
+
+
+def quat_xyzw_to_wxyz(quat_xyzw: np.ndarray) -> np.ndarray:
+    """Shape: (..., 4) -> (..., 4)."""
+    return np.concatenate([quat_xyzw[..., 3:], quat_xyzw[..., :3]], axis=-1)
+
+
+def rotation_from_quat_wxyz(quat_wxyz: np.ndarray) -> Rotation:
+    """scipy Rotation from (..., 4) wxyz quaternions (normalised by scipy)."""
+    return Rotation.from_quat(quat_wxyz_to_xyzw(np.asarray(quat_wxyz, dtype=np.float64)))
+
+
+def quat_wxyz_from_rotation(rotation: Rotation) -> np.ndarray:
+    """(..., 4) wxyz quaternions with w >= 0."""
+    quat = quat_xyzw_to_wxyz(rotation.as_quat())
+    return np.where(quat[..., :1] < 0.0, -quat, quat)
+
+
+def quat_wxyz_to_matrix(quat_wxyz: np.ndarray) -> np.ndarray:
+    """Shape: (..., 4) -> (..., 3, 3)."""
+    quat_wxyz = np.asarray(quat_wxyz, dtype=np.float64)
+    flat = rotation_from_quat_wxyz(quat_wxyz.reshape(-1, 4)).as_matrix()
+    return flat.reshape(quat_wxyz.shape[:-1] + (3, 3))
+
+
+def matrix_to_quat_wxyz(matrix: np.ndarray) -> np.ndarray:
+    """Shape: (..., 3, 3) -> (..., 4), w >= 0."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    flat = quat_wxyz_from_rotation(Rotation.from_matrix(matrix.reshape(-1, 3, 3)))
+    return flat.reshape(matrix.shape[:-2] + (4,))
+
+
+def quat_wxyz_multiply(q_a: np.ndarray, q_b: np.ndarray) -> np.ndarray:
+    """Hamilton product q_a * q_b. Shape: (..., 4), (..., 4) -> (..., 4)."""
+    w1, x1, y1, z1 = np.moveaxis(np.asarray(q_a, dtype=np.float64), -1, 0)
+    w2, x2, y2, z2 = np.moveaxis(np.asarray(q_b, dtype=np.float64), -1, 0)
+    return np.stack([
+        w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2,
+        w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
+        w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2,
+        w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2,
+    ], axis=-1)
+
+
+def quat_wxyz_conjugate(quat_wxyz: np.ndarray) -> np.ndarray:
+    """Inverse of a unit quaternion. Shape: (..., 4) -> (..., 4)."""
+    return np.asarray(quat_wxyz, dtype=np.float64) * np.array([1.0, -1.0, -1.0, -1.0])
+
+
+def so3_exp(rotvec: np.ndarray) -> np.ndarray:
+    """Rotation vector (axis * angle, rad) to rotation matrix. Shape: (..., 3) -> (..., 3, 3)."""
+    rotvec = np.asarray(rotvec, dtype=np.float64)
+    flat = Rotation.from_rotvec(rotvec.reshape(-1, 3)).as_matrix()
+    return flat.reshape(rotvec.shape[:-1] + (3, 3))
+
+
+def so3_log(matrix: np.ndarray) -> np.ndarray:
+    """Rotation matrix to rotation vector (rad). Shape: (..., 3, 3) -> (..., 3)."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    flat = Rotation.from_matrix(matrix.reshape(-1, 3, 3)).as_rotvec()
+    return flat.reshape(matrix.shape[:-2] + (3,))
+
+
+def hat(vector: np.ndarray) -> np.ndarray:
+    """Skew-symmetric matrix of a 3-vector. Shape: (..., 3) -> (..., 3, 3)."""
+    vector = np.asarray(vector, dtype=np.float64)
+    x, y, z = np.moveaxis(vector, -1, 0)
+    zero = np.zeros_like(x)
+    return np.stack([
+        np.stack([zero, -z, y], axis=-1),
+        np.stack([z, zero, -x], axis=-1),
+        np.stack([-y, x, zero], axis=-1),
+    ], axis=-2)
+
+
+def vee(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of ``hat``. Shape: (..., 3, 3) -> (..., 3)."""
+    return np.stack([matrix[..., 2, 1], matrix[..., 0, 2], matrix[..., 1, 0]], axis=-1)
+
+
+def se3_from_rotation_translation(rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
+    """Homogeneous 4x4 transforms. Shape: (..., 3, 3), (..., 3) -> (..., 4, 4)."""
+    rotation = np.asarray(rotation, dtype=np.float64)
+    batch = rotation.shape[:-2]
+    transform = np.zeros(batch + (4, 4))
+    transform[..., :3, :3] = rotation
+    transform[..., :3, 3] = translation
+    transform[..., 3, 3] = 1.0
+    return transform
+
+
+def se3_from_pose(positions_xyz: np.ndarray, quats_wxyz: np.ndarray) -> np.ndarray:
+    """Homogeneous transforms from positions and wxyz quaternions. Shape: (..., 3), (..., 4) -> (..., 4, 4)."""
+    return se3_from_rotation_translation(quat_wxyz_to_matrix(quats_wxyz), positions_xyz)
+
+
+def se3_inverse(transform: np.ndarray) -> np.ndarray:
+    """Inverse of rigid transforms. Shape: (..., 4, 4) -> (..., 4, 4)."""
+    rotation_t = np.swapaxes(transform[..., :3, :3], -1, -2)
+    translation = -np.einsum("...ij,...j->...i", rotation_t, transform[..., :3, 3])
+    return se3_from_rotation_translation(rotation_t, translation)
+
+
+def rotation_angle_deg(matrix: np.ndarray) -> np.ndarray:
+    """Angle of rotation matrices in degrees, robust near 0 and 180. Shape: (..., 3, 3) -> (...)."""
+    return np.degrees(np.linalg.norm(so3_log(matrix), axis=-1))

@@ -1,0 +1,1 @@
+"""ROS 2 nodes: the VIO node and the live evaluation node."""

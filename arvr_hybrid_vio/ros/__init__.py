@@ -1,0 +1,1 @@
+"""Thin rclpy adapters: message conversions, parameters, QoS, TF output."""
