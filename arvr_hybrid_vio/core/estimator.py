@@ -1,0 +1,268 @@
+"""The streaming visual-inertial estimator: the only path from sensor data to poses.
+
+``VioEstimator`` is fed synced frames (``step``) and, between frames, raw IMU
+samples (``propagate_imu``). It initialises roll and pitch from the first
+``init_duration_s`` of accelerometer data (zero velocity, zero yaw, origin), then
+composes per-frame relative motions from a :class:`MotionSource` (strapdown for
+``"imu-only"``, a trained network otherwise) into poses in ``odom``.
+
+Bad input never reaches the outputs: a frame or IMU sample with NaN/Inf, a
+malformed image, or a stamp that goes back is skipped and counted in
+``counters``; the state becomes ``"degraded"`` until the next good frame.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from arvr_hybrid_vio.core.errors import ConfigError
+from arvr_hybrid_vio.core.geometry import matrix_to_quat_wxyz
+from arvr_hybrid_vio.core.model.motion_source import MotionSource, RelativeMotion, StrapdownMotion
+from arvr_hybrid_vio.core.strapdown import (
+    GRAVITY_M_S2, NavState, Preintegration, apply_preintegration, preintegrate, static_initial_state,
+    velocity_from_displacement)
+from arvr_hybrid_vio.core.types import PoseEstimate, SyncedFrame
+
+LOGGER = logging.getLogger(__name__)
+IMU_ONLY = "imu-only"
+COUNTER_NAMES = ("frames", "frames_tracked", "frames_skipped_nonfinite", "frames_skipped_invalid",
+                 "frames_skipped_out_of_order", "imu_samples", "imu_skipped_nonfinite",
+                 "imu_skipped_out_of_order", "gaps_coasted", "resets")
+
+
+@dataclass(frozen=True)
+class EstimatorConfig:
+    """Settings of the streaming estimator (ROS parameter section ``estimator``)."""
+
+    device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
+    init_duration_s: float = 0.5  # accelerometer span averaged for roll/pitch at start, s
+    gravity_m_s2: float = GRAVITY_M_S2  # gravity magnitude, m/s^2
+    max_gap_s: float = 1.0  # IMU gap above which the pose is held and temporal state reset, s
+    gyro_noise_density: float = 1.7e-4  # for the imu-only covariance, rad/s/sqrt(Hz)
+    accel_noise_density: float = 2.0e-3  # for the imu-only covariance, m/s^2/sqrt(Hz)
+    torch_threads: int = 0  # torch intra-op threads on CPU; 0 leaves torch's default
+    imu_history_s: float = 1.0  # IMU kept for re-propagation after a late frame, s
+
+
+def _is_finite_frame(frame: SyncedFrame) -> bool:
+    return bool(np.all(np.isfinite(frame.gyro_rad_s)) and np.all(np.isfinite(frame.accel_m_s2)))
+
+
+def _is_valid_frame(frame: SyncedFrame) -> bool:
+    image, stamps = frame.image, np.asarray(frame.imu_stamps_ns)
+    count = stamps.shape[0] if stamps.ndim == 1 else -1
+    return (isinstance(image, np.ndarray) and image.ndim == 2 and image.dtype == np.uint8
+            and min(image.shape) >= 16 and count >= 2
+            and np.shape(frame.gyro_rad_s) == (count, 3) and np.shape(frame.accel_m_s2) == (count, 3)
+            and bool(np.all(np.diff(stamps.astype(np.int64)) > 0)) and int(stamps[-1]) == int(frame.stamp_ns))
+
+
+class VioEstimator:
+    """Streaming estimator: ``step`` per synced frame, ``propagate_imu`` per IMU sample."""
+
+    def __init__(self, config: EstimatorConfig, source: MotionSource) -> None:
+        """Build an estimator around a motion source (see ``from_file``)."""
+        if config.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"estimator.device must be auto, cpu or cuda, got {config.device!r}")
+        self.config = config
+        self.source = source
+        self.counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
+        self._imu_history: deque[tuple[int, np.ndarray, np.ndarray]] = deque()
+        self.reset()
+        self.counters["resets"] = 0
+
+    @classmethod
+    def from_file(cls, model_path: str | Path, config: EstimatorConfig) -> VioEstimator:
+        """Estimator for a model file, or the strapdown baseline for ``"imu-only"``.
+
+        Raises:
+            ModelFileError: the file is missing, truncated, or of another version/architecture.
+        """
+        if str(model_path) == IMU_ONLY:
+            source: MotionSource = StrapdownMotion(
+                gravity_m_s2=config.gravity_m_s2, gyro_noise_density=config.gyro_noise_density,
+                accel_noise_density=config.accel_noise_density)
+        else:
+            from arvr_hybrid_vio.core.model.learned_motion import LearnedMotion  # torch only when needed
+            source = LearnedMotion.from_file(Path(model_path), device=config.device,
+                                             torch_threads=config.torch_threads,
+                                             gravity_m_s2=config.gravity_m_s2)
+        return cls(config, source)
+
+    @property
+    def state(self) -> str:
+        """"initialising", "tracking" or "degraded"."""
+        if self._nav is None:
+            return "initialising"
+        return "degraded" if self._degraded else "tracking"
+
+    @property
+    def last_fusion_weights(self) -> np.ndarray | None:
+        """(3,) LSTM/Transformer/multi-scale weights of the last step (hybrid only), else None."""
+        return self.source.fusion_weights
+
+    @property
+    def nav_state(self) -> NavState | None:
+        """The state at the last tracked frame (None while initialising)."""
+        return self._nav
+
+    def reset(self) -> None:
+        """Forget everything and initialise again from the next frames."""
+        self._nav: NavState | None = None
+        self._degraded = False
+        self._init_stamps: list[np.ndarray] = []
+        self._init_accel: list[np.ndarray] = []
+        self._pose_cov = np.zeros((6, 6))
+        self._twist_cov = np.eye(6) * 1e-2
+        self._last_gyro = np.zeros(3)
+        self._prop: tuple[NavState, int, np.ndarray, np.ndarray] | None = None
+        self._imu_history.clear()
+        self.source.reset()
+        self.counters["resets"] += 1
+
+    def step(self, frame: SyncedFrame) -> PoseEstimate | None:
+        """Process one synced frame; the pose at ``frame.stamp_ns``, or None (initialising or skipped)."""
+        self.counters["frames"] += 1
+        if not self._accept_frame(frame):
+            self._degraded = self._nav is not None
+            return None
+        if self._nav is None:
+            return self._initialise(frame)
+        state = self._coast_over_gap(int(frame.imu_stamps_ns[0]))
+        pre = preintegrate(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2)
+        motion = self.source.relative_motion(frame, state, pre)
+        if not _is_finite_motion(motion):
+            self.counters["frames_skipped_nonfinite"] += 1
+            self._degraded = True
+            return None
+        self._compose(state, pre, motion, int(frame.stamp_ns))
+        self._last_gyro = np.asarray(frame.gyro_rad_s[-1], dtype=np.float64)
+        self._degraded = False
+        self.counters["frames_tracked"] += 1
+        self._restart_propagation(frame)
+        return self._estimate(self._nav)
+
+    def propagate_imu(self, stamp_ns: int, gyro_rad_s: np.ndarray, accel_m_s2: np.ndarray) -> PoseEstimate | None:
+        """IMU-rate prediction: the last frame estimate propagated with the IMU up to ``stamp_ns``.
+
+        Returns None while initialising, for non-finite samples and for stamps not after the
+        last propagated one. At a frame stamp it equals the frame estimate.
+        """
+        self.counters["imu_samples"] += 1
+        gyro = np.asarray(gyro_rad_s, dtype=np.float64).reshape(3)
+        accel = np.asarray(accel_m_s2, dtype=np.float64).reshape(3)
+        if not (np.all(np.isfinite(gyro)) and np.all(np.isfinite(accel))):
+            self.counters["imu_skipped_nonfinite"] += 1
+            return None
+        stamp_ns = int(stamp_ns)
+        self._remember_imu(stamp_ns, gyro, accel)
+        if self._prop is None:
+            return None
+        if stamp_ns <= self._prop[1]:
+            self.counters["imu_skipped_out_of_order"] += 1
+            return None
+        self._advance_propagation(stamp_ns, gyro, accel)
+        return self._estimate(self._prop[0], angular_velocity=gyro)
+
+    # ---- frames -------------------------------------------------------------------------
+
+    def _accept_frame(self, frame: SyncedFrame) -> bool:
+        if not _is_valid_frame(frame):
+            self.counters["frames_skipped_invalid"] += 1
+            return False
+        if not _is_finite_frame(frame):
+            self.counters["frames_skipped_nonfinite"] += 1
+            return False
+        last_stamp = self._nav.stamp_ns if self._nav is not None else (
+            int(self._init_stamps[-1][-1]) if self._init_stamps else None)
+        if last_stamp is not None and int(frame.stamp_ns) <= last_stamp:
+            self.counters["frames_skipped_out_of_order"] += 1
+            return False
+        return True
+
+    def _initialise(self, frame: SyncedFrame) -> PoseEstimate | None:
+        self._init_stamps.append(np.asarray(frame.imu_stamps_ns, dtype=np.int64))
+        self._init_accel.append(np.asarray(frame.accel_m_s2, dtype=np.float64))
+        span_s = (int(self._init_stamps[-1][-1]) - int(self._init_stamps[0][0])) * 1e-9
+        if span_s < self.config.init_duration_s:
+            return None
+        stamps = np.concatenate(self._init_stamps)
+        self._nav = static_initial_state(stamps, np.concatenate(self._init_accel))
+        self._init_stamps, self._init_accel = [], []
+        self._pose_cov = np.diag([1e-6, 1e-6, 1e-6, 1e-4, 1e-4, 1e-6])
+        self._last_gyro = np.asarray(frame.gyro_rad_s[-1], dtype=np.float64)
+        self.source.start(frame)
+        self.counters["frames_tracked"] += 1
+        self._restart_propagation(frame)
+        LOGGER.info("estimator initialised at %d ns from %.2f s of IMU", frame.stamp_ns, span_s)
+        return self._estimate(self._nav)
+
+    def _coast_over_gap(self, start_ns: int) -> NavState:
+        """The state moved to ``start_ns`` when the frame's IMU starts later than the last frame."""
+        nav = self._nav
+        gap_s = (start_ns - nav.stamp_ns) * 1e-9
+        if gap_s <= 1e-4:
+            return nav
+        self.counters["gaps_coasted"] += 1
+        if gap_s > self.config.max_gap_s:
+            LOGGER.warning("IMU gap of %.2f s: holding the pose and resetting temporal state", gap_s)
+            self.source.reset()
+            return NavState(start_ns, nav.rotation, nav.position_xyz, np.zeros(3))
+        return NavState(start_ns, nav.rotation, nav.position_xyz + nav.velocity_xyz * gap_s, nav.velocity_xyz)
+
+    def _compose(self, state: NavState, pre: Preintegration, motion: RelativeMotion, stamp_ns: int) -> None:
+        rotation = state.rotation @ motion.delta_rotation
+        displacement = state.rotation @ motion.delta_position
+        _, velocity = velocity_from_displacement(state, pre, displacement, gravity_m_s2=self.config.gravity_m_s2)
+        self._nav = NavState(stamp_ns, rotation, state.position_xyz + displacement, velocity)
+        world_t = state.rotation @ np.diag(motion.translation_var) @ state.rotation.T
+        world_r = state.rotation @ np.diag(motion.rotation_var) @ state.rotation.T
+        self._pose_cov[:3, :3] += world_t
+        self._pose_cov[3:, 3:] += world_r
+        dt_s = max(pre.dt_s, 1e-3)
+        self._twist_cov = np.zeros((6, 6))
+        self._twist_cov[:3, :3] = np.diag(motion.translation_var) / dt_s ** 2
+        self._twist_cov[3:, 3:] = np.diag(motion.rotation_var) / dt_s ** 2
+
+    def _estimate(self, nav: NavState, *, angular_velocity: np.ndarray | None = None) -> PoseEstimate:
+        omega = self._last_gyro if angular_velocity is None else angular_velocity
+        return PoseEstimate(
+            stamp_ns=int(nav.stamp_ns), position_xyz=nav.position_xyz.copy(),
+            quat_wxyz=matrix_to_quat_wxyz(nav.rotation), linear_velocity_xyz=nav.rotation.T @ nav.velocity_xyz,
+            angular_velocity_xyz=np.array(omega, dtype=np.float64), pose_covariance=self._pose_cov.copy(),
+            twist_covariance=self._twist_cov.copy())
+
+    # ---- IMU-rate propagation ---------------------------------------------------------------
+
+    def _remember_imu(self, stamp_ns: int, gyro: np.ndarray, accel: np.ndarray) -> None:
+        history = self._imu_history
+        if history and stamp_ns <= history[-1][0]:
+            return
+        history.append((stamp_ns, gyro, accel))
+        horizon = stamp_ns - int(self.config.imu_history_s * 1e9)
+        while history and history[0][0] < horizon:
+            history.popleft()
+
+    def _restart_propagation(self, frame: SyncedFrame) -> None:
+        """Anchor propagation at the new frame estimate and replay IMU already seen after it."""
+        self._prop = (self._nav, int(frame.stamp_ns), np.asarray(frame.gyro_rad_s[-1], dtype=np.float64),
+                      np.asarray(frame.accel_m_s2[-1], dtype=np.float64))
+        for stamp_ns, gyro, accel in list(self._imu_history):
+            if stamp_ns > self._prop[1]:
+                self._advance_propagation(stamp_ns, gyro, accel)
+
+    def _advance_propagation(self, stamp_ns: int, gyro: np.ndarray, accel: np.ndarray) -> None:
+        nav, last_ns, last_gyro, last_accel = self._prop
+        pre = preintegrate(np.array([last_ns, stamp_ns]), np.stack([last_gyro, gyro]),
+                           np.stack([last_accel, accel]))
+        nav = apply_preintegration(nav, pre, stamp_ns=stamp_ns, gravity_m_s2=self.config.gravity_m_s2)
+        self._prop = (nav, stamp_ns, gyro, accel)
+
+
+def _is_finite_motion(motion: RelativeMotion) -> bool:
+    return all(bool(np.all(np.isfinite(value))) for value in (
+        motion.delta_rotation, motion.delta_position, motion.rotation_var, motion.translation_var))

@@ -1,0 +1,95 @@
+"""The estimator's learned motion source: features -> network step (cached state) -> relative motion."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from arvr_hybrid_vio.core.errors import ConfigError
+from arvr_hybrid_vio.core.geometry import so3_exp
+from arvr_hybrid_vio.core.model.inputs import gravity_body, inertial_inputs
+from arvr_hybrid_vio.core.model.motion_source import RelativeMotion
+from arvr_hybrid_vio.core.model.network import VioNetwork
+from arvr_hybrid_vio.core.model.visual_tracks import Intrinsics, extract_tracks
+from arvr_hybrid_vio.core.strapdown import NavState, Preintegration
+from arvr_hybrid_vio.core.types import SyncedFrame
+
+LOGGER = logging.getLogger(__name__)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU.
+
+    Raises:
+        ConfigError: an unknown name, or ``cuda`` without a CUDA device.
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' requested but torch sees no CUDA device; use 'auto' or 'cpu'")
+    if device not in ("cpu", "cuda"):
+        raise ConfigError(f"device must be auto, cpu or cuda, got {device!r}")
+    return torch.device(device)
+
+
+class LearnedMotion:
+    """Relative motion from a trained :class:`VioNetwork`, one streaming step per frame."""
+
+    def __init__(self, network: VioNetwork, *, device: torch.device, gravity_m_s2: float) -> None:
+        """Wrap an eval-mode network already on ``device``."""
+        self.network = network.eval()
+        self.device = device
+        self.gravity_m_s2 = gravity_m_s2
+        self.name = network.config.family
+        fx, fy, cx, cy = network.config.intrinsics
+        self.intrinsics = Intrinsics(fx, fy, cx, cy)
+        self._weights: np.ndarray | None = None
+        self.reset()
+
+    @classmethod
+    def from_file(cls, path: Path, *, device: str, torch_threads: int, gravity_m_s2: float) -> LearnedMotion:
+        """Load a model file (see ``core.model_io``) onto the resolved device."""
+        from arvr_hybrid_vio.core.model_io import load_model
+        if torch_threads > 0:
+            torch.set_num_threads(torch_threads)
+        resolved = resolve_device(device)
+        network, _ = load_model(path, device=resolved)
+        LOGGER.info("loaded %s model %s on %s", network.config.family, path, resolved)
+        return cls(network, device=resolved, gravity_m_s2=gravity_m_s2)
+
+    def reset(self) -> None:
+        """Empty the network's temporal state and forget the reference image."""
+        self._state = self.network.initial_state(1, self.device)
+        self._prev_image: np.ndarray | None = None
+        self._weights = None
+
+    def start(self, frame: SyncedFrame) -> None:
+        """The first tracked frame's image is the reference for the next step's tracks."""
+        self._prev_image = frame.image
+
+    def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration) -> RelativeMotion:
+        """Network step on this frame's tracks and IMU, decoded into a relative motion."""
+        inertial = inertial_inputs(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2,
+                                   gravity_body(state.rotation), gravity_m_s2=self.gravity_m_s2)
+        prev = frame.image if self._prev_image is None else self._prev_image
+        tracks = extract_tracks(prev, frame.image, self.intrinsics, self.network.config.tracks)
+        self._prev_image = frame.image
+        features = inertial.features
+        context = np.array([inertial.motion_magnitude, features[-2], features[-1]])
+        with torch.inference_mode():
+            out, self._state = self.network.step(
+                torch.from_numpy(tracks)[None].to(self.device),
+                torch.from_numpy(features.astype(np.float32))[None].to(self.device),
+                torch.from_numpy(context.astype(np.float32))[None].to(self.device), self._state)
+        values = [t[0].double().cpu().numpy() for t in out[:4]]
+        velocity, dtheta, translation_logvar, rotation_logvar = values
+        self._weights = None if out.weights is None else out.weights[0].double().cpu().numpy()
+        return RelativeMotion(pre.delta_rotation @ so3_exp(dtheta), velocity * pre.dt_s + inertial.dp_gc,
+                              np.exp(rotation_logvar), np.exp(translation_logvar))
+
+    @property
+    def fusion_weights(self) -> np.ndarray | None:
+        """(3,) LSTM/Transformer/multi-scale weights of the last step (hybrid), else None."""
+        return self._weights

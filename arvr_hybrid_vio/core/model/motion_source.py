@@ -1,0 +1,86 @@
+"""Where the estimator's per-frame relative motion comes from: strapdown or a learned network.
+
+A motion source turns one synced frame (image + the IMU samples since the last
+frame) and the estimator's current state into a :class:`RelativeMotion`: the body
+rotation and translation from the previous frame to this one, in the body frame of
+the previous frame, with variances. The estimator composes them; the node, offline
+inference and the tests all go through the same estimator.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from arvr_hybrid_vio.core.strapdown import GRAVITY_M_S2, NavState, Preintegration
+from arvr_hybrid_vio.core.types import SyncedFrame
+
+
+@dataclass(frozen=True)
+class RelativeMotion:
+    """Motion of the body between two frames, in the body frame of the first."""
+
+    delta_rotation: np.ndarray  # (3, 3) R_prev_curr
+    delta_position: np.ndarray  # (3,) position of curr in prev's body frame, m
+    rotation_var: np.ndarray  # (3,) variance of the rotation error (so(3), rad^2)
+    translation_var: np.ndarray  # (3,) variance of the translation error, m^2
+
+
+class MotionSource(Protocol):
+    """A stateful producer of relative motions, one call per tracked frame."""
+
+    name: str  # "imu-only" or the model family ("hybrid", "multihead", ...)
+
+    def reset(self) -> None:
+        """Forget all temporal state (after a reset or a long gap)."""
+
+    def start(self, frame: SyncedFrame) -> None:
+        """Remember the frame that tracking starts from (its image is the first reference)."""
+
+    def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration) -> RelativeMotion:
+        """Relative motion from ``state`` (the previous frame) to ``frame``."""
+
+    @property
+    def fusion_weights(self) -> np.ndarray | None:
+        """Stream weights of the last step ((3,) for the hybrid), None when not applicable."""
+
+
+@dataclass
+class StrapdownMotion:
+    """IMU-only baseline: the relative motion is the strapdown prediction.
+
+    Variances grow with the IMU noise densities (white noise only), so the
+    covariance published for this baseline is a lower bound.
+    """
+
+    gravity_m_s2: float = GRAVITY_M_S2  # gravity magnitude, m/s^2
+    gyro_noise_density: float = 1.7e-4  # rad/s/sqrt(Hz)
+    accel_noise_density: float = 2.0e-3  # m/s^2/sqrt(Hz)
+    name: str = "imu-only"
+    _velocity_var: float = 0.0
+
+    def reset(self) -> None:
+        """Forget the accumulated velocity variance."""
+        self._velocity_var = 0.0
+
+    def start(self, frame: SyncedFrame) -> None:
+        """Nothing to remember: strapdown does not look at images."""
+        del frame
+
+    def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration) -> RelativeMotion:
+        """Strapdown prediction over the frame interval."""
+        del frame
+        dt_s = pre.dt_s
+        gravity = np.array([0.0, 0.0, -self.gravity_m_s2])
+        world_step = state.velocity_xyz * dt_s + 0.5 * gravity * dt_s * dt_s
+        delta_position = state.rotation.T @ world_step + pre.delta_position
+        self._velocity_var += self.accel_noise_density ** 2 * dt_s
+        rotation_var = np.full(3, self.gyro_noise_density ** 2 * dt_s)
+        translation_var = np.full(3, self._velocity_var * dt_s * dt_s + 1e-12)
+        return RelativeMotion(pre.delta_rotation, delta_position, rotation_var, translation_var)
+
+    @property
+    def fusion_weights(self) -> np.ndarray | None:
+        """No streams to fuse."""
+        return None

@@ -1,0 +1,193 @@
+"""The VIO networks: the hybrid (Strategy #6) and its baselines, in one class.
+
+Per frame a 768-d token = visual token (512, PointNet over feature tracks) +
+inertial token (256). Families:
+
+* ``hybrid``: LSTM + causal Transformer + multi-scale convolution streams, motion-aware
+  fusion, specialised rotation and translation heads;
+* ``multihead``: the same encoders, one LSTM stream, the specialised heads (the seed's
+  "current champion");
+* ``lstm``: the LSTM stream and one joint head;
+* ``transformer``: the Transformer stream and one joint head.
+
+Heads predict, per frame interval, the body-frame velocity at its start, a small
+rotation correction of the gyro preintegration, and log-variances of both
+(see ``inputs`` for how they become motion). ``forward`` runs a whole sequence;
+``step`` runs one frame with a cached state and gives the same numbers.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from arvr_hybrid_vio.core.model.encoders import InertialEncoder, TrackEncoder
+from arvr_hybrid_vio.core.model.fusion import MotionAwareFusion
+from arvr_hybrid_vio.core.model.inputs import INERTIAL_DIM
+from arvr_hybrid_vio.core.model.streams import CausalTransformerStream, LstmStream, MultiScaleConvStream
+from arvr_hybrid_vio.core.model.visual_tracks import TRACK_CHANNELS, TrackConfig
+
+FAMILIES = ("hybrid", "multihead", "lstm", "transformer")
+TRANSLATION_LOGVAR_OFFSET = 2.0 * math.log(0.01)  # raw 0 -> 1 cm std per frame
+ROTATION_LOGVAR_OFFSET = 2.0 * math.log(0.002)  # raw 0 -> 2 mrad std per frame
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of a VIO network (stored in every model file)."""
+
+    family: str = "hybrid"  # hybrid | multihead | lstm | transformer
+    visual_dim: int = 512  # visual token width
+    inertial_dim: int = 256  # inertial token width
+    width: int = 256  # stream and head width
+    lstm_layers: int = 2  # LSTM depth
+    dropout: float = 0.1  # dropout of LSTM and Transformer
+    transformer_layers: int = 3  # Transformer depth
+    heads: int = 8  # attention heads
+    window: int = 32  # tokens a Transformer query sees (itself included)
+    ffn: int = 1024  # Transformer feed-forward width
+    conv_kernels: tuple[int, ...] = (7, 11, 15)  # multi-scale causal convolution kernels
+    conv_branch: int = 128  # channels per convolution branch
+    fusion: str = "learned"  # learned (smooth gate, rule-initialised) | hard (the seed's rule)
+    tracks: TrackConfig = field(default_factory=TrackConfig)  # feature tracking settings
+    intrinsics: tuple[float, ...] = (80.0, 80.0, 79.5, 63.5)  # fx, fy, cx, cy of the training camera, px
+    gravity_m_s2: float = 9.81  # gravity magnitude the inputs assume, m/s^2
+
+    @property
+    def token_dim(self) -> int:
+        """Width of a token (visual + inertial)."""
+        return self.visual_dim + self.inertial_dim
+
+
+class NetworkOutput(NamedTuple):
+    """Decoded predictions per frame interval (leading dims (B, T) or (B,))."""
+
+    velocity: Tensor  # (..., 3) body-frame velocity at the interval start, m/s
+    dtheta: Tensor  # (..., 3) rotation correction after the gyro preintegration, rad
+    translation_logvar: Tensor  # (..., 3) log variance of the displacement error, log m^2
+    rotation_logvar: Tensor  # (..., 3) log variance of the rotation error, log rad^2
+    weights: Tensor | None  # (..., 3) fusion weights (hybrid), else None
+
+
+class SpecialisedHeads(nn.Module):
+    """Separate rotation and translation MLPs, each predicting a value and a log-variance."""
+
+    def __init__(self, in_dim: int, hidden: int = 128) -> None:
+        super().__init__()
+        self.rotation = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, 6))
+        self.translation = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden),
+                                         nn.GELU(), nn.Linear(hidden, 6))
+        for last in (self.rotation[-1], self.translation[-1]):
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+
+    def forward(self, features: Tensor) -> Tensor:
+        """Shape: (..., in_dim) -> (..., 12) = velocity, dtheta, translation logvar, rotation logvar."""
+        rot, trans = self.rotation(features), self.translation(features)
+        return torch.cat([trans[..., :3], rot[..., :3], trans[..., 3:], rot[..., 3:]], dim=-1)
+
+
+class JointHead(nn.Module):
+    """One MLP for all outputs (the LSTM-only and Transformer-only baselines)."""
+
+    def __init__(self, in_dim: int, hidden: int = 128) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, 12))
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, features: Tensor) -> Tensor:
+        """Shape: (..., in_dim) -> (..., 12)."""
+        return self.mlp(features)
+
+
+class VioNetwork(nn.Module):
+    """Encoders, temporal stream(s), fusion and heads of one family; see the module docstring."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.visual = TrackEncoder(config.visual_dim)
+        self.inertial = InertialEncoder(INERTIAL_DIM, config.inertial_dim)
+        self.streams = nn.ModuleDict(_build_streams(config))
+        self.fusion = MotionAwareFusion(mode=config.fusion) if config.family == "hybrid" else None
+        head_in = config.width + config.inertial_dim
+        self.head = SpecialisedHeads(head_in) if config.family in ("hybrid", "multihead") else JointHead(head_in)
+        self.register_buffer("inertial_mean", torch.zeros(INERTIAL_DIM))
+        self.register_buffer("inertial_std", torch.ones(INERTIAL_DIM))
+        self.register_buffer("track_scale", torch.ones(TRACK_CHANNELS))
+        self.register_buffer("velocity_mean", torch.zeros(3))
+        self.register_buffer("velocity_std", torch.ones(3))
+        self.register_buffer("rotation_scale", torch.tensor(1e-3))
+
+    def _tokens(self, tracks: Tensor, inertial: Tensor) -> tuple[Tensor, Tensor]:
+        """Shape: (..., N, 6), (..., D) -> tokens (..., 768), inertial token (..., 256)."""
+        inertial_token = self.inertial((inertial - self.inertial_mean) / self.inertial_std)
+        visual_token = self.visual(tracks * self.track_scale)
+        return torch.cat([visual_token, inertial_token], dim=-1), inertial_token
+
+    def _decode(self, raw: Tensor, weights: Tensor | None) -> NetworkOutput:
+        """Shape: (..., 12) -> NetworkOutput with the same leading dims."""
+        return NetworkOutput(
+            velocity=self.velocity_mean + self.velocity_std * raw[..., 0:3],
+            dtheta=self.rotation_scale * raw[..., 3:6],
+            translation_logvar=(raw[..., 6:9] + TRANSLATION_LOGVAR_OFFSET).clamp(-30.0, 5.0),
+            rotation_logvar=(raw[..., 9:12] + ROTATION_LOGVAR_OFFSET).clamp(-30.0, 5.0),
+            weights=weights)
+
+    def _fuse(self, outputs: list[Tensor], context: Tensor) -> tuple[Tensor, Tensor | None]:
+        if self.fusion is None:
+            return outputs[0], None
+        return self.fusion((outputs[0], outputs[1], outputs[2]), context)
+
+    def forward(self, tracks: Tensor, inertial: Tensor, context: Tensor) -> NetworkOutput:
+        """Whole sequences.
+
+        Shape: tracks (B, T, N, 6), inertial (B, T, INERTIAL_DIM), context (B, T, 3) -> NetworkOutput (B, T, .).
+        """
+        tokens, inertial_token = self._tokens(tracks, inertial)  # (B, T, 768), (B, T, 256)
+        fused, weights = self._fuse([stream(tokens) for stream in self.streams.values()], context)
+        return self._decode(self.head(torch.cat([fused, inertial_token], dim=-1)), weights)
+
+    def initial_state(self, batch: int = 1, device: torch.device | str = "cpu") -> dict[str, tuple[Tensor, ...]]:
+        """Empty streaming state of every stream."""
+        device = torch.device(device)
+        return {name: stream.initial_state(batch, device) for name, stream in self.streams.items()}
+
+    def step(self, tracks: Tensor, inertial: Tensor, context: Tensor,
+             state: dict[str, tuple[Tensor, ...]]) -> tuple[NetworkOutput, dict[str, tuple[Tensor, ...]]]:
+        """One frame per batch element with cached state.
+
+        Shape: tracks (B, N, 6), inertial (B, INERTIAL_DIM), context (B, 3) -> NetworkOutput (B, .).
+        """
+        token, inertial_token = self._tokens(tracks, inertial)  # (B, 768), (B, 256)
+        outputs, new_state = [], {}
+        for name, stream in self.streams.items():
+            out, new_state[name] = stream.step(token, state[name])
+            outputs.append(out)
+        fused, weights = self._fuse(outputs, context)
+        return self._decode(self.head(torch.cat([fused, inertial_token], dim=-1)), weights), new_state
+
+
+def _build_streams(config: ModelConfig) -> dict[str, nn.Module]:
+    """The temporal streams of a family, in fusion order (LSTM, Transformer, multi-scale)."""
+    if config.family not in FAMILIES:
+        raise ValueError(f"unknown model family {config.family!r}; known: {FAMILIES}")
+    streams: dict[str, nn.Module] = {}
+    if config.family in ("hybrid", "multihead", "lstm"):
+        streams["lstm"] = LstmStream(config.token_dim, config.width, config.lstm_layers, config.dropout)
+    if config.family in ("hybrid", "transformer"):
+        streams["transformer"] = CausalTransformerStream(config.token_dim, config.width, config.transformer_layers,
+                                                         config.heads, config.window, config.ffn, config.dropout)
+    if config.family == "hybrid":
+        streams["multiscale"] = MultiScaleConvStream(config.token_dim, config.width, config.conv_kernels,
+                                                     config.conv_branch)
+    return streams
+
+
+def parameter_count(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -1,0 +1,171 @@
+"""Causal temporal streams over per-frame tokens, each runnable whole-sequence or one step at a time.
+
+Every stream has ``forward(x) -> y`` over a sequence and ``step(x_t, state) -> (y_t, state)``
+with a cached state, and the two agree (the tests check it):
+
+* :class:`LstmStream`: ``nn.LSTM`` (h, c cached);
+* :class:`CausalTransformerStream`: pre-norm Transformer encoder whose attention sees the
+  last ``window`` tokens only (banded causal mask in training, a key/value cache of
+  ``window - 1`` tokens when streaming) with a learned relative-position bias, so
+  training and streaming compute the same thing;
+* :class:`MultiScaleConvStream`: projection to ``width``, then causal 1D convolutions with
+  kernels 7/11/15 (a buffer of the last ``max(kernel) - 1`` projected tokens when streaming).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+StreamState = tuple[Tensor, ...]
+
+
+class LstmStream(nn.Module):
+    """Short-term dynamics: ``nn.LSTM(in_dim -> width, layers, dropout)``."""
+
+    def __init__(self, in_dim: int, width: int, layers: int, dropout: float) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(in_dim, width, num_layers=layers, dropout=dropout, batch_first=True)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """Shape: (B, T, in_dim) -> (B, T, width)."""
+        return self.lstm(tokens)[0]
+
+    def initial_state(self, batch: int, device: torch.device) -> StreamState:
+        """Zero (h, c), each (layers, B, width)."""
+        shape = (self.lstm.num_layers, batch, self.lstm.hidden_size)
+        return torch.zeros(shape, device=device), torch.zeros(shape, device=device)
+
+    def step(self, token: Tensor, state: StreamState) -> tuple[Tensor, StreamState]:
+        """Shape: (B, in_dim) -> (B, width)."""
+        out, (hidden, cell) = self.lstm(token[:, None, :], (state[0], state[1]))
+        return out[:, 0], (hidden, cell)
+
+
+class WindowedSelfAttention(nn.Module):
+    """Multi-head causal self-attention over the last ``window`` tokens with relative-position bias."""
+
+    def __init__(self, width: int, heads: int, window: int, dropout: float) -> None:
+        super().__init__()
+        self.heads, self.window, self.dropout = heads, window, dropout
+        self.qkv = nn.Linear(width, 3 * width)
+        self.out = nn.Linear(width, width)
+        self.rel_bias = nn.Parameter(torch.zeros(heads, window))  # bias[h, distance]
+
+    def _split(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(B, T, width) -> three (B, heads, T, width / heads)."""
+        batch, steps, _ = x.shape
+        qkv = self.qkv(x).reshape(batch, steps, 3, self.heads, -1)  # (B, T, 3, H, D)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, H, T, D)
+        return q, k, v
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Shape: (B, T, width) -> (B, T, width)."""
+        q, k, v = self._split(x)
+        steps = x.shape[1]
+        distance = torch.arange(steps, device=x.device)[:, None] - torch.arange(steps, device=x.device)[None, :]
+        allowed = (distance >= 0) & (distance < self.window)  # (T, T) banded causal
+        bias = self.rel_bias[:, distance.clamp(0, self.window - 1)]  # (H, T, T)
+        bias = bias.masked_fill(~allowed, float("-inf"))
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=bias[None],
+                                                  dropout_p=self.dropout if self.training else 0.0)
+        return self.out(attended.transpose(1, 2).reshape(x.shape))  # (B, T, width)
+
+    def step(self, x: Tensor, cache_k: Tensor, cache_v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """One token against cached keys/values of up to ``window - 1`` previous tokens.
+
+        Shape: x (B, width), cache (B, H, C, D) -> (B, width), caches (B, H, min(C + 1, window - 1), D).
+        """
+        q, k, v = self._split(x[:, None, :])
+        keys, values = torch.cat([cache_k, k], dim=2), torch.cat([cache_v, v], dim=2)  # (B, H, C + 1, D)
+        distance = torch.arange(keys.shape[2] - 1, -1, -1, device=x.device)
+        bias = self.rel_bias[:, distance][:, None, :]  # (H, 1, C + 1)
+        attended = F.scaled_dot_product_attention(q, keys, values, attn_mask=bias[None])
+        keep = self.window - 1
+        return self.out(attended.reshape(x.shape)), keys[:, :, -keep:], values[:, :, -keep:]
+
+
+class TransformerLayer(nn.Module):
+    """Pre-norm block: x + attention(norm(x)), then x + feed-forward(norm(x))."""
+
+    def __init__(self, width: int, heads: int, window: int, ffn: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.attention = WindowedSelfAttention(width, heads, window, dropout)
+        self.ffn = nn.Sequential(nn.Linear(width, ffn), nn.GELU(), nn.Linear(ffn, width))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Shape: (B, T, width) -> (B, T, width)."""
+        x = x + self.drop(self.attention(self.norm1(x)))
+        return x + self.drop(self.ffn(self.norm2(x)))
+
+    def step(self, x: Tensor, cache_k: Tensor, cache_v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Shape: (B, width) -> (B, width) plus updated caches."""
+        attended, cache_k, cache_v = self.attention.step(self.norm1(x), cache_k, cache_v)
+        x = x + attended
+        return x + self.ffn(self.norm2(x)), cache_k, cache_v
+
+
+class CausalTransformerStream(nn.Module):
+    """Long-range patterns: projection to ``width`` and ``layers`` windowed causal Transformer blocks."""
+
+    def __init__(self, in_dim: int, width: int, layers: int, heads: int, window: int, ffn: int,
+                 dropout: float) -> None:
+        super().__init__()
+        self.proj = nn.Linear(in_dim, width)
+        self.blocks = nn.ModuleList(TransformerLayer(width, heads, window, ffn, dropout) for _ in range(layers))
+        self.norm = nn.LayerNorm(width)
+        self.heads, self.width = heads, width
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """Shape: (B, T, in_dim) -> (B, T, width)."""
+        x = self.proj(tokens)
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)
+
+    def initial_state(self, batch: int, device: torch.device) -> StreamState:
+        """Empty key/value caches: 2 per layer, each (B, heads, 0, width / heads)."""
+        empty = torch.zeros(batch, self.heads, 0, self.width // self.heads, device=device)
+        return tuple(empty for _ in range(2 * len(self.blocks)))
+
+    def step(self, token: Tensor, state: StreamState) -> tuple[Tensor, StreamState]:
+        """Shape: (B, in_dim) -> (B, width)."""
+        x = self.proj(token)
+        caches = []
+        for index, block in enumerate(self.blocks):
+            x, cache_k, cache_v = block.step(x, state[2 * index], state[2 * index + 1])
+            caches += [cache_k, cache_v]
+        return self.norm(x), tuple(caches)
+
+
+class MultiScaleConvStream(nn.Module):
+    """Multi-scale temporal stream: project, causal convolutions (kernels 7/11/15), merge."""
+
+    def __init__(self, in_dim: int, width: int, kernels: tuple[int, ...], branch: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(in_dim, width)
+        self.convs = nn.ModuleList(nn.Conv1d(width, branch, kernel) for kernel in kernels)
+        self.merge = nn.Linear(branch * len(kernels), width)
+        self.history = max(kernels) - 1
+        self.width = width
+
+    def _convolve(self, padded: Tensor, steps: int) -> Tensor:
+        """Shape: (B, width, history + T) -> (B, T, width)."""
+        outs = [conv(padded[:, :, padded.shape[2] - steps - conv.kernel_size[0] + 1:]) for conv in self.convs]
+        return self.merge(F.gelu(torch.cat(outs, dim=1)).transpose(1, 2))
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """Shape: (B, T, in_dim) -> (B, T, width); zero left padding makes it causal."""
+        x = self.proj(tokens).transpose(1, 2)  # (B, width, T)
+        return self._convolve(F.pad(x, (self.history, 0)), tokens.shape[1])
+
+    def initial_state(self, batch: int, device: torch.device) -> StreamState:
+        """Zero history of projected tokens, (B, width, max(kernel) - 1)."""
+        return (torch.zeros(batch, self.width, self.history, device=device),)
+
+    def step(self, token: Tensor, state: StreamState) -> tuple[Tensor, StreamState]:
+        """Shape: (B, in_dim) -> (B, width)."""
+        window = torch.cat([state[0], self.proj(token)[:, :, None]], dim=2)  # (B, width, history + 1)
+        return self._convolve(window, 1)[:, 0], (window[:, :, 1:],)

@@ -1,0 +1,158 @@
+"""IMU-only strapdown integration: static initialisation, preintegration, propagation.
+
+The body (IMU) frame is integrated in a gravity-aligned ``world``/``odom`` frame
+(z up, gravity ``-z``). Between two IMU samples the angular rate and the specific
+force are taken as linear in time:
+
+* rotation: midpoint rule, ``R_{i+1} = R_i exp(0.5 (w_i + w_{i+1}) h)``;
+* velocity and position: the world acceleration ``a(t) = R(t) f(t) + g`` is linear
+  between ``a_i`` and ``a_{i+1}``, integrated exactly:
+  ``v_{i+1} = v_i + h (a_i + a_{i+1}) / 2``,
+  ``p_{i+1} = p_i + h v_i + h^2 (a_i / 3 + a_{i+1} / 6)``.
+
+The same arithmetic runs as *preintegration* in the frame of the first sample
+(gravity left out), so a frame interval's IMU becomes one :class:`Preintegration`
+(``delta_rotation``, ``delta_velocity``, ``delta_position``) that the estimator
+applies to any start state, and that the learned model reads as input.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from arvr_hybrid_vio.core.errors import SensorDataError
+from arvr_hybrid_vio.core.geometry import so3_exp
+
+GRAVITY_M_S2 = 9.81  # magnitude used by the synthetic IMU model (core/synth)
+
+
+@dataclass(frozen=True)
+class NavState:
+    """Pose and velocity of the body in the gravity-aligned odometry frame."""
+
+    stamp_ns: int  # time of this state, int64 ns
+    rotation: np.ndarray  # (3, 3) R_odom_body
+    position_xyz: np.ndarray  # (3,) body origin in odom, m
+    velocity_xyz: np.ndarray  # (3,) body velocity in odom, m/s
+
+
+@dataclass(frozen=True)
+class Preintegration:
+    """IMU motion over an interval, expressed in the body frame at its start, without gravity."""
+
+    dt_s: float  # interval length, s
+    delta_rotation: np.ndarray  # (3, 3) R_start_end
+    delta_velocity: np.ndarray  # (3,) integral of R_start_t f(t) dt, m/s
+    delta_position: np.ndarray  # (3,) double integral of R_start_t f(t), m
+
+
+def check_imu_arrays(stamps_ns: np.ndarray, gyro_rad_s: np.ndarray, accel_m_s2: np.ndarray) -> None:
+    """Raise SensorDataError unless stamps are (K,) increasing and gyro/accel are finite (K, 3).
+
+    Raises:
+        SensorDataError: shapes disagree, stamps do not increase, or a value is NaN/Inf.
+    """
+    stamps_ns, gyro, accel = np.asarray(stamps_ns), np.asarray(gyro_rad_s), np.asarray(accel_m_s2)
+    count = stamps_ns.shape[0] if stamps_ns.ndim == 1 else -1
+    if count < 1 or gyro.shape != (count, 3) or accel.shape != (count, 3):
+        raise SensorDataError(
+            f"IMU arrays disagree: stamps {stamps_ns.shape}, gyro {gyro.shape}, accel {accel.shape}; "
+            "expected (K,), (K, 3), (K, 3)")
+    if not (np.all(np.isfinite(gyro)) and np.all(np.isfinite(accel))):
+        raise SensorDataError("IMU sample contains NaN or Inf")
+    if count > 1 and np.any(np.diff(stamps_ns.astype(np.int64)) <= 0):
+        raise SensorDataError("IMU stamps are not strictly increasing")
+
+
+def preintegrate(stamps_ns: np.ndarray, gyro_rad_s: np.ndarray, accel_m_s2: np.ndarray) -> Preintegration:
+    """Preintegrate IMU samples (linear between samples) in the frame of the first sample.
+
+    Shape:
+        stamps_ns (K,), gyro_rad_s (K, 3), accel_m_s2 (K, 3) with K >= 1 -> Preintegration.
+    """
+    stamps_ns = np.asarray(stamps_ns, dtype=np.int64)
+    gyro = np.asarray(gyro_rad_s, dtype=np.float64)
+    accel = np.asarray(accel_m_s2, dtype=np.float64)
+    steps_s = np.diff(stamps_ns).astype(np.float64) * 1e-9  # (K-1,)
+    increments = so3_exp(0.5 * (gyro[:-1] + gyro[1:]) * steps_s[:, None])  # (K-1, 3, 3)
+    rotation = np.eye(3)
+    velocity = np.zeros(3)
+    position = np.zeros(3)
+    accel_start = accel[0].copy()
+    for index, step in enumerate(steps_s):
+        next_rotation = rotation @ increments[index]
+        accel_end = next_rotation @ accel[index + 1]
+        position += step * velocity + step * step * (accel_start / 3.0 + accel_end / 6.0)
+        velocity += 0.5 * step * (accel_start + accel_end)
+        rotation, accel_start = next_rotation, accel_end
+    return Preintegration(float(steps_s.sum()), rotation, velocity, position)
+
+
+def apply_preintegration(state: NavState, pre: Preintegration, *, stamp_ns: int,
+                         gravity_m_s2: float = GRAVITY_M_S2) -> NavState:
+    """Propagate a state across a preintegrated interval that starts at ``state.stamp_ns``."""
+    gravity = np.array([0.0, 0.0, -gravity_m_s2])
+    dt_s = pre.dt_s
+    position = (state.position_xyz + state.velocity_xyz * dt_s + 0.5 * gravity * dt_s * dt_s
+                + state.rotation @ pre.delta_position)
+    velocity = state.velocity_xyz + gravity * dt_s + state.rotation @ pre.delta_velocity
+    rotation = state.rotation @ pre.delta_rotation
+    return NavState(int(stamp_ns), rotation, position, velocity)
+
+
+def velocity_from_displacement(state: NavState, pre: Preintegration, displacement_xyz: np.ndarray, *,
+                               gravity_m_s2: float = GRAVITY_M_S2) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end world velocities that make a world displacement consistent with the IMU.
+
+    Inverts ``p1 - p0 = v0 dt + g dt^2 / 2 + R0 dp`` for ``v0``, then ``v1 = v0 + g dt + R0 dv``.
+    """
+    gravity = np.array([0.0, 0.0, -gravity_m_s2])
+    dt_s = max(pre.dt_s, 1e-6)
+    start = (displacement_xyz - 0.5 * gravity * dt_s * dt_s - state.rotation @ pre.delta_position) / dt_s
+    end = start + gravity * dt_s + state.rotation @ pre.delta_velocity
+    return start, end
+
+
+def gravity_aligned_rotation(mean_accel_m_s2: np.ndarray) -> np.ndarray:
+    """R_odom_body with zero yaw whose roll and pitch make the mean specific force point up.
+
+    At rest the accelerometer reads ``R^T (0, 0, g)``; roll and pitch follow from it
+    (ZYX Euler convention, yaw 0).
+
+    Raises:
+        SensorDataError: the mean specific force is near zero (free fall or no data).
+    """
+    fx, fy, fz = np.asarray(mean_accel_m_s2, dtype=np.float64)
+    if not np.isfinite([fx, fy, fz]).all() or np.hypot(np.hypot(fx, fy), fz) < 1.0:
+        raise SensorDataError(f"cannot find gravity: mean specific force {[fx, fy, fz]} m/s^2")
+    roll = np.arctan2(fy, fz)
+    pitch = np.arctan2(-fx, np.hypot(fy, fz))
+    return Rotation.from_euler("ZYX", [0.0, pitch, roll]).as_matrix()
+
+
+def static_initial_state(stamps_ns: np.ndarray, accel_m_s2: np.ndarray) -> NavState:
+    """State at the last stamp of a (near-)static window: roll/pitch from mean accel, zero velocity.
+
+    Shape:
+        stamps_ns (K,), accel_m_s2 (K, 3) -> NavState at stamps_ns[-1], position 0.
+    """
+    rotation = gravity_aligned_rotation(np.mean(np.asarray(accel_m_s2, dtype=np.float64), axis=0))
+    return NavState(int(stamps_ns[-1]), rotation, np.zeros(3), np.zeros(3))
+
+
+def integrate_states(state: NavState, stamps_ns: np.ndarray, gyro_rad_s: np.ndarray,
+                     accel_m_s2: np.ndarray, *, gravity_m_s2: float = GRAVITY_M_S2) -> list[NavState]:
+    """Strapdown states at every sample after the first (``stamps_ns[0] == state.stamp_ns``).
+
+    Shape:
+        stamps_ns (K,), gyro_rad_s (K, 3), accel_m_s2 (K, 3) -> K-1 states.
+    """
+    states = []
+    for index in range(1, len(stamps_ns)):
+        pre = preintegrate(stamps_ns[index - 1:index + 1], gyro_rad_s[index - 1:index + 1],
+                           accel_m_s2[index - 1:index + 1])
+        state = apply_preintegration(state, pre, stamp_ns=int(stamps_ns[index]), gravity_m_s2=gravity_m_s2)
+        states.append(state)
+    return states

@@ -1,0 +1,438 @@
+"""Camera-IMU synchronisation: a fixed-capacity buffer that pairs frames with IMU windows.
+
+``SyncBuffer`` is a plain data structure (no threads, no ROS): callers push images and
+IMU samples in any order, and ``pop_synced()`` returns each frame, in stamp order, with
+the IMU samples since the previous frame; the samples at both frame stamps are linearly
+interpolated. The live node and the offline inference both drive the estimator through
+it, so what runs on the rig is what is benchmarked offline.
+
+Time conventions (int64 nanoseconds everywhere):
+
+* ``time_offset_ns`` is the camera-IMU offset as Kalibr defines ``timeshift_cam_imu``:
+  ``t_imu = t_cam + time_offset_ns``. Frame stamps are corrected on ``push_image``.
+* A frame is released once an IMU sample at or after its (corrected) stamp exists, so
+  both ends of its window are bracketed by real samples.
+* The first frame after a start or reset has a window from the last IMU sample before it;
+  a first frame stamped exactly at the first IMU sample only anchors the next window
+  (``frames_anchor``), and one before the first IMU sample is dropped (``frames_without_imu``).
+* A frame whose window, including the samples bracketing both ends, has a spacing
+  larger than ``max_imu_gap_ns`` is dropped (``frames_dropped_imu_gap``); the next frame
+  pairs with the IMU since the dropped one and reports it in ``dropped_frames``.
+* A stamp older than the newest one of its stream by more than ``jump_back_ns`` (a bag
+  restarted) resets the buffer (``jump_backs``); the next frame has ``frame_index == 0``,
+  which tells the caller to reset its estimator.
+* Smaller steps back are out-of-order messages: inserted in order while not yet used,
+  counted as late and dropped otherwise. Repeated stamps are dropped as duplicates.
+
+Every drop is counted in ``counters()``; nothing is dropped silently.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from arvr_hybrid_vio.core.errors import ConfigError
+from arvr_hybrid_vio.core.types import SyncedFrame
+
+LOGGER = logging.getLogger(__name__)
+_PERIOD_HISTORY = 16
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """Capacity and timing tolerances of the camera-IMU synchronisation."""
+
+    # Frames held while waiting for IMU coverage; the oldest is dropped beyond it.
+    capacity: int = field(default=64, metadata={
+        "description": "frames held while waiting for IMU coverage", "needs_restart": True})
+    # IMU samples held; the oldest is dropped beyond it (20 s at 200 Hz by default).
+    imu_capacity: int = field(default=4000, metadata={
+        "description": "IMU samples held (oldest dropped beyond)", "needs_restart": True})
+    # Camera-IMU offset, Kalibr's timeshift_cam_imu: t_imu = t_cam + time_offset_ns.
+    time_offset_ns: int = field(default=0, metadata={"description": "camera-IMU offset ns: t_imu = t_cam + offset"})
+    # Largest spacing of IMU samples inside a frame's window before the frame is dropped.
+    max_imu_gap_ns: int = field(default=50_000_000, metadata={
+        "description": "largest IMU spacing in a frame window before it is dropped, ns"})
+    # A stamp this far behind its stream's newest one is a jump back in time: reset.
+    jump_back_ns: int = field(default=500_000_000, metadata={"description": "step back in time that resets, ns"})
+    # Nominal camera period for counting dropped frames; 0 estimates it from the stream.
+    expected_frame_period_ns: int = field(default=0, metadata={"description": "camera period ns, 0 = estimate"})
+
+    def __post_init__(self) -> None:
+        if self.capacity < 1 or self.imu_capacity < 4:
+            raise ConfigError(f"sync: capacity must be >= 1 and imu_capacity >= 4, "
+                              f"got {self.capacity} and {self.imu_capacity}")
+        if self.max_imu_gap_ns <= 0 or self.jump_back_ns <= 0 or self.expected_frame_period_ns < 0:
+            raise ConfigError("sync: max_imu_gap_ns and jump_back_ns must be > 0, expected_frame_period_ns >= 0")
+
+
+@dataclass
+class SyncCounters:
+    """Running counts of what the buffer accepted, released and dropped (never reset)."""
+
+    images_in: int = 0
+    imu_in: int = 0
+    frames_out: int = 0
+    images_invalid: int = 0
+    imu_invalid: int = 0
+    image_duplicates: int = 0
+    imu_duplicates: int = 0
+    images_late: int = 0
+    imu_late: int = 0
+    images_out_of_order: int = 0
+    imu_out_of_order: int = 0
+    frames_overflow: int = 0
+    imu_overflow: int = 0
+    frames_without_imu: int = 0
+    frames_anchor: int = 0
+    frames_dropped_imu_gap: int = 0
+    camera_frames_missing: int = 0
+    imu_samples_missing: int = 0
+    jump_backs: int = 0
+    resets: int = 0
+
+    def dropped_total(self) -> int:
+        """All messages that did not make it into a released frame, for one health number."""
+        return (self.images_invalid + self.imu_invalid + self.image_duplicates + self.imu_duplicates
+                + self.images_late + self.imu_late + self.frames_overflow + self.imu_overflow
+                + self.frames_without_imu + self.frames_dropped_imu_gap)
+
+
+class _ImuRing:
+    """Sorted, fixed-capacity IMU storage: stamps (N,) int64, gyro and accel (N, 3) float64."""
+
+    def __init__(self, capacity: int) -> None:
+        self.stamps = np.zeros(capacity, dtype=np.int64)
+        self.values = np.zeros((capacity, 6), dtype=np.float64)  # gyro xyz | accel xyz
+        self.size = 0
+
+    def clear(self) -> None:
+        self.size = 0
+
+    def newest(self) -> int | None:
+        return int(self.stamps[self.size - 1]) if self.size else None
+
+    def contains(self, stamp_ns: int) -> bool:
+        index = int(np.searchsorted(self.stamps[: self.size], stamp_ns))
+        return index < self.size and int(self.stamps[index]) == stamp_ns
+
+    def insert(self, stamp_ns: int, value: np.ndarray) -> bool:
+        """Insert in stamp order; returns True if the oldest sample had to make room."""
+        overflow = self.size == len(self.stamps)
+        if overflow:
+            self.drop_front(1)
+        index = int(np.searchsorted(self.stamps[: self.size], stamp_ns))
+        self.stamps[index + 1 : self.size + 1] = self.stamps[index : self.size].copy()
+        self.values[index + 1 : self.size + 1] = self.values[index : self.size].copy()
+        self.stamps[index], self.values[index] = stamp_ns, value
+        self.size += 1
+        return overflow
+
+    def drop_front(self, count: int) -> None:
+        """Forget the ``count`` oldest samples."""
+        count = min(count, self.size)
+        keep = self.size - count
+        self.stamps[:keep] = self.stamps[count : self.size].copy()
+        self.values[:keep] = self.values[count : self.size].copy()
+        self.size = keep
+
+    def view(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.stamps[: self.size], self.values[: self.size]
+
+
+class SyncBuffer:
+    """Pairs camera frames with the IMU samples between consecutive frames.
+
+    Example:
+        >>> buffer = SyncBuffer(SyncConfig())
+        >>> buffer.push_imu(0, np.zeros(3), np.array([0.0, 0.0, 9.81]))
+        ...
+        >>> while (frame := buffer.pop_synced()) is not None:
+        ...     estimate = estimator.step(frame)
+    """
+
+    def __init__(self, config: SyncConfig | None = None) -> None:
+        self.config = config or SyncConfig()
+        self._imu = _ImuRing(self.config.imu_capacity)
+        self._frames: deque[tuple[int, np.ndarray]] = deque()
+        self._counters = SyncCounters()
+        self._intervals: deque[int] = deque(maxlen=_PERIOD_HISTORY)
+        self._imu_intervals: deque[int] = deque(maxlen=_PERIOD_HISTORY)
+        self._clear_stream()
+
+    # ------------------------------------------------------------------ input
+    def push_image(self, stamp_ns: int, image: np.ndarray) -> bool:
+        """Queue a camera frame (stamp in the camera clock; the offset is applied here).
+
+        Args:
+            stamp_ns: camera stamp, int nanoseconds.
+            image: (H, W) uint8 grey image.
+
+        Returns:
+            True if queued, False if it was dropped (and counted).
+        """
+        self._counters.images_in += 1
+        if not _valid_image(image):
+            self._counters.images_invalid += 1
+            return False
+        stamp = int(stamp_ns) + self.config.time_offset_ns
+        self._check_jump_back(stamp, self._newest_image)
+        if self._last_frame_ns is not None and stamp <= self._last_frame_ns:
+            self._count_stale_image(stamp)
+            return False
+        return self._insert_frame(stamp, image)
+
+    def push_imu(self, stamp_ns: int, gyro_rad_s: np.ndarray, accel_m_s2: np.ndarray) -> bool:
+        """Add one IMU sample.
+
+        Args:
+            stamp_ns: IMU stamp, int nanoseconds.
+            gyro_rad_s: (3,) angular velocity, rad/s.
+            accel_m_s2: (3,) specific force, m/s^2.
+
+        Returns:
+            True if stored, False if it was dropped (and counted).
+        """
+        self._counters.imu_in += 1
+        value = _imu_value(gyro_rad_s, accel_m_s2)
+        if value is None:
+            self._counters.imu_invalid += 1
+            return False
+        stamp = int(stamp_ns)
+        self._check_jump_back(stamp, self._imu.newest())
+        return self._insert_imu(stamp, value)
+
+    # ----------------------------------------------------------------- output
+    def pop_synced(self) -> SyncedFrame | None:
+        """The oldest frame whose IMU window is complete, or None if none is ready yet.
+
+        Frames that cannot be paired (before the first IMU sample, or with an IMU gap)
+        are dropped and counted on the way; call until None to drain the buffer.
+        """
+        while self._frames:
+            stamp, image = self._frames[0]
+            newest_imu = self._imu.newest()
+            if newest_imu is None or newest_imu < stamp:
+                return None
+            self._frames.popleft()
+            frame = self._pair(stamp, image)
+            if frame is not None:
+                return frame
+        return None
+
+    def reset(self) -> None:
+        """Forget all frames and IMU samples; the next frame starts a new stream (index 0)."""
+        self._counters.resets += 1
+        self._imu.clear()
+        self._frames.clear()
+        self._clear_stream()
+
+    def update_config(self, config: SyncConfig) -> None:
+        """Take new timing tolerances at run time (the capacities cannot change).
+
+        Raises:
+            ConfigError: ``capacity`` or ``imu_capacity`` differs from the current config.
+        """
+        if (config.capacity, config.imu_capacity) != (self.config.capacity, self.config.imu_capacity):
+            raise ConfigError("sync.capacity and sync.imu_capacity cannot change while running")
+        self.config = config
+
+    def counters(self) -> dict[str, int]:
+        """A snapshot of the counters (see ``SyncCounters``) plus ``dropped_total``."""
+        snapshot = dataclasses.asdict(self._counters)
+        snapshot["dropped_total"] = self._counters.dropped_total()
+        return snapshot
+
+    @property
+    def pending_frames(self) -> int:
+        """Frames queued and waiting for IMU coverage."""
+        return len(self._frames)
+
+    @property
+    def pending_imu(self) -> int:
+        """IMU samples held."""
+        return self._imu.size
+
+    # -------------------------------------------------------------- internals
+    def _clear_stream(self) -> None:
+        self._last_frame_ns: int | None = None  # stamp of the previous frame, released or dropped
+        self._newest_image: int | None = None
+        self._frame_index = 0
+        self._imu_intervals.clear()
+        self._pending_drops = 0  # frames dropped here since the last released one
+        self._overflow_drops = 0  # frames dropped for capacity since the last paired one
+        self._intervals.clear()
+
+    def _check_jump_back(self, stamp: int, newest: int | None) -> None:
+        if newest is not None and stamp < newest - self.config.jump_back_ns:
+            LOGGER.warning("stamp %d is %.3f s behind the stream: jump back in time, resetting",
+                           stamp, (newest - stamp) * 1e-9)
+            self._counters.jump_backs += 1
+            self.reset()
+
+    def _count_stale_image(self, stamp: int) -> None:
+        if stamp == self._last_frame_ns:
+            self._counters.image_duplicates += 1
+        else:
+            self._counters.images_late += 1
+
+    def _insert_frame(self, stamp: int, image: np.ndarray) -> bool:
+        stamps = [s for s, _ in self._frames]
+        if stamp in stamps:
+            self._counters.image_duplicates += 1
+            return False
+        if self._newest_image is not None and stamp < self._newest_image:
+            self._counters.images_out_of_order += 1
+        index = int(np.searchsorted(np.asarray(stamps, dtype=np.int64), stamp))
+        self._frames.insert(index, (stamp, image))
+        self._newest_image = max(stamp, self._newest_image or stamp)
+        if len(self._frames) > self.config.capacity:
+            self._frames.popleft()
+            self._counters.frames_overflow += 1
+            self._overflow_drops += 1
+        return True
+
+    def _insert_imu(self, stamp: int, value: np.ndarray) -> bool:
+        if self._imu.contains(stamp):
+            self._counters.imu_duplicates += 1
+            return False
+        if self._imu_already_used(stamp):
+            self._counters.imu_late += 1
+            return False
+        newest = self._imu.newest()
+        if newest is not None and stamp < newest:
+            self._counters.imu_out_of_order += 1
+        elif newest is not None:
+            self._count_missing_imu(stamp - newest)
+        if self._imu.insert(stamp, value):
+            self._counters.imu_overflow += 1
+        return True
+
+    def _count_missing_imu(self, interval: int) -> None:
+        """IMU samples missing before an in-order sample, judged from the median IMU period."""
+        period = int(np.median(self._imu_intervals)) if len(self._imu_intervals) >= 4 else 0
+        if period and interval > 1.5 * period:
+            self._counters.imu_samples_missing += int(round(interval / period)) - 1
+        else:
+            self._imu_intervals.append(interval)
+
+    def _imu_already_used(self, stamp: int) -> bool:
+        """A sample at or before the previous frame can no longer change any window."""
+        return self._last_frame_ns is not None and stamp <= self._last_frame_ns
+
+    def _pair(self, stamp: int, image: np.ndarray) -> SyncedFrame | None:
+        """Cut the IMU window (previous frame, stamp] for a frame; None if it is dropped."""
+        start = self._window_start(stamp)
+        if start is None:
+            return self._first_without_history(stamp)
+        previous, self._last_frame_ns = self._last_frame_ns, stamp
+        self._note_interval(previous, stamp)
+        stamps, values = self._imu.view()
+        if _max_spacing(stamps, start, stamp) > self.config.max_imu_gap_ns:
+            self._drop_for_gap(stamp, start)
+            return None
+        frame = self._make_frame(stamp, image, _window(stamps, values, start, stamp))
+        self._trim_imu(stamp)
+        return frame
+
+    def _window_start(self, stamp: int) -> int | None:
+        """Previous frame stamp; for a first frame the last IMU stamp before it (None: no IMU)."""
+        if self._last_frame_ns is not None:
+            return self._last_frame_ns  # lost coverage (IMU overflow) shows as a gap
+        stamps, _ = self._imu.view()
+        before = stamps[stamps < stamp]
+        return int(before[-1]) if len(before) else None
+
+    def _first_without_history(self, stamp: int) -> None:
+        """A first frame with no IMU sample before it: the anchor of the next window if an
+        IMU sample lies exactly at its stamp, else dropped (the IMU started after it)."""
+        if self._imu.contains(stamp):
+            self._counters.frames_anchor += 1
+            self._last_frame_ns = stamp
+        else:
+            self._counters.frames_without_imu += 1
+        return None
+
+    def _drop_for_gap(self, stamp: int, start: int) -> None:
+        LOGGER.warning("frame %d dropped: IMU gap over %.3f s in its window", stamp, self.config.max_imu_gap_ns * 1e-9)
+        self._counters.frames_dropped_imu_gap += 1
+        self._pending_drops += 1
+        self._trim_imu(stamp)
+
+    def _note_interval(self, previous: int | None, stamp: int) -> None:
+        """Count frames missing between ``previous`` and ``stamp``: from the frame period, or
+        from capacity drops (which the period also sees, so the larger of the two counts)."""
+        overflow, self._overflow_drops = self._overflow_drops, 0
+        if previous is None:
+            self._pending_drops += overflow
+            return
+        interval = stamp - previous
+        period = self.config.expected_frame_period_ns or (int(np.median(self._intervals)) if self._intervals else 0)
+        missing = int(round(interval / period)) - 1 if period and interval > 1.5 * period else 0
+        self._counters.camera_frames_missing += missing
+        self._pending_drops += max(missing, overflow)
+        if not missing:
+            self._intervals.append(interval)
+
+    def _make_frame(self, stamp: int, image: np.ndarray, window: tuple[np.ndarray, np.ndarray]) -> SyncedFrame:
+        imu_stamps, values = window
+        frame = SyncedFrame(
+            stamp_ns=stamp, image=image, imu_stamps_ns=imu_stamps,
+            gyro_rad_s=values[:, :3].copy(), accel_m_s2=values[:, 3:].copy(),
+            frame_index=self._frame_index, dropped_frames=self._pending_drops,
+        )
+        self._frame_index += 1
+        self._pending_drops = 0
+        self._counters.frames_out += 1
+        return frame
+
+    def _trim_imu(self, stamp: int) -> None:
+        """Keep the last sample at or before ``stamp`` (it brackets the next window) and later ones."""
+        stamps, _ = self._imu.view()
+        at_or_before = int(np.searchsorted(stamps, stamp, side="right"))
+        self._imu.drop_front(max(at_or_before - 1, 0))
+
+
+def _valid_image(image: object) -> bool:
+    return isinstance(image, np.ndarray) and image.ndim == 2 and image.dtype == np.uint8 and image.size > 0
+
+
+def _imu_value(gyro_rad_s: np.ndarray, accel_m_s2: np.ndarray) -> np.ndarray | None:
+    """(6,) gyro|accel, or None if either is not three finite numbers."""
+    try:
+        value = np.concatenate([np.asarray(gyro_rad_s, dtype=np.float64).reshape(3),
+                                np.asarray(accel_m_s2, dtype=np.float64).reshape(3)])
+    except (ValueError, TypeError):
+        return None
+    return value if np.all(np.isfinite(value)) else None
+
+
+def _max_spacing(stamps: np.ndarray, start: int, end: int) -> int:
+    """Largest spacing of the samples covering [start, end], bracketing samples included."""
+    first = max(int(np.searchsorted(stamps, start, side="right")) - 1, 0)
+    last = min(int(np.searchsorted(stamps, end, side="left")), len(stamps) - 1)
+    covering = stamps[first : last + 1]
+    if len(covering) < 2 or covering[0] > start:
+        return int(np.iinfo(np.int64).max)
+    return int(np.max(np.diff(covering)))
+
+
+def _window(stamps: np.ndarray, values: np.ndarray, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+    """Samples strictly inside (start, end) plus both ends linearly interpolated.
+
+    Shape:
+        returns (K,) int64 stamps and (K, 6) values, K >= 2, stamps strictly increasing.
+    """
+    inside = (stamps > start) & (stamps < end)
+    ends = np.array([start, end], dtype=np.int64)
+    # Interpolate on times relative to the start: float64 keeps ns precision there.
+    relative = (stamps - start).astype(np.float64)
+    ends_relative = (ends - start).astype(np.float64)
+    interpolated = np.stack([np.interp(ends_relative, relative, values[:, k]) for k in range(6)], axis=1)  # (2, 6)
+    window_stamps = np.concatenate([ends[:1], stamps[inside], ends[1:]])
+    window_values = np.concatenate([interpolated[:1], values[inside], interpolated[1:]])
+    return window_stamps.astype(np.int64), window_values

@@ -1,0 +1,1 @@
+"""Training of the VIO networks: data, losses, the Lightning module, validation and replay."""

@@ -1,0 +1,163 @@
+"""Training arrays of one sequence: cached feature tracks plus per-epoch augmented inertial inputs.
+
+Visual tracks are computed once per shard (``cache_tracks``) with the estimator's own
+``extract_tracks``: for each frame, tracks from the previous frame (clean and on a
+photometrically augmented copy of both images: brightness/contrast, blur, noise)
+and from the frame before that (used when a frame is dropped).
+
+Each epoch, ``build_sequence`` replays the shard's IMU through the same
+:class:`SyncBuffer` the node uses, with augmentations: IMU bias offsets and extra
+white noise, a camera-IMU time-offset error, dropped frames, and a tilt error of
+the gravity direction. Per synced frame it computes the network inputs with the
+estimator's ``inertial_inputs`` and the ground-truth targets.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from scipy.spatial.transform import Rotation, Slerp
+
+from arvr_hybrid_vio.core.config_io import config_to_mapping
+from arvr_hybrid_vio.core.geometry import so3_exp
+from arvr_hybrid_vio.core.model.inputs import INERTIAL_DIM, gravity_body, inertial_inputs
+from arvr_hybrid_vio.core.model.visual_tracks import TRACK_CHANNELS, Intrinsics, TrackConfig, extract_tracks
+from arvr_hybrid_vio.core.sync_buffer import SyncConfig
+from arvr_hybrid_vio.core.training.config import AugmentConfig
+from arvr_hybrid_vio.core.training.replay import shard_frames
+
+
+@dataclass(frozen=True)
+class SequenceArrays:
+    """Per-frame training arrays of one (augmented) sequence; F frames."""
+
+    name: str  # shard name
+    tracks: np.ndarray  # (F, N, TRACK_CHANNELS) float32
+    inertial: np.ndarray  # (F, INERTIAL_DIM) float32
+    context: np.ndarray  # (F, 3) float32 motion context
+    dp_gc: np.ndarray  # (F, 3) float32 gravity-compensated IMU displacement, m
+    dt: np.ndarray  # (F,) float32 interval, s
+    target_dp: np.ndarray  # (F, 3) float32 true displacement in the previous body frame, m
+    rot_error: np.ndarray  # (F, 3, 3) float32 R_gyro^T R_true of the interval
+
+    def __len__(self) -> int:
+        return int(self.dt.shape[0])
+
+
+def _photometric(image: np.ndarray, rng: np.random.Generator, augment: AugmentConfig) -> np.ndarray:
+    """Brightness/contrast change, Gaussian blur and noise. Shape: (H, W) uint8 -> (H, W) uint8."""
+    out = image.astype(np.float32) * rng.uniform(*augment.brightness_gain) + rng.normal(0.0, augment.brightness_offset)
+    sigma = rng.uniform(0.0, augment.blur_sigma_max)
+    if sigma > 0.3:
+        out = cv2.GaussianBlur(out, (0, 0), sigma)
+    out += rng.normal(0.0, rng.uniform(0.0, augment.noise_std_max), out.shape)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def cache_tracks(shard: dict[str, Any], path: Path, intrinsics: Intrinsics, track_config: TrackConfig,
+                 augment: AugmentConfig, *, seed: int) -> dict[str, np.ndarray]:
+    """Tracks of every frame from its predecessor (clean, augmented) and from two frames back.
+
+    Loads ``path`` when it holds tracks for the same settings; computes and writes it otherwise.
+
+    Shape: -> tracks1, tracks1_aug, tracks2, each (F, N, TRACK_CHANNELS) float32 (frame 0: empty).
+    """
+    key = json.dumps({"tracks": config_to_mapping(track_config), "intrinsics": list(intrinsics.__dict__.values()),
+                      "augment": config_to_mapping(augment), "seed": seed, "version": 1}, sort_keys=True)
+    if path.is_file():
+        cached = np.load(path)
+        if str(cached["key"]) == key:
+            return {name: cached[name] for name in ("tracks1", "tracks1_aug", "tracks2")}
+    images = shard["images"]
+    rng = np.random.default_rng(seed)
+    count = images.shape[0]
+    out = {name: np.zeros((count, track_config.max_tracks, TRACK_CHANNELS), np.float32)
+           for name in ("tracks1", "tracks1_aug", "tracks2")}
+    for index in range(1, count):
+        out["tracks1"][index] = extract_tracks(images[index - 1], images[index], intrinsics, track_config)
+        pair = [_photometric(images[i], rng, augment) for i in (index - 1, index)]
+        out["tracks1_aug"][index] = extract_tracks(pair[0], pair[1], intrinsics, track_config)
+        if index >= 2:
+            out["tracks2"][index] = extract_tracks(images[index - 2], images[index], intrinsics, track_config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.stem + ".partial.npz")
+    np.savez(partial, key=np.array(key), **out)
+    partial.replace(path)
+    return out
+
+
+def _ground_truth_at(shard: dict[str, Any], stamps_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """GT positions (N, 3) and rotations (N, 3, 3) interpolated at stamps (linear / slerp)."""
+    gt_ns = shard["gt_stamps_ns"]
+    times = (gt_ns - gt_ns[0]) * 1e-9
+    query = np.clip((stamps_ns - gt_ns[0]) * 1e-9, times[0], times[-1])
+    positions = np.stack([np.interp(query, times, shard["gt_positions_xyz"][:, a]) for a in range(3)], axis=-1)
+    quats = shard["gt_quats_wxyz"]
+    rotations = Slerp(times, Rotation.from_quat(np.concatenate([quats[:, 1:], quats[:, :1]], axis=1)))(query)
+    return positions, rotations.as_matrix()
+
+
+def _augmented_imu(shard: dict[str, Any], rng: np.random.Generator, augment: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Measured IMU plus a constant bias offset and extra white noise. Shape: -> (M, 3), (M, 3)."""
+    count = shard["gyro"].shape[0]
+    gyro = shard["gyro"] + rng.normal(0.0, augment.gyro_bias_std, 3) + rng.normal(0.0, augment.gyro_noise_std, (count, 3))
+    accel = shard["accel"] + rng.normal(0.0, augment.accel_bias_std, 3) \
+        + rng.normal(0.0, augment.accel_noise_std, (count, 3))
+    return gyro, accel
+
+
+def _dropped_images(count: int, rng: np.random.Generator, probability: float) -> set[int]:
+    """Isolated image indices to drop (never the first two, never two in a row)."""
+    dropped: set[int] = set()
+    for index in np.flatnonzero(rng.random(count) < probability):
+        if index >= 2 and index - 1 not in dropped and index < count - 1:
+            dropped.add(int(index))
+    return dropped
+
+
+def build_sequence(name: str, shard: dict[str, Any], tracks: dict[str, np.ndarray], rng: np.random.Generator,
+                   augment: AugmentConfig | None, *, gravity_m_s2: float) -> SequenceArrays:
+    """Inputs and targets of every synced frame after the first; ``augment=None`` for clean data."""
+    gyro, accel = (shard["gyro"], shard["accel"]) if augment is None else _augmented_imu(shard, rng, augment)
+    offset_ns = 0 if augment is None else int(rng.uniform(-1, 1) * augment.time_offset_jitter_s * 1e9)
+    dropped = set() if augment is None else _dropped_images(len(shard["image_stamps_ns"]), rng, augment.drop_frame_prob)
+    frames = list(shard_frames({**shard, "gyro": gyro, "accel": accel}, config=SyncConfig(time_offset_ns=offset_ns),
+                               keep_image=lambda index: index not in dropped))
+    stamps = np.array([f.stamp_ns for f in frames], dtype=np.int64)
+    positions, rotations = _ground_truth_at(shard, stamps)
+    original = np.searchsorted(shard["image_stamps_ns"], stamps - offset_ns)
+    tilt_std = 0.0 if augment is None else np.radians(augment.gravity_tilt_std_deg)
+    use_aug = np.zeros(len(frames), bool) if augment is None else rng.random(len(frames)) < augment.photometric_prob
+    rows = [_frame_row(frames[k], k, original, positions, rotations, tracks, use_aug[k], rng, tilt_std, gravity_m_s2)
+            for k in range(1, len(frames))]
+    return SequenceArrays(name, *[np.stack(column).astype(np.float32) for column in zip(*rows)])
+
+
+def _frame_row(frame: Any, k: int, original: np.ndarray, positions: np.ndarray, rotations: np.ndarray,
+               tracks: dict[str, np.ndarray], use_aug: bool, rng: np.random.Generator, tilt_std: float,
+               gravity_m_s2: float) -> tuple[np.ndarray, ...]:
+    """Inputs and targets of synced frame ``k`` (previous synced frame ``k - 1``)."""
+    step = int(original[k] - original[k - 1])
+    if step == 1:
+        frame_tracks = tracks["tracks1_aug" if use_aug else "tracks1"][original[k]]
+    elif step == 2:
+        frame_tracks = tracks["tracks2"][original[k]]
+    else:
+        frame_tracks = np.zeros_like(tracks["tracks1"][0])
+    believed = rotations[k - 1] @ so3_exp(np.array([*rng.normal(0.0, tilt_std, 2), 0.0])) if tilt_std else rotations[k - 1]
+    inertial = inertial_inputs(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2, gravity_body(believed),
+                               gravity_m_s2=gravity_m_s2)
+    target_dp = rotations[k - 1].T @ (positions[k] - positions[k - 1])
+    rot_error = inertial.pre.delta_rotation.T @ (rotations[k - 1].T @ rotations[k])
+    context = np.array([inertial.motion_magnitude, inertial.features[-2], inertial.features[-1]])
+    return frame_tracks, inertial.features, context, inertial.dp_gc, np.array(inertial.pre.dt_s), target_dp, rot_error
+
+
+def check_dims(arrays: SequenceArrays) -> None:
+    """Raise ValueError if a sequence's arrays are inconsistent (a programming error, not user input)."""
+    if arrays.inertial.shape[1:] != (INERTIAL_DIM,) or arrays.tracks.shape[2] != TRACK_CHANNELS:
+        raise ValueError(f"{arrays.name}: unexpected array shapes {arrays.inertial.shape}, {arrays.tracks.shape}")

@@ -1,0 +1,420 @@
+"""``arvr-vio-node`` (``ros2 run arvr_hybrid_vio vio_node``): learned visual-inertial odometry.
+
+A thin adapter: messages become arrays (``ros.conversions``), the ROS-free
+:class:`~arvr_hybrid_vio.core.sync_buffer.SyncBuffer` pairs frames with IMU, and
+:class:`~arvr_hybrid_vio.core.estimator.VioEstimator` (the same path as offline
+``arvr-vio-infer``) turns them into poses.
+
+Threads: the subscription callbacks (one mutually exclusive group) only convert and
+push into the buffer, so IMU intake never waits for inference; a worker thread runs
+the estimator (frames first, then IMU-rate propagation); the diagnostics timer and the
+``~/reset`` service have their own group. Every message that is not used is counted.
+
+Topics: subscribes ``vio.image_topic`` (Image), ``vio.imu_topic`` (Imu), optional
+``vio.camera_info_topic``; publishes ``/vio/odometry`` and ``/vio/odometry_imu_rate``
+(nav_msgs/Odometry, ``odom`` -> ``base_link``), ``/vio/path``, ``/tf``, ``/tf_static``,
+``/diagnostics``. Service ``~/reset`` (std_srvs/Trigger).
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from nav_msgs.msg import Odometry, Path
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import CameraInfo, Image, Imu
+from std_srvs.srv import Trigger
+
+from arvr_hybrid_vio.core.errors import ConfigError, SensorDataError, VioError
+from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
+from arvr_hybrid_vio.core.geometry import matrix_to_quat_wxyz
+from arvr_hybrid_vio.core.sync_buffer import SyncBuffer, SyncConfig
+from arvr_hybrid_vio.core.types import PoseEstimate, SyncedFrame
+from arvr_hybrid_vio.nodes.vio_health import (
+    HealthReport, LatencyStats, NodeCounters, RateMeter, format_values, node_state)
+from arvr_hybrid_vio.nodes.vio_node_config import (
+    VioNodeConfig, estimate_in_base, estimate_is_finite, resolve_model_path, transform_from_row_major)
+from arvr_hybrid_vio.ros.builders import odometry, path_append, pose_stamped, transform_from_estimate, \
+    transform_stamped
+from arvr_hybrid_vio.ros.conversions import image_to_numpy, imu_to_arrays, time_to_ns
+from arvr_hybrid_vio.ros.params import declare_config, watch_config
+from arvr_hybrid_vio.ros.qos import OUTPUT_QOS, output_publisher, sensor_subscription
+from arvr_hybrid_vio.ros.tf_output import TfOutput
+
+LOGGER = logging.getLogger(__name__)
+NODE_NAME = "vio_node"
+_MIN_IMAGE_SIDE = 16
+_RGB_WEIGHTS = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 luma
+
+
+def grey_image(pixels: np.ndarray, encoding: str) -> np.ndarray:
+    """(H, W) uint8 grey image from converted pixels.
+
+    Raises:
+        SensorDataError: a float or depth encoding (not a camera image).
+    """
+    if pixels.dtype == np.uint8 and pixels.ndim == 2:
+        return pixels
+    if pixels.dtype == np.uint16 and pixels.ndim == 2:
+        return (pixels >> 8).astype(np.uint8)
+    if pixels.dtype == np.uint8 and pixels.ndim == 3 and encoding in ("rgb8", "rgba8", "bgr8", "bgra8"):
+        rgb = pixels[..., :3] if encoding.startswith("rgb") else pixels[..., 2::-1]
+        return np.clip(rgb @ _RGB_WEIGHTS + 0.5, 0, 255).astype(np.uint8)  # (H, W, 3) -> (H, W)
+    raise SensorDataError(f"image encoding '{encoding}' is not a grey or colour camera image")
+
+
+class VioNode(Node):
+    """Synchronises camera and IMU, runs the estimator, publishes odometry, TF, path and health."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        self.config: VioNodeConfig = declare_config(self, "vio", VioNodeConfig)
+        sync_config = declare_config(self, "sync", SyncConfig)
+        estimator_config = declare_config(self, "estimator", EstimatorConfig)
+        self._T_base_imu = transform_from_row_major(self.config.T_base_imu, name="vio.T_base_imu")
+        self.model_path = resolve_model_path(self.config.model_path)
+        self.estimator = VioEstimator.from_file(self.model_path, estimator_config)
+        self.buffer = SyncBuffer(sync_config)
+        self._buffer_lock = threading.Lock()
+        self.counters = NodeCounters()
+        self._init_health()
+        self._init_outputs()
+        self._init_inputs()
+        self._init_watchers()
+        self._worker = threading.Thread(target=self._run_worker, name="vio_worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info(f"model {self.model_path} on {estimator_config.device}; "
+                               f"image {self.config.image_topic}, IMU {self.config.imu_topic}")
+
+    # ------------------------------------------------------------------ setup
+    def _init_health(self) -> None:
+        self._image_rate, self._imu_rate, self._odom_rate = RateMeter(), RateMeter(), RateMeter()
+        self._inference_ms, self._e2e_ms = LatencyStats(), LatencyStats()
+        self._received_at: dict[int, float] = {}  # corrected frame stamp -> monotonic receive time
+        self._imu_queue: deque[tuple[int, np.ndarray, np.ndarray]] = deque()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._reset_request: threading.Event | None = None
+        self._reset_reported = False
+        self._seen_frames = False
+        self._last_frame_ns: int | None = None
+        self._image_size: tuple[int, int] | None = None  # (height, width) expected
+        self._last_path_ns: int | None = None
+
+    def _init_outputs(self) -> None:
+        self._odom_pub = output_publisher(self, Odometry, "/vio/odometry")
+        self._imu_rate_pub = output_publisher(self, Odometry, "/vio/odometry_imu_rate")
+        self._path_pub = output_publisher(self, Path, "/vio/path")
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", OUTPUT_QOS)
+        self._path = Path()
+        self._path.header.frame_id = self.config.odom_frame
+        self._tf = TfOutput(self)
+        if self.config.publish_static_tf:
+            self._send_static_frames()
+
+    def _init_inputs(self) -> None:
+        sensors = MutuallyExclusiveCallbackGroup()
+        self._health_group = MutuallyExclusiveCallbackGroup()
+        cfg = self.config
+        self._subscriptions_ = [
+            sensor_subscription(self, Image, cfg.image_topic, self._on_image, callback_group=sensors),
+            sensor_subscription(self, Imu, cfg.imu_topic, self._on_imu, callback_group=sensors)]
+        if cfg.camera_info_topic:
+            self._subscriptions_.append(sensor_subscription(
+                self, CameraInfo, cfg.camera_info_topic, self._on_camera_info, callback_group=sensors))
+        self.create_service(Trigger, "~/reset", self._on_reset, callback_group=self._health_group)
+        self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics, callback_group=self._health_group)
+
+    def _init_watchers(self) -> None:
+        self._vio_watcher = watch_config(self, "vio", VioNodeConfig, on_change=self._on_vio_change)
+        self._sync_watcher = watch_config(self, "sync", SyncConfig, on_change=self._on_sync_change)
+        self.add_on_set_parameters_callback(_refuse_estimator_changes)
+
+    def _on_vio_change(self, config: VioNodeConfig) -> None:
+        self.config = config
+
+    def _on_sync_change(self, config: SyncConfig) -> None:
+        with self._buffer_lock:
+            self.buffer.update_config(config)
+
+    def _send_static_frames(self) -> None:
+        stamp = self.get_clock().now().nanoseconds
+        frames = [(self.config.imu_frame, self.config.T_base_imu), (self.config.camera_frame, self.config.T_base_camera)]
+        transforms = []
+        for child, values in frames:
+            matrix = transform_from_row_major(values, name=f"{child} extrinsic")
+            transforms.append(transform_stamped(stamp, self.config.base_frame, child, matrix[:3, 3],
+                                                matrix_to_quat_wxyz(matrix[:3, :3])))
+        self._tf.send_static(transforms)
+
+    # ------------------------------------------------------------- callbacks
+    def _on_image(self, msg: Image) -> None:
+        self.counters.add("images_received")
+        self._image_rate.tick()
+        image = self._convert_image(msg)
+        if image is None:
+            return
+        stamp_ns = time_to_ns(msg.header.stamp)
+        with self._buffer_lock:
+            if self.buffer.push_image(stamp_ns, image):
+                self._received_at[stamp_ns + self.buffer.config.time_offset_ns] = time.monotonic()
+        self._wake.set()
+
+    def _convert_image(self, msg: Image) -> np.ndarray | None:
+        """Grey (H, W) uint8 pixels, or None with the reason counted and logged (throttled)."""
+        try:
+            image = grey_image(image_to_numpy(msg), msg.encoding)
+        except SensorDataError as exc:
+            reason = "images_rejected_encoding" if "encoding" in str(exc) else "images_rejected_data"
+            return self._reject_image(reason, str(exc))
+        expected = self._image_size or (image.shape if min(image.shape) >= _MIN_IMAGE_SIDE else None)
+        if expected is None or image.shape != expected:
+            return self._reject_image("images_rejected_size", f"image {image.shape[1]}x{image.shape[0]} "
+                                      f"does not match the stream's {self._describe_size()}")
+        self._image_size = expected
+        return image
+
+    def _describe_size(self) -> str:
+        if self._image_size is None:
+            return f"minimum {_MIN_IMAGE_SIDE}x{_MIN_IMAGE_SIDE}"
+        return f"{self._image_size[1]}x{self._image_size[0]}"
+
+    def _reject_image(self, counter: str, reason: str) -> None:
+        self.counters.add(counter)
+        self.get_logger().warning(f"{self.config.image_topic}: image rejected: {reason}", throttle_duration_sec=2.0)
+        return None
+
+    def _on_imu(self, msg: Imu) -> None:
+        self.counters.add("imu_received")
+        self._imu_rate.tick()
+        try:
+            sample = imu_to_arrays(msg)
+        except SensorDataError as exc:
+            self.counters.add("imu_rejected_nonfinite")
+            self.get_logger().warning(f"{self.config.imu_topic}: {exc}", throttle_duration_sec=2.0)
+            return
+        with self._buffer_lock:
+            self.buffer.push_imu(sample.stamp_ns, sample.gyro_rad_s, sample.accel_m_s2)
+        if self.config.publish_imu_rate:
+            if len(self._imu_queue) >= self.config.imu_rate_queue:
+                self.counters.add("imu_rate_queue_overflow")
+            else:
+                self._imu_queue.append((sample.stamp_ns, sample.gyro_rad_s, sample.accel_m_s2))
+        self._wake.set()
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self.counters.add("camera_info_received")
+        if msg.width and msg.height:
+            self._image_size = (int(msg.height), int(msg.width))
+
+    def _on_reset(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        done = threading.Event()
+        self._reset_request = done
+        self._wake.set()
+        response.success = done.wait(timeout=5.0)
+        response.message = "reset: initialising from the next frames" if response.success else \
+            "reset requested but the worker did not confirm within 5 s"
+        return response
+
+    # ---------------------------------------------------------------- worker
+    def _run_worker(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(timeout=0.1)
+            self._wake.clear()
+            try:
+                self._work_until_idle()
+            except Exception as exc:  # keep the node alive on an unexpected estimator failure
+                self.counters.add("estimator_errors")
+                self.get_logger().error(f"estimator step failed: {exc!r}", throttle_duration_sec=2.0)
+
+    def _work_until_idle(self) -> None:
+        while not self._stopping.is_set():
+            if self._reset_request is not None:
+                self._do_reset()
+            frame = self._pop_frame()
+            if frame is not None:
+                self._process_frame(frame)
+                continue
+            if not self._drain_imu_rate():
+                return
+
+    def _pop_frame(self) -> SyncedFrame | None:
+        with self._buffer_lock:
+            return self.buffer.pop_synced()
+
+    def _process_frame(self, frame: SyncedFrame) -> None:
+        if frame.frame_index == 0 and self._seen_frames:  # the buffer saw time jump back
+            self.counters.add("resets_jump_back")
+            self._reset_estimator()
+        self._seen_frames = True
+        started = time.perf_counter()
+        estimate = self.estimator.step(frame)
+        self._inference_ms.add((time.perf_counter() - started) * 1e3)
+        self._last_frame_ns = int(frame.stamp_ns)
+        received = self._forget_receive_times(int(frame.stamp_ns))
+        if estimate is not None and self._publish_frame_estimate(estimate) and received is not None:
+            self._e2e_ms.add((time.monotonic() - received) * 1e3)
+
+    def _forget_receive_times(self, stamp_ns: int) -> float | None:
+        """The receive time of the frame at ``stamp_ns``; older entries are forgotten."""
+        with self._buffer_lock:
+            received = self._received_at.pop(stamp_ns, None)
+            for stale in [s for s in self._received_at if s < stamp_ns]:
+                del self._received_at[stale]
+        return received
+
+    def _drain_imu_rate(self) -> bool:
+        """Propagate queued IMU samples; False if there were none."""
+        if not self._imu_queue:
+            return False
+        while self._imu_queue:
+            stamp_ns, gyro, accel = self._imu_queue.popleft()
+            if self._last_frame_ns is not None and stamp_ns <= self._last_frame_ns:
+                self.counters.add("imu_rate_superseded")  # a frame estimate at or after it is out
+                continue
+            estimate = self.estimator.propagate_imu(stamp_ns, gyro, accel)
+            if estimate is not None:
+                self._publish_imu_rate(estimate)
+        return True
+
+    def _do_reset(self) -> None:
+        request, self._reset_request = self._reset_request, None
+        with self._buffer_lock:
+            self.buffer.reset()
+        self._imu_queue.clear()
+        self._seen_frames = False
+        self._reset_estimator()
+        self.counters.add("resets_requested")
+        request.set()
+
+    def _reset_estimator(self) -> None:
+        self.estimator.reset()
+        self._last_frame_ns = None
+        self._last_path_ns = None
+        self._path = Path()
+        self._path.header.frame_id = self.config.odom_frame
+        self._reset_reported = True
+
+    # ---------------------------------------------------------------- output
+    def _publish_frame_estimate(self, estimate: PoseEstimate) -> bool:
+        base = estimate_in_base(estimate, self._T_base_imu)
+        if not estimate_is_finite(base):
+            self.counters.add("outputs_nonfinite")
+            return False
+        cfg = self.config
+        self._odom_pub.publish(odometry(base, frame_id=cfg.odom_frame, child_frame_id=cfg.base_frame))
+        self.counters.add("odometry_published")
+        self._odom_rate.tick()
+        if cfg.publish_tf:
+            self._tf.send(transform_from_estimate(base, parent_frame=cfg.odom_frame, child_frame=cfg.base_frame))
+        path_append(self._path, pose_stamped(base, frame_id=cfg.odom_frame), max_poses=cfg.path_max_poses)
+        if self._last_path_ns is None or base.stamp_ns - self._last_path_ns >= cfg.path_period_s * 1e9:
+            self._path_pub.publish(self._path)
+            self._last_path_ns = base.stamp_ns
+        return True
+
+    def _publish_imu_rate(self, estimate: PoseEstimate) -> None:
+        base = estimate_in_base(estimate, self._T_base_imu)
+        if not estimate_is_finite(base):
+            self.counters.add("outputs_nonfinite")
+            return
+        self._imu_rate_pub.publish(odometry(base, frame_id=self.config.odom_frame,
+                                            child_frame_id=self.config.base_frame))
+        self.counters.add("imu_rate_published")
+
+    def health(self) -> HealthReport:
+        """The current state, level and key values (what /diagnostics publishes)."""
+        now = time.monotonic()
+        level, state, message = node_state(
+            self.estimator.state, reset_pending=self._reset_reported,
+            image_silent_s=self._image_rate.silent_for_s(now), imu_silent_s=self._imu_rate.silent_for_s(now),
+            timeout_s=self.config.input_timeout_s)
+        with self._buffer_lock:
+            buffer_counters = self.buffer.counters()
+            pending = (self.buffer.pending_frames, self.buffer.pending_imu)
+        values: dict[str, object] = {"state": state, "estimator_state": self.estimator.state,
+                                     "model": self.model_path, "image_rate_hz": self._image_rate.rate_hz(now),
+                                     "imu_rate_hz": self._imu_rate.rate_hz(now),
+                                     "odometry_rate_hz": self._odom_rate.rate_hz(now),
+                                     "pending_frames": pending[0], "pending_imu": pending[1]}
+        values.update({f"inference_ms_{k}": v for k, v in self._inference_ms.summary().items()})
+        values.update({f"e2e_latency_ms_{k}": v for k, v in self._e2e_ms.summary().items()})
+        values.update(self.counters.snapshot())
+        values.update({f"sync.{k}": v for k, v in buffer_counters.items()})
+        values.update({f"estimator.{k}": v for k, v in self.estimator.counters.items()})
+        values["dropped_total"] = self.dropped_total(buffer_counters)
+        return HealthReport(level=level, state=state, message=message, values=format_values(values))
+
+    def dropped_total(self, buffer_counters: dict[str, int] | None = None) -> int:
+        """Every input message that did not reach the estimator, and every IMU sample known missing."""
+        if buffer_counters is None:
+            with self._buffer_lock:
+                buffer_counters = self.buffer.counters()
+        node = self.counters.snapshot()
+        return (buffer_counters["dropped_total"] + buffer_counters["imu_samples_missing"]
+                + buffer_counters["camera_frames_missing"] + node["images_rejected_encoding"]
+                + node["images_rejected_size"] + node["images_rejected_data"] + node["imu_rejected_nonfinite"]
+                + node["imu_rate_queue_overflow"])
+
+    def _publish_diagnostics(self) -> None:
+        report = self.health()
+        if report.state == "reset":
+            self._reset_reported = False  # reported once; the estimator state follows
+        status = DiagnosticStatus(level=bytes([report.level]), name=f"{self.get_name()}: vio",
+                                  message=report.message, hardware_id=self.config.imu_topic,
+                                  values=[KeyValue(key=k, value=v) for k, v in report.values.items()])
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self._diag_pub.publish(array)
+
+    def stop(self) -> None:
+        """Stop the worker thread (before destroy_node)."""
+        self._stopping.set()
+        self._wake.set()
+        self._worker.join(timeout=5.0)
+
+
+def _refuse_estimator_changes(parameters: list[Parameter]) -> SetParametersResult:
+    """The estimator (model, device) is built once: changing it needs a restart."""
+    changed = [p.name for p in parameters if p.name.startswith("estimator.")]
+    if changed:
+        return SetParametersResult(successful=False, reason=f"{changed} cannot change while the node runs; "
+                                   "restart the node with the new value")
+    return SetParametersResult(successful=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the node until Ctrl-C or shutdown; 2 on a configuration or model error."""
+    rclpy.init(args=argv if argv is not None else sys.argv)
+    node: VioNode | None = None
+    try:
+        node = VioNode()
+        executor = MultiThreadedExecutor(num_threads=2)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (VioError, ConfigError) as exc:
+        print(f"arvr-vio-node: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if node is not None:
+            node.stop()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Configuration of the VIO node and the ROS-free helpers it needs (no rclpy here).
+
+The node reads three parameter sections from one ROS parameter YAML: ``vio``
+(:class:`VioNodeConfig`: topics, frames, outputs), ``sync``
+(:class:`~arvr_hybrid_vio.core.sync_buffer.SyncConfig`) and ``estimator``
+(:class:`~arvr_hybrid_vio.core.estimator.EstimatorConfig`). Offline tools load the
+same sections with :func:`load_node_configs`.
+
+Extrinsics are 4x4 row-major matrices (16 numbers) as EuRoC's ``T_BS`` writes
+them: ``T_base_imu`` maps IMU coordinates into ``base_link``.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from arvr_hybrid_vio.core.config_io import load_section
+from arvr_hybrid_vio.core.errors import ConfigError, ModelFileError
+from arvr_hybrid_vio.core.estimator import IMU_ONLY, EstimatorConfig
+from arvr_hybrid_vio.core.geometry import matrix_to_quat_wxyz, quat_wxyz_to_matrix
+from arvr_hybrid_vio.core.sync_buffer import SyncConfig
+from arvr_hybrid_vio.core.types import PoseEstimate
+
+LOGGER = logging.getLogger(__name__)
+PACKAGE = "arvr_hybrid_vio"
+DEFAULT_MODEL_NAME = "hybrid.safetensors"
+IDENTITY_4X4 = tuple(float(v) for v in np.eye(4).reshape(16))
+
+
+def _restart(description: str) -> dict[str, object]:
+    return {"description": description, "needs_restart": True}
+
+
+@dataclass(frozen=True)
+class VioNodeConfig:
+    """Topics, frames and outputs of the VIO node (ROS parameter section ``vio``)."""
+
+    # Camera topic (sensor_msgs/Image; mono8, mono16, rgb8, bgr8, rgba8, bgra8 accepted).
+    image_topic: str = field(default="/cam0/image_raw", metadata=_restart("camera topic (sensor_msgs/Image)"))
+    # Optional sensor_msgs/CameraInfo topic ("" = none): images of another size are rejected.
+    camera_info_topic: str = field(default="", metadata=_restart("optional CameraInfo topic, '' for none"))
+    # IMU topic (sensor_msgs/Imu).
+    imu_topic: str = field(default="/imu0", metadata=_restart("IMU topic (sensor_msgs/Imu)"))
+    # Model file, "imu-only" for the strapdown baseline, "" for the installed models/hybrid.safetensors.
+    model_path: str = field(default="", metadata=_restart("model file, 'imu-only', or '' for the installed hybrid"))
+    # REP-105 odometry frame.
+    odom_frame: str = field(default="odom", metadata=_restart("odometry frame (REP-105)"))
+    # REP-105 body frame; the odometry's child frame.
+    base_frame: str = field(default="base_link", metadata=_restart("body frame, child of odom"))
+    # Frame of the IMU (static transform from base_frame).
+    imu_frame: str = field(default="imu", metadata=_restart("IMU frame"))
+    # Frame of the camera (static transform from base_frame).
+    camera_frame: str = field(default="camera", metadata=_restart("camera frame"))
+    # T_base_imu, 4x4 row-major: maps IMU coordinates into base_frame.
+    T_base_imu: tuple[float, ...] = field(default=IDENTITY_4X4, metadata=_restart("T_base_imu, 16 numbers, row-major"))
+    # T_base_camera, 4x4 row-major: maps camera coordinates into base_frame.
+    T_base_camera: tuple[float, ...] = field(default=IDENTITY_4X4, metadata=_restart(
+        "T_base_camera, 16 numbers, row-major"))
+    # Broadcast odom -> base_frame on /tf.
+    publish_tf: bool = field(default=True, metadata={"description": "broadcast odom -> base_frame on /tf"})
+    # Broadcast base_frame -> imu_frame / camera_frame on /tf_static.
+    publish_static_tf: bool = field(default=True, metadata=_restart("broadcast the sensor frames on /tf_static"))
+    # Publish IMU-rate predictions on /vio/odometry_imu_rate.
+    publish_imu_rate: bool = field(default=True, metadata={"description": "publish /vio/odometry_imu_rate"})
+    # Poses kept in /vio/path (oldest dropped beyond).
+    path_max_poses: int = field(default=10000, metadata={"description": "poses kept in /vio/path"})
+    # Sensor-time period of /vio/path publications, s (0: every frame).
+    path_period_s: float = field(default=0.5, metadata={"description": "period of /vio/path publications, s"})
+    # Period of /diagnostics, s (wall clock).
+    diagnostics_period_s: float = field(default=1.0, metadata=_restart("period of /diagnostics, s"))
+    # An input silent this long (wall clock) makes the state "degraded", s.
+    input_timeout_s: float = field(default=1.0, metadata={"description": "input silence before 'degraded', s"})
+    # IMU samples queued for IMU-rate propagation while inference runs (overflow is counted).
+    imu_rate_queue: int = field(default=2000, metadata=_restart("IMU samples queued for IMU-rate output"))
+
+    def __post_init__(self) -> None:
+        for name in ("T_base_imu", "T_base_camera"):
+            transform_from_row_major(getattr(self, name), name=f"vio.{name}")
+        if self.path_max_poses < 1 or self.imu_rate_queue < 1:
+            raise ConfigError("vio.path_max_poses and vio.imu_rate_queue must be >= 1")
+        if self.diagnostics_period_s <= 0 or self.input_timeout_s <= 0 or self.path_period_s < 0:
+            raise ConfigError("vio.diagnostics_period_s and vio.input_timeout_s must be > 0, path_period_s >= 0")
+
+
+@dataclass(frozen=True)
+class NodeConfigs:
+    """The three sections the node reads."""
+
+    vio: VioNodeConfig
+    sync: SyncConfig
+    estimator: EstimatorConfig
+
+
+def load_node_configs(path: str | Path, *, node_name: str = "vio_node") -> NodeConfigs:
+    """The node's configs from a parameter YAML, as the node itself would read them.
+
+    Raises:
+        ConfigError: the file or a value is invalid.
+    """
+    return NodeConfigs(vio=load_section(path, "vio", VioNodeConfig, node_name=node_name),
+                       sync=load_section(path, "sync", SyncConfig, node_name=node_name),
+                       estimator=load_section(path, "estimator", EstimatorConfig, node_name=node_name))
+
+
+def transform_from_row_major(values: tuple[float, ...], *, name: str = "transform") -> np.ndarray:
+    """A (4, 4) rigid transform from 16 row-major numbers, its rotation re-orthonormalised.
+
+    Raises:
+        ConfigError: not 16 finite numbers, the last row is not [0, 0, 0, 1], or the
+            rotation part is not a rotation (within 1e-3).
+    """
+    matrix = np.asarray(values, dtype=np.float64)
+    if matrix.shape != (16,) or not np.all(np.isfinite(matrix)):
+        raise ConfigError(f"{name}: expected 16 finite numbers (a 4x4 row-major matrix), got {len(values)}")
+    matrix = matrix.reshape(4, 4)  # (16,) -> (4, 4) row-major
+    rotation = matrix[:3, :3]
+    if not np.allclose(matrix[3], [0, 0, 0, 1]) or not np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-3) \
+            or np.linalg.det(rotation) < 0:
+        raise ConfigError(f"{name}: not a rigid transform (rotation not orthonormal or last row not 0 0 0 1)")
+    result = np.eye(4)
+    result[:3, :3] = quat_wxyz_to_matrix(matrix_to_quat_wxyz(rotation))
+    result[:3, 3] = matrix[:3, 3]
+    return result
+
+
+def resolve_model_path(model_path: str, *, repo_root: Path | None = None) -> str:
+    """The model the node loads: ``model_path`` itself, or the installed default for "".
+
+    The default is ``share/arvr_hybrid_vio/models/hybrid.safetensors`` of the ament
+    index when ``ament_index_python`` finds the package there, else the source tree's
+    ``models/hybrid.safetensors``.
+
+    Raises:
+        ModelFileError: "" was given and no default model exists (names the places looked at).
+    """
+    if model_path:
+        return model_path
+    candidates = _default_model_candidates(repo_root)
+    for candidate in candidates:
+        if candidate.is_file():
+            return str(candidate)
+    looked = ", ".join(str(c) for c in candidates)
+    raise ModelFileError(f"no default model found (looked at {looked}); set vio.model_path to a model file "
+                         f"or to '{IMU_ONLY}'")
+
+
+def _default_model_candidates(repo_root: Path | None) -> list[Path]:
+    candidates = []
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+        try:
+            candidates.append(Path(get_package_share_directory(PACKAGE)) / "models" / DEFAULT_MODEL_NAME)
+        except PackageNotFoundError:
+            pass
+    except ImportError:  # pragma: no cover - ament_index_python ships with rclpy
+        pass
+    root = repo_root or Path(__file__).resolve().parents[2]
+    candidates.append(root / "models" / DEFAULT_MODEL_NAME)
+    return candidates
+
+
+def estimate_in_base(estimate: PoseEstimate, T_base_imu: np.ndarray) -> PoseEstimate:
+    """The estimator's IMU-frame estimate expressed for ``base_link`` (identity: unchanged).
+
+    Pose: ``T_odom_base = T_odom_imu @ inv(T_base_imu)``. Twist in base axes, with the
+    lever arm: ``v_base = R_base_imu (v_imu + w_imu x p_imu_base)``. Covariances: pose
+    covariance unchanged (odom axes; lever-arm terms neglected), twist blocks rotated.
+    """
+    if np.allclose(T_base_imu, np.eye(4)):
+        return estimate
+    R_base_imu = T_base_imu[:3, :3]
+    T_imu_base = np.linalg.inv(T_base_imu)
+    R_odom_imu = quat_wxyz_to_matrix(estimate.quat_wxyz)
+    position = estimate.position_xyz + R_odom_imu @ T_imu_base[:3, 3]
+    rotation = R_odom_imu @ T_imu_base[:3, :3]
+    omega = np.asarray(estimate.angular_velocity_xyz, dtype=np.float64)
+    velocity = R_base_imu @ (estimate.linear_velocity_xyz + np.cross(omega, T_imu_base[:3, 3]))
+    rotate6 = np.kron(np.eye(2), R_base_imu)  # (6, 6) block-diagonal rotation
+    return PoseEstimate(stamp_ns=estimate.stamp_ns, position_xyz=position, quat_wxyz=matrix_to_quat_wxyz(rotation),
+                        linear_velocity_xyz=velocity, angular_velocity_xyz=R_base_imu @ omega,
+                        pose_covariance=np.array(estimate.pose_covariance, dtype=np.float64),
+                        twist_covariance=rotate6 @ estimate.twist_covariance @ rotate6.T)
+
+
+def estimate_is_finite(estimate: PoseEstimate) -> bool:
+    """Whether every number of an estimate is finite (nothing non-finite is ever published)."""
+    return all(bool(np.all(np.isfinite(np.asarray(value, dtype=np.float64)))) for value in (
+        estimate.position_xyz, estimate.quat_wxyz, estimate.linear_velocity_xyz, estimate.angular_velocity_xyz,
+        estimate.pose_covariance, estimate.twist_covariance))

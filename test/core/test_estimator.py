@@ -1,0 +1,124 @@
+"""The streaming estimator with the strapdown (imu-only) motion source: init, tracking, bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from arvr_hybrid_vio.core.errors import ConfigError
+from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
+from arvr_hybrid_vio.core.geometry import quat_wxyz_to_matrix, rotation_angle_deg
+from arvr_hybrid_vio.core.types import SyncedFrame
+from test_strapdown_helpers import ExactMotion, exact_motion
+
+FRAME_EVERY = 10  # 200 Hz IMU, 20 Hz camera
+
+
+def make_frames(motion: ExactMotion, *, every: int = FRAME_EVERY) -> list[SyncedFrame]:
+    """Synced frames holding the IMU since the previous frame (both ends included)."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for index, end in enumerate(range(every, len(motion.stamps_ns), every)):
+        window = slice(end - every, end + 1)
+        frames.append(SyncedFrame(
+            stamp_ns=int(motion.stamps_ns[end]), image=rng.integers(0, 255, (32, 40), dtype=np.uint8),
+            imu_stamps_ns=motion.stamps_ns[window].copy(), gyro_rad_s=motion.gyro[window].copy(),
+            accel_m_s2=motion.accel[window].copy(), frame_index=index))
+    return frames
+
+
+def run(estimator: VioEstimator, frames: list[SyncedFrame]) -> list:
+    return [estimator.step(frame) for frame in frames]
+
+
+def test_imu_only_initialises_then_tracks_ground_truth() -> None:
+    motion = exact_motion(5.0)
+    estimator = VioEstimator.from_file("imu-only", EstimatorConfig(device="cpu"))
+    assert estimator.state == "initialising"
+    outputs = run(estimator, make_frames(motion))
+    assert outputs[:9] == [None] * 9 and outputs[9] is not None
+    assert estimator.state == "tracking" and estimator.last_fusion_weights is None
+    last, index = outputs[-1], len(outputs) * FRAME_EVERY
+    assert last.stamp_ns == int(motion.stamps_ns[index])
+    assert np.linalg.norm(last.position_xyz - (motion.positions_xyz[index] - motion.positions_xyz[0])) < 2e-3
+    assert rotation_angle_deg(quat_wxyz_to_matrix(last.quat_wxyz).T @ motion.rotations[index]) < 0.01
+    np.testing.assert_allclose(quat_wxyz_to_matrix(last.quat_wxyz) @ last.linear_velocity_xyz,
+                               motion.velocity_xyz[index], atol=2e-3)
+    assert np.all(np.linalg.eigvalsh(last.pose_covariance) > 0)
+    assert estimator.counters["frames_tracked"] == len(outputs) - 9
+
+
+def test_propagate_imu_is_consistent_with_frame_rate_output() -> None:
+    motion = exact_motion(3.0)
+    frames = make_frames(motion)
+    estimator = VioEstimator.from_file("imu-only", EstimatorConfig())
+    assert estimator.propagate_imu(int(motion.stamps_ns[1]), motion.gyro[1], motion.accel[1]) is None
+    predictions = {}
+    for frame in frames:
+        # the node sees IMU past the frame stamp before the synced frame pops out of the buffer
+        nxt = np.searchsorted(motion.stamps_ns, frame.stamp_ns) + 1
+        if nxt < len(motion.stamps_ns):
+            estimator.propagate_imu(int(motion.stamps_ns[nxt]), motion.gyro[nxt], motion.accel[nxt])
+        estimate = estimator.step(frame)
+        for k in range(nxt + 1, min(nxt + FRAME_EVERY, len(motion.stamps_ns))):
+            predictions[k] = estimator.propagate_imu(int(motion.stamps_ns[k]), motion.gyro[k], motion.accel[k])
+        if estimate is not None:
+            frame_estimate = estimate
+    assert sum(p is not None for p in predictions.values()) > 100
+    for k, prediction in predictions.items():
+        if prediction is not None:
+            assert prediction.stamp_ns == motion.stamps_ns[k]
+            assert np.linalg.norm(prediction.position_xyz - (motion.positions_xyz[k] - motion.positions_xyz[0])) < 2e-3
+    assert frame_estimate.stamp_ns == frames[-1].stamp_ns
+
+
+def test_nan_imu_frame_is_skipped_counted_and_never_output() -> None:
+    motion = exact_motion(3.0)
+    frames = make_frames(motion)
+    bad = frames[15]
+    gyro = bad.gyro_rad_s.copy()
+    gyro[3, 1] = np.nan
+    frames[15] = SyncedFrame(bad.stamp_ns, bad.image, bad.imu_stamps_ns, gyro, bad.accel_m_s2, bad.frame_index)
+    accel = frames[20].accel_m_s2.copy()
+    accel[0, 0] = np.inf
+    frames[20] = SyncedFrame(frames[20].stamp_ns, frames[20].image, frames[20].imu_stamps_ns,
+                             frames[20].gyro_rad_s, accel, frames[20].frame_index)
+    estimator = VioEstimator.from_file("imu-only", EstimatorConfig())
+    outputs = run(estimator, frames[:16])
+    assert outputs[15] is None and estimator.state == "degraded"
+    outputs += run(estimator, frames[16:])
+    assert outputs[20] is None
+    assert estimator.counters["frames_skipped_nonfinite"] == 2
+    assert estimator.state == "tracking" and estimator.counters["gaps_coasted"] == 2
+    for out in outputs:
+        if out is not None:
+            for value in (out.position_xyz, out.quat_wxyz, out.linear_velocity_xyz, out.pose_covariance):
+                assert np.all(np.isfinite(value))
+    assert estimator.propagate_imu(int(motion.stamps_ns[-1]) + 5_000_000, [np.nan, 0, 0], [0, 0, 9.8]) is None
+    assert estimator.counters["imu_skipped_nonfinite"] == 1
+
+
+def test_invalid_and_out_of_order_frames_are_skipped() -> None:
+    frames = make_frames(exact_motion(2.0))
+    estimator = VioEstimator.from_file("imu-only", EstimatorConfig())
+    run(estimator, frames[:12])
+    assert estimator.step(frames[5]) is None
+    assert estimator.counters["frames_skipped_out_of_order"] == 1
+    bad = frames[12]
+    colour = np.zeros((32, 40, 3), dtype=np.uint8)
+    assert estimator.step(SyncedFrame(bad.stamp_ns, colour, bad.imu_stamps_ns, bad.gyro_rad_s, bad.accel_m_s2)) is None
+    assert estimator.counters["frames_skipped_invalid"] == 1
+    assert estimator.step(frames[13]) is not None
+
+
+def test_reset_returns_to_initialising() -> None:
+    frames = make_frames(exact_motion(2.0))
+    estimator = VioEstimator.from_file("imu-only", EstimatorConfig())
+    run(estimator, frames[:12])
+    estimator.reset()
+    assert estimator.state == "initialising" and estimator.counters["resets"] == 1
+    assert estimator.step(frames[12]) is None
+
+
+def test_bad_device_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="device"):
+        VioEstimator.from_file("imu-only", EstimatorConfig(device="tpu"))

@@ -1,0 +1,296 @@
+"""Unit tests of the camera-IMU sync buffer: ordering, interpolation, gaps, offset, jump back, capacity."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from arvr_hybrid_vio.core.errors import ConfigError
+from arvr_hybrid_vio.core.sync_buffer import SyncBuffer, SyncConfig
+from arvr_hybrid_vio.core.types import SyncedFrame
+
+IMU_PERIOD_NS = 5_000_000  # 200 Hz
+FRAME_PERIOD_NS = 50_000_000  # 20 Hz
+T0_NS = 1_700_000_000_123_456_789  # a realistic epoch stamp, to catch float64 precision loss
+
+
+def gyro_at(stamp_ns: int | np.ndarray) -> np.ndarray:
+    """A gyro signal linear in time, so interpolation is exact: (..., 3)."""
+    t = (np.asarray(stamp_ns, dtype=np.int64) - T0_NS) * 1e-9
+    return np.stack([0.1 + 0.5 * t, -0.2 * t, 0.3 + 0 * t], axis=-1)
+
+
+def accel_at(stamp_ns: int | np.ndarray) -> np.ndarray:
+    t = (np.asarray(stamp_ns, dtype=np.int64) - T0_NS) * 1e-9
+    return np.stack([1.0 * t, 0 * t, 9.81 + 0.1 * t], axis=-1)
+
+
+def make_streams(seconds: float = 1.0, *, imu_offset_ns: int = 0, frame_offset_ns: int = 1_234_567):
+    """IMU and image messages: lists of (kind, stamp_ns, payload)."""
+    imu = [("imu", T0_NS + imu_offset_ns + k * IMU_PERIOD_NS)
+           for k in range(int(seconds * 1e9 / IMU_PERIOD_NS) + 1)]
+    frames = [("image", T0_NS + frame_offset_ns + k * FRAME_PERIOD_NS)
+              for k in range(int(seconds * 1e9 / FRAME_PERIOD_NS))]
+    return imu, frames
+
+
+def image_for(stamp_ns: int) -> np.ndarray:
+    return np.full((4, 6), stamp_ns % 251, dtype=np.uint8)
+
+
+def feed(buffer: SyncBuffer, messages: list[tuple[str, int]], *, pop_each: bool = True) -> list[SyncedFrame]:
+    out: list[SyncedFrame] = []
+    for kind, stamp in messages:
+        if kind == "imu":
+            buffer.push_imu(stamp, gyro_at(stamp), accel_at(stamp))
+        else:
+            buffer.push_image(stamp, image_for(stamp))
+        while pop_each and (frame := buffer.pop_synced()) is not None:
+            out.append(frame)
+    while (frame := buffer.pop_synced()) is not None:
+        out.append(frame)
+    return out
+
+
+def interleaved(imu, frames):
+    return sorted(imu + frames, key=lambda message: message[1])
+
+
+def check_windows(frames: list[SyncedFrame]) -> None:
+    """Windows chain frame to frame, are strictly increasing and interpolate the signal exactly."""
+    for previous, frame in zip(frames, frames[1:]):
+        assert frame.imu_stamps_ns[0] == previous.stamp_ns
+    for frame in frames:
+        assert frame.imu_stamps_ns.dtype == np.int64
+        assert frame.imu_stamps_ns[-1] == frame.stamp_ns
+        assert np.all(np.diff(frame.imu_stamps_ns) > 0)
+        np.testing.assert_allclose(frame.gyro_rad_s, gyro_at(frame.imu_stamps_ns), atol=1e-9)
+        np.testing.assert_allclose(frame.accel_m_s2, accel_at(frame.imu_stamps_ns), atol=1e-9)
+
+
+def test_pairs_each_frame_with_the_imu_since_the_previous_frame():
+    imu, frames = make_streams(1.0)
+    out = feed(SyncBuffer(SyncConfig()), interleaved(imu, frames))
+    assert [f.stamp_ns for f in out] == [s for _, s in frames]
+    assert [f.frame_index for f in out] == list(range(len(frames)))
+    assert all(f.dropped_frames == 0 for f in out)
+    check_windows(out)
+    # 50 ms windows at 200 Hz: 10 real samples strictly inside plus two interpolated ends.
+    assert {len(f.imu_stamps_ns) for f in out[1:]} == {12}
+    # The first frame's window starts at the last real sample before it.
+    assert out[0].imu_stamps_ns[0] == T0_NS and len(out[0].imu_stamps_ns) == 2
+
+
+def test_interpolates_both_ends_at_frame_times():
+    imu, frames = make_streams(0.5, frame_offset_ns=2_500_001)
+    out = feed(SyncBuffer(SyncConfig()), interleaved(imu, frames))
+    frame = out[3]
+    assert frame.imu_stamps_ns[0] == frames[2][1] and frame.imu_stamps_ns[-1] == frames[3][1]
+    np.testing.assert_allclose(frame.gyro_rad_s[[0, -1]], gyro_at(frame.imu_stamps_ns[[0, -1]]), atol=1e-12)
+    # A frame exactly on an IMU stamp uses the sample, without a repeated stamp.
+    out_on = feed(SyncBuffer(SyncConfig()), interleaved(*make_streams(0.5, frame_offset_ns=0)))
+    check_windows(out_on)
+
+
+def test_frame_waits_for_imu_coverage():
+    buffer = SyncBuffer(SyncConfig())
+    buffer.push_imu(T0_NS, gyro_at(T0_NS), accel_at(T0_NS))
+    buffer.push_image(T0_NS + 7_000_000, image_for(0))
+    assert buffer.pop_synced() is None and buffer.pending_frames == 1
+    buffer.push_imu(T0_NS + 10_000_000, gyro_at(T0_NS + 10_000_000), accel_at(T0_NS + 10_000_000))
+    frame = buffer.pop_synced()
+    assert frame is not None and frame.stamp_ns == T0_NS + 7_000_000
+
+
+@pytest.mark.parametrize("pop_each", [True, False])
+def test_out_of_order_messages_give_the_same_frames(pop_each: bool):
+    imu, frames = make_streams(1.0)
+    ordered = interleaved(imu, frames)
+    reference = feed(SyncBuffer(SyncConfig()), ordered)
+    shuffled = list(ordered)
+    rng = np.random.default_rng(0)
+    for i in range(0, len(shuffled) - 3, 3):  # local shuffles, as a network reorders
+        shuffled[i : i + 3] = [shuffled[i + j] for j in rng.permutation(3)]
+    buffer = SyncBuffer(SyncConfig())
+    out = feed(buffer, shuffled, pop_each=pop_each)
+    counters = buffer.counters()
+    assert counters["imu_out_of_order"] > 0
+    assert [f.stamp_ns for f in out] == [f.stamp_ns for f in reference]
+    check_windows(out)
+    if pop_each:  # an IMU sample that arrives after its frame was released is late: counted, unused
+        assert counters["dropped_total"] == counters["imu_late"]
+    else:  # everything arrived before popping: identical windows
+        assert counters["dropped_total"] == 0
+        for a, b in zip(out, reference):
+            np.testing.assert_array_equal(a.imu_stamps_ns, b.imu_stamps_ns)
+            np.testing.assert_array_equal(a.gyro_rad_s, b.gyro_rad_s)
+
+
+def test_late_messages_are_counted_not_used():
+    imu, frames = make_streams(0.5)
+    buffer = SyncBuffer(SyncConfig())
+    out = feed(buffer, interleaved(imu, frames))
+    buffer.push_imu(frames[-1][1] - 1_000_000, np.zeros(3), np.zeros(3))  # older than the last frame
+    buffer.push_image(frames[-2][1], image_for(0))
+    counters = buffer.counters()
+    assert counters["imu_late"] == 1 and counters["images_late"] == 1
+    assert buffer.pop_synced() is None and len(out) == len(frames)
+
+
+def test_duplicates_are_dropped_and_counted():
+    imu, frames = make_streams(0.5)
+    doubled = [m for m in interleaved(imu, frames) for _ in range(2)]
+    buffer = SyncBuffer(SyncConfig())
+    out = feed(buffer, doubled)
+    reference = feed(SyncBuffer(SyncConfig()), interleaved(imu, frames))
+    assert [f.stamp_ns for f in out] == [f.stamp_ns for f in reference]
+    counters = buffer.counters()
+    assert counters["image_duplicates"] == len(frames) and counters["imu_duplicates"] == len(imu)
+    check_windows(out)
+
+
+def test_imu_gap_drops_the_frames_it_covers_and_reports_them():
+    imu, frames = make_streams(4.0)
+    gap = (T0_NS + 1_000_000_000, T0_NS + 3_000_000_000)  # a 2 s IMU gap
+    imu = [m for m in imu if not gap[0] < m[1] < gap[1]]
+    buffer = SyncBuffer(SyncConfig(max_imu_gap_ns=50_000_000))
+    out = feed(buffer, interleaved(imu, frames))
+    counters = buffer.counters()
+    in_gap = [s for _, s in frames if gap[0] - FRAME_PERIOD_NS < s < gap[1] + FRAME_PERIOD_NS]
+    assert counters["frames_dropped_imu_gap"] >= len(in_gap) - 2
+    assert len(out) + counters["frames_dropped_imu_gap"] == len(frames)
+    for frame in out:
+        assert np.max(np.diff(frame.imu_stamps_ns)) <= 50_000_000
+        assert not gap[0] < frame.stamp_ns < gap[1]
+    after = [f for f in out if f.stamp_ns > gap[1]]
+    assert after[0].dropped_frames == counters["frames_dropped_imu_gap"]
+    assert counters["imu_samples_missing"] == (gap[1] - gap[0]) // IMU_PERIOD_NS - 1
+    assert all(f.dropped_frames == 0 for f in after[1:])
+    assert [f.frame_index for f in out] == list(range(len(out)))  # no reset for a gap
+    check_windows(after)
+
+
+def test_dropped_camera_frames_are_reported():
+    imu, frames = make_streams(1.0)
+    kept = [m for i, m in enumerate(frames) if i not in (10, 14, 15)]
+    buffer = SyncBuffer(SyncConfig())
+    out = feed(buffer, interleaved(imu, kept))
+    by_stamp = {f.stamp_ns: f.dropped_frames for f in out}
+    assert by_stamp[frames[11][1]] == 1 and by_stamp[frames[16][1]] == 2
+    assert sum(by_stamp.values()) == 3 == buffer.counters()["camera_frames_missing"]
+    # With a configured period the first interval is already judged.
+    buffer = SyncBuffer(SyncConfig(expected_frame_period_ns=FRAME_PERIOD_NS))
+    out = feed(buffer, interleaved(imu, [m for i, m in enumerate(frames) if i != 1]))
+    assert out[1].dropped_frames == 1
+
+
+def test_time_offset_shifts_frames_into_the_imu_clock():
+    offset = 3_000_000  # t_imu = t_cam + 3 ms
+    imu, frames = make_streams(0.5)
+    buffer = SyncBuffer(SyncConfig(time_offset_ns=offset))
+    out = feed(buffer, interleaved(imu, frames))
+    assert [f.stamp_ns for f in out] == [s + offset for _, s in frames]
+    check_windows(out)
+    negative = feed(SyncBuffer(SyncConfig(time_offset_ns=-offset)), interleaved(imu, frames))
+    assert [f.stamp_ns for f in negative] == [s - offset for _, s in frames if s - offset > T0_NS]
+    check_windows(negative)
+
+
+def test_jump_back_in_time_resets_the_stream():
+    imu, frames = make_streams(1.0)
+    first = interleaved(imu, frames)
+    buffer = SyncBuffer(SyncConfig(jump_back_ns=500_000_000))
+    out = feed(buffer, first + first)  # the bag restarted
+    counters = buffer.counters()
+    assert counters["jump_backs"] == 1 and counters["resets"] == 1
+    assert [f.frame_index for f in out] == list(range(len(frames))) * 2
+    check_windows(out[: len(frames)])
+    check_windows(out[len(frames):])
+    buffer.reset()
+    assert buffer.pending_imu == 0 and buffer.pending_frames == 0 and buffer.counters()["resets"] == 2
+
+
+def test_imu_capacity_overflow_when_camera_stops():
+    imu, frames = make_streams(3.0)
+    stop = (T0_NS + 500_000_000, T0_NS + 2_500_000_000)  # camera silent for 2 s
+    frames = [m for m in frames if not stop[0] < m[1] < stop[1]]
+    buffer = SyncBuffer(SyncConfig(imu_capacity=100))  # 0.5 s of IMU
+    out = feed(buffer, interleaved(imu, frames))
+    counters = buffer.counters()
+    assert counters["imu_overflow"] > 0
+    assert buffer.pending_imu <= 100
+    # The first frame after the stop lost its IMU start: dropped as a gap, then tracking resumes.
+    assert counters["frames_dropped_imu_gap"] == 1
+    assert len(out) == len(frames) - 1
+    check_windows([f for f in out if f.stamp_ns > stop[1]])
+
+
+def test_frame_capacity_overflow_when_imu_stops():
+    imu, frames = make_streams(2.0)
+    imu = [m for m in imu if m[1] < T0_NS + 500_000_000]
+    buffer = SyncBuffer(SyncConfig(capacity=8))
+    feed(buffer, interleaved(imu, frames))
+    assert buffer.pending_frames == 8
+    assert buffer.counters()["frames_overflow"] == len(frames) - 10 - 8
+    late_imu = [("imu", T0_NS + k * IMU_PERIOD_NS) for k in range(100, 401)]
+    out = feed(buffer, late_imu)
+    # The frames kept after the overflow pair from the last released frame; none is lost silently.
+    assert out and out[0].dropped_frames == buffer.counters()["frames_overflow"]
+
+
+def test_invalid_input_is_counted_and_ignored():
+    buffer = SyncBuffer(SyncConfig())
+    assert not buffer.push_imu(T0_NS, np.array([np.nan, 0, 0]), np.zeros(3))
+    assert not buffer.push_imu(T0_NS, np.zeros(3), np.array([0, np.inf, 0]))
+    assert not buffer.push_imu(T0_NS, np.zeros(2), np.zeros(3))
+    assert not buffer.push_image(T0_NS, np.zeros((4, 4, 3), dtype=np.uint8))
+    assert not buffer.push_image(T0_NS, np.zeros((4, 4), dtype=np.float32))
+    assert not buffer.push_image(T0_NS, np.zeros((0, 4), dtype=np.uint8))
+    counters = buffer.counters()
+    assert counters["imu_invalid"] == 3 and counters["images_invalid"] == 3
+    assert counters["dropped_total"] == 6
+    assert buffer.pending_imu == 0 and buffer.pending_frames == 0
+
+
+def test_frames_before_the_first_imu_sample_are_counted():
+    imu, frames = make_streams(0.5, imu_offset_ns=120_000_000)
+    buffer = SyncBuffer(SyncConfig())
+    out = feed(buffer, interleaved(imu, frames))
+    counters = buffer.counters()
+    assert counters["frames_without_imu"] == 3
+    assert out[0].frame_index == 0 and out[0].dropped_frames == 0
+    assert len(out) == len(frames) - 3
+    check_windows(out)
+
+
+@pytest.mark.parametrize("bad", [dict(capacity=0), dict(imu_capacity=2), dict(max_imu_gap_ns=0),
+                                 dict(jump_back_ns=-1), dict(expected_frame_period_ns=-5)])
+def test_config_rejects_impossible_values(bad):
+    with pytest.raises(ConfigError):
+        SyncConfig(**bad)
+
+
+def test_capacity_bounds_memory_over_a_long_stream():
+    imu, frames = make_streams(20.0)
+    buffer = SyncBuffer(SyncConfig(imu_capacity=64, capacity=4))
+    out = feed(buffer, interleaved(imu, frames))
+    assert len(out) == len(frames)
+    assert buffer.pending_imu <= 12 and buffer.counters()["dropped_total"] == 0
+
+
+def test_update_config_changes_tolerances_but_not_capacity():
+    buffer = SyncBuffer(SyncConfig())
+    buffer.update_config(SyncConfig(time_offset_ns=5))
+    assert buffer.config.time_offset_ns == 5
+    with pytest.raises(ConfigError):
+        buffer.update_config(SyncConfig(capacity=3))
+
+
+def test_first_frame_at_the_first_imu_sample_anchors_the_first_window():
+    imu, frames = make_streams(0.5, frame_offset_ns=0)
+    buffer = SyncBuffer(SyncConfig())
+    out = feed(buffer, interleaved(imu, frames))
+    counters = buffer.counters()
+    assert counters["frames_anchor"] == 1 and counters["dropped_total"] == 0
+    assert out[0].frame_index == 0 and out[0].imu_stamps_ns[0] == T0_NS == frames[0][1]
+    assert [f.stamp_ns for f in out] == [s for _, s in frames[1:]]
+    check_windows(out)
