@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -164,8 +165,8 @@ def load_shard(path: str | Path) -> dict[str, Any]:
     try:
         with np.load(path, allow_pickle=False) as data:
             shard = {key: data[key] for key in data.files}
-    except (OSError, ValueError) as exc:
-        raise SensorDataError(f"{path}: cannot read shard ({exc})") from exc
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise SensorDataError(f"{path}: cannot read shard ({type(exc).__name__}: {exc})") from exc
     missing = [key for key in SHARD_KEYS if key not in shard]
     if missing:
         raise SensorDataError(f"{path}: shard lacks {missing}")

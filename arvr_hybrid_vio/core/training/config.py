@@ -14,8 +14,8 @@ class AugmentConfig:
     photometric_prob: float = 0.5  # share of frames whose tracks come from photometrically augmented images
     brightness_gain: tuple[float, ...] = (0.6, 1.4)  # contrast gain range
     brightness_offset: float = 15.0  # std of the brightness offset, grey levels
-    blur_sigma_max: float = 1.2  # largest Gaussian blur sigma, px
-    noise_std_max: float = 6.0  # largest pixel noise std, grey levels
+    blur_sigma_max: float = 1.0  # largest Gaussian blur sigma, px
+    noise_std_max: float = 4.0  # largest pixel noise std, grey levels
     gyro_bias_std: float = 2.0e-3  # std of an extra constant gyro bias per sequence, rad/s
     accel_bias_std: float = 2.0e-2  # std of an extra constant accel bias per sequence, m/s^2
     gyro_noise_std: float = 1.0e-3  # extra white gyro noise per sample, rad/s

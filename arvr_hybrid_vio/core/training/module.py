@@ -1,0 +1,114 @@
+"""The Lightning module (losses, optimiser, schedule) and the trajectory validation callback."""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor
+
+from arvr_hybrid_vio.core.config_io import config_from_mapping
+from arvr_hybrid_vio.core.dataset import load_shard
+from arvr_hybrid_vio.core.errors import VioError
+from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
+from arvr_hybrid_vio.core.evaluation import EvalConfig, evaluate
+from arvr_hybrid_vio.core.model.learned_motion import LearnedMotion
+from arvr_hybrid_vio.core.model.network import ModelConfig, VioNetwork
+from arvr_hybrid_vio.core.training.config import TrainConfig, curriculum_stage, learning_rate_factor
+from arvr_hybrid_vio.core.training.losses import gaussian_nll, rotation_loss, translation_loss
+from arvr_hybrid_vio.core.training.replay import ground_truth, run_estimator, shard_frames
+
+LOGGER = logging.getLogger(__name__)
+
+
+class VioLightningModule(L.LightningModule):
+    """Trains a :class:`VioNetwork`; the hyper-parameters (both configs) travel in every checkpoint."""
+
+    def __init__(self, model_config: dict[str, Any], train_config: dict[str, Any], total_steps: int = 1000) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model_cfg = config_from_mapping(ModelConfig, model_config)
+        self.train_cfg = config_from_mapping(TrainConfig, train_config)
+        self.network = VioNetwork(self.model_cfg)
+        self.total_steps = total_steps
+
+    def set_normalisation(self, stats: dict[str, Tensor]) -> None:
+        """Copy normalisation statistics into the network's buffers."""
+        for name, value in stats.items():
+            getattr(self.network, name).copy_(value.to(getattr(self.network, name).dtype))
+
+    def _losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        out = self.network(batch["tracks"], batch["inertial"], batch["context"])
+        predicted_dp = out.velocity * batch["dt"][..., None] + batch["dp_gc"]  # (B, T, 3)
+        error = predicted_dp - batch["target_dp"]
+        trans = translation_loss(error, batch["target_dp"], offset_m=self.train_cfg.translation_offset_m)
+        rot, residual = rotation_loss(out.dtheta, batch["rot_error"])
+        nll = gaussian_nll(error, out.translation_logvar) + gaussian_nll(residual, out.rotation_logvar)
+        total = trans + self.train_cfg.rotation_weight * rot + self.train_cfg.nll_weight * nll
+        return {"loss": total, "trans": trans, "rot": rot, "nll": nll,
+                "trans_err_mm": 1e3 * error.norm(dim=-1).mean()}
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        """One optimisation step over a batch of windows."""
+        losses = self._losses(batch)
+        self.log_dict({f"train_{k}": v for k, v in losses.items()}, prog_bar=True, on_step=True, on_epoch=True,
+                      batch_size=batch["dt"].shape[0])
+        return losses["loss"]
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        """AdamW with warm-up and cosine decay (``learning_rate_factor``), stepped per batch."""
+        optimiser = torch.optim.AdamW(self.network.parameters(), lr=self.train_cfg.learning_rate,
+                                      weight_decay=self.train_cfg.weight_decay)
+        warmup = int(self.total_steps * self.train_cfg.warmup_epochs / self.train_cfg.epochs)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimiser, lambda step: learning_rate_factor(step, total_steps=self.total_steps, warmup_steps=warmup))
+        return {"optimizer": optimiser, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def on_train_epoch_start(self) -> None:
+        """Log the curriculum stage."""
+        self.log("curriculum_stage", float(curriculum_stage(self.train_cfg, self.current_epoch)))
+
+
+def validate_network(network: VioNetwork, shards: list[dict[str, Any]], *, max_frames: int = 0) -> dict[str, float]:
+    """Run whole validation sequences through the streaming estimator; mean ATE / RPE-1s over them."""
+    evaluated = copy.deepcopy(network).cpu().eval()
+    reports = []
+    for shard in shards:
+        source = LearnedMotion(evaluated, device=torch.device("cpu"), gravity_m_s2=evaluated.config.gravity_m_s2)
+        estimator = VioEstimator(EstimatorConfig(device="cpu"), source)
+        frames = shard_frames(shard)
+        if max_frames:
+            frames = (frame for _, frame in zip(range(max_frames), frames))
+        try:
+            estimate = run_estimator(estimator, frames)
+            reports.append(evaluate(ground_truth(shard), estimate, EvalConfig()).to_dict())
+        except VioError as exc:
+            LOGGER.warning("validation failed on a sequence: %s", exc)
+            return {"val_ate_m": math.inf, "val_rpe_trans_m": math.inf, "val_rpe_rot_deg": math.inf}
+    return {"val_ate_m": float(np.mean([r["ate_rmse_m"] for r in reports])),
+            "val_rpe_trans_m": float(np.mean([r["rpe_trans_rmse_m"] for r in reports])),
+            "val_rpe_rot_deg": float(np.mean([r["rpe_rot_rmse_deg"] for r in reports]))}
+
+
+class TrajectoryValidation(L.Callback):
+    """After every training epoch: integrate whole validation sequences, log ATE and RPE-1s."""
+
+    def __init__(self, val_paths: list[Path], *, max_frames: int = 0) -> None:
+        super().__init__()
+        self.val_paths, self.max_frames = val_paths, max_frames
+        self._shards: list[dict[str, Any]] = []
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Validate (on every rank: the result is deterministic) and log ``val_ate_m`` for checkpointing."""
+        if not self._shards:
+            self._shards = [load_shard(path) for path in self.val_paths]
+        with torch.no_grad():
+            metrics = validate_network(pl_module.network, self._shards, max_frames=self.max_frames)
+        pl_module.log_dict(metrics, prog_bar=True)
+        LOGGER.info("epoch %d validation: %s", trainer.current_epoch,
+                    ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
