@@ -101,12 +101,13 @@ def test_bag_replays_through_the_player_to_another_process(motion_bag: Path) -> 
     recorder = subprocess.Popen([sys.executable, str(RECORDER), "--timeout", "40", *specs],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert recorder.stdout.readline().strip() == "READY"
-    player = subprocess.run([str(PLAYER), str(motion_bag), "--rate", "4"], capture_output=True, text=True, timeout=60)
+    player = subprocess.run([str(PLAYER), str(motion_bag), "--rate", "4", "--wait-subscribers", "20"],
+                            capture_output=True, text=True, timeout=90)
     out, err = recorder.communicate(timeout=60)
     assert player.returncode == 0, player.stderr
     received = json.loads(out.strip().splitlines()[-1])
     for topic in LAYOUT:
-        assert [stamp for stamp, _ in received[topic]] == [stamp for stamp, _ in messages[topic]], topic
+        assert [stamp for stamp, _ in received[topic]] == [stamp for stamp, _ in messages[topic]], (topic, player.stderr)
 
 
 def write_tum(path: Path, stamps: np.ndarray, positions: np.ndarray) -> Path:

@@ -46,6 +46,7 @@ class EstimatorConfig:
     accel_noise_density: float = 2.0e-3  # for the imu-only covariance, m/s^2/sqrt(Hz)
     torch_threads: int = 0  # torch intra-op threads on CPU; 0 leaves torch's default
     imu_history_s: float = 1.0  # IMU kept for re-propagation after a late frame, s
+    tilt_correction_per_s: float = 0.2  # learned models: roll/pitch pull towards the accelerometer, 1/s (0: off)
 
 
 def _is_finite_frame(frame: SyncedFrame) -> bool:
@@ -90,7 +91,8 @@ class VioEstimator:
             from arvr_hybrid_vio.core.model.learned_motion import LearnedMotion  # torch only when needed
             source = LearnedMotion.from_file(Path(model_path), device=config.device,
                                              torch_threads=config.torch_threads,
-                                             gravity_m_s2=config.gravity_m_s2)
+                                             gravity_m_s2=config.gravity_m_s2,
+                                             tilt_correction_per_s=config.tilt_correction_per_s)
         return cls(config, source)
 
     @property
@@ -215,7 +217,7 @@ class VioEstimator:
         return NavState(start_ns, nav.rotation, nav.position_xyz + nav.velocity_xyz * gap_s, nav.velocity_xyz)
 
     def _compose(self, state: NavState, pre: Preintegration, motion: RelativeMotion, stamp_ns: int) -> None:
-        rotation = state.rotation @ motion.delta_rotation
+        rotation = _orthonormalised(state.rotation @ motion.delta_rotation)
         displacement = state.rotation @ motion.delta_position
         _, velocity = velocity_from_displacement(state, pre, displacement, gravity_m_s2=self.config.gravity_m_s2)
         self._nav = NavState(stamp_ns, rotation, state.position_xyz + displacement, velocity)
@@ -261,6 +263,12 @@ class VioEstimator:
                            np.stack([last_accel, accel]))
         nav = apply_preintegration(nav, pre, stamp_ns=stamp_ns, gravity_m_s2=self.config.gravity_m_s2)
         self._prop = (nav, stamp_ns, gyro, accel)
+
+
+def _orthonormalised(rotation: np.ndarray) -> np.ndarray:
+    """The nearest rotation matrix (SVD), so round-off never accumulates over long runs."""
+    left, _, right = np.linalg.svd(rotation)
+    return left @ np.diag([1.0, 1.0, np.linalg.det(left @ right)]) @ right
 
 
 def _is_finite_motion(motion: RelativeMotion) -> bool:

@@ -30,6 +30,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry, Path
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -134,7 +135,9 @@ class VioNode(Node):
             self._subscriptions_.append(sensor_subscription(
                 self, CameraInfo, cfg.camera_info_topic, self._on_camera_info, callback_group=sensors))
         self.create_service(Trigger, "~/reset", self._on_reset, callback_group=self._health_group)
-        self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics, callback_group=self._health_group)
+        steady = Clock(clock_type=ClockType.STEADY_TIME)  # health keeps reporting when /clock stops
+        self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics, callback_group=self._health_group,
+                          clock=steady)
 
     def _init_watchers(self) -> None:
         self._vio_watcher = watch_config(self, "vio", VioNodeConfig, on_change=self._on_vio_change)

@@ -148,18 +148,21 @@ def resolve_model_path(model_path: str, *, repo_root: Path | None = None) -> str
 
 
 def _default_model_candidates(repo_root: Path | None) -> list[Path]:
-    candidates = []
+    installed = installed_share_path("models", DEFAULT_MODEL_NAME)
+    root = repo_root or Path(__file__).resolve().parents[2]
+    return ([installed] if installed is not None else []) + [root / "models" / DEFAULT_MODEL_NAME]
+
+
+def installed_share_path(*parts: str) -> Path | None:
+    """``share/arvr_hybrid_vio/<parts>`` of the ament index, or None without an ament install."""
     try:
         from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-        try:
-            candidates.append(Path(get_package_share_directory(PACKAGE)) / "models" / DEFAULT_MODEL_NAME)
-        except PackageNotFoundError:
-            pass
     except ImportError:  # pragma: no cover - ament_index_python ships with rclpy
-        pass
-    root = repo_root or Path(__file__).resolve().parents[2]
-    candidates.append(root / "models" / DEFAULT_MODEL_NAME)
-    return candidates
+        return None
+    try:
+        return Path(get_package_share_directory(PACKAGE), *parts)
+    except (PackageNotFoundError, OSError):  # OSError: AMENT_PREFIX_PATH unset (a plain venv)
+        return None
 
 
 def estimate_in_base(estimate: PoseEstimate, T_base_imu: np.ndarray) -> PoseEstimate:

@@ -143,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         streams = load_asl(Path(args.folder))
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         with tqdm(total=len(streams.image_stamps_ns), desc="import", unit="frame", leave=False) as bar:
             write_sensor_bag(args.out, streams, storage=args.format, progress=lambda done, _: bar.update(done - bar.n))
     except VioError as exc:

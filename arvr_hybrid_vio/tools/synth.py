@@ -13,8 +13,10 @@ renamed at the end, so a failure never leaves a partial bag.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -25,6 +27,8 @@ from arvr_hybrid_vio.core.synth.photometric import PhotometricConfig
 from arvr_hybrid_vio.core.synth.presets import MOTION_NAMES
 from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, build_motion, generate_sequence, validate_config
 from arvr_hybrid_vio.io.sensor_bags import streams_from_sequence, write_sensor_bag
+
+LOG = logging.getLogger("arvr_vio_synth")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,15 +79,17 @@ def run(config: SynthConfig, seed: int, out: str, storage: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (2 on bad input)."""
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     config = config_from_args(args)
     try:
         validate_config(config)
         build_motion(config.motion, args.seed)  # fail fast on a bad trajectory before rendering
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         run(config, args.seed, args.out, args.format)
     except VioError as exc:
         print(f"arvr-vio-synth: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {args.out}", file=sys.stderr)
+    LOG.info("wrote %s", args.out)
     return 0
 
 

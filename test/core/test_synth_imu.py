@@ -9,6 +9,7 @@ from scipy.interpolate import CubicSpline
 from scipy.spatial.transform import Rotation
 
 from arvr_hybrid_vio.core.geometry import quat_wxyz_to_matrix, rotation_angle_deg
+from arvr_hybrid_vio.core.synth.camera import CameraConfig
 from arvr_hybrid_vio.core.synth.imu import ImuConfig, simulate_imu
 from arvr_hybrid_vio.core.synth.motion import GRAVITY_WORLD
 from arvr_hybrid_vio.core.synth.presets import procedural_motion
@@ -85,8 +86,8 @@ def test_noise_densities_match_configuration(rate_hz: float) -> None:
 
 
 def test_sequence_ground_truth_matches_imu_stamps_and_rates() -> None:
-    config = SynthConfig(motion=MotionConfig(motion="walking", duration_s=2.0), imu=ImuConfig(rate_hz=400.0))
-    config = SynthConfig(motion=config.motion, imu=config.imu, camera=config.camera.__class__(width=32, height=24))
+    config = SynthConfig(motion=MotionConfig(motion="walking", duration_s=2.0), imu=ImuConfig(rate_hz=400.0),
+                         camera=CameraConfig(width=32, height=24))
     sequence = generate_sequence(config, 5)
     assert sequence.imu_stamps_ns.dtype == np.int64 and sequence.image_stamps_ns.dtype == np.int64
     assert len(sequence.imu_stamps_ns) == 801 and len(sequence.image_stamps_ns) == 61

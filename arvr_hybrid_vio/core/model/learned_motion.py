@@ -37,11 +37,18 @@ def resolve_device(device: str) -> torch.device:
 class LearnedMotion:
     """Relative motion from a trained :class:`VioNetwork`, one streaming step per frame."""
 
-    def __init__(self, network: VioNetwork, *, device: torch.device, gravity_m_s2: float) -> None:
-        """Wrap an eval-mode network already on ``device``."""
+    def __init__(self, network: VioNetwork, *, device: torch.device, gravity_m_s2: float,
+                 tilt_correction_per_s: float = 0.2) -> None:
+        """Wrap an eval-mode network already on ``device``.
+
+        Args:
+            tilt_correction_per_s: rate (1/s) at which roll and pitch are pulled towards the
+                accelerometer's gravity direction in calm intervals; 0 disables it.
+        """
         self.network = network.eval()
         self.device = device
         self.gravity_m_s2 = gravity_m_s2
+        self.tilt_correction_per_s = tilt_correction_per_s
         self.name = network.config.family
         fx, fy, cx, cy = network.config.intrinsics
         self.intrinsics = Intrinsics(fx, fy, cx, cy)
@@ -49,7 +56,8 @@ class LearnedMotion:
         self.reset()
 
     @classmethod
-    def from_file(cls, path: Path, *, device: str, torch_threads: int, gravity_m_s2: float) -> LearnedMotion:
+    def from_file(cls, path: Path, *, device: str, torch_threads: int, gravity_m_s2: float,
+                  tilt_correction_per_s: float = 0.2) -> LearnedMotion:
         """Load a model file (see ``core.model_io``) onto the resolved device."""
         from arvr_hybrid_vio.core.model_io import load_model
         if torch_threads > 0:
@@ -57,7 +65,7 @@ class LearnedMotion:
         resolved = resolve_device(device)
         network, _ = load_model(path, device=resolved)
         LOGGER.info("loaded %s model %s on %s", network.config.family, path, resolved)
-        return cls(network, device=resolved, gravity_m_s2=gravity_m_s2)
+        return cls(network, device=resolved, gravity_m_s2=gravity_m_s2, tilt_correction_per_s=tilt_correction_per_s)
 
     def reset(self) -> None:
         """Empty the network's temporal state and forget the reference image."""
@@ -86,8 +94,24 @@ class LearnedMotion:
         values = [t[0].double().cpu().numpy() for t in out[:4]]
         velocity, dtheta, translation_logvar, rotation_logvar = values
         self._weights = None if out.weights is None else out.weights[0].double().cpu().numpy()
-        return RelativeMotion(pre.delta_rotation @ so3_exp(dtheta), velocity * pre.dt_s + inertial.dp_gc,
+        delta_rotation = self._tilt_corrected(state, pre, pre.delta_rotation @ so3_exp(dtheta))
+        return RelativeMotion(delta_rotation, velocity * pre.dt_s + inertial.dp_gc,
                               np.exp(rotation_logvar), np.exp(translation_logvar))
+
+    def _tilt_corrected(self, state: NavState, pre: Preintegration, delta_rotation: np.ndarray) -> np.ndarray:
+        """Nudge roll/pitch towards the interval's mean specific force (world ``R dv / dt`` should point up).
+
+        Applied only in calm intervals (mean specific force within 0.5 m/s^2 of g), as a
+        world-frame rotation of the new orientation by ``rate * dt * (m_hat x e_z)``.
+        """
+        if self.tilt_correction_per_s <= 0.0 or pre.dt_s <= 0.0:
+            return delta_rotation
+        measured_up = state.rotation @ pre.delta_velocity / pre.dt_s  # (3,) world, m/s^2
+        norm = float(np.linalg.norm(measured_up))
+        if abs(norm - self.gravity_m_s2) > 0.5:
+            return delta_rotation
+        correction = so3_exp(self.tilt_correction_per_s * pre.dt_s * np.cross(measured_up / norm, [0.0, 0.0, 1.0]))
+        return state.rotation.T @ correction @ state.rotation @ delta_rotation
 
     @property
     def fusion_weights(self) -> np.ndarray | None:

@@ -4,10 +4,11 @@ Every stream has ``forward(x) -> y`` over a sequence and ``step(x_t, state) -> (
 with a cached state, and the two agree (the tests check it):
 
 * :class:`LstmStream`: ``nn.LSTM`` (h, c cached);
-* :class:`CausalTransformerStream`: pre-norm Transformer encoder whose attention sees the
+* :class:`CausalTransformerStream`: pre-norm Transformer encoder whose attention in each layer sees the
   last ``window`` tokens only (banded causal mask in training, a key/value cache of
   ``window - 1`` tokens when streaming) with a learned relative-position bias, so
-  training and streaming compute the same thing;
+  training and streaming compute the same thing (the receptive field of L layers is
+  L * (window - 1) + 1 tokens);
 * :class:`MultiScaleConvStream`: projection to ``width``, then causal 1D convolutions with
   kernels 7/11/15 (a buffer of the last ``max(kernel) - 1`` projected tokens when streaming).
 """

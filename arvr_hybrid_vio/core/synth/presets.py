@@ -152,18 +152,23 @@ def _head_segment(b: HeadBuilder) -> Segment:
     return options[int(b.rng.integers(len(options)))]
 
 
+def _preset_segment(b: HeadBuilder, name: str, index: int) -> Segment:
+    """The segment type of the ``index``-th segment of a preset (``standing`` stands up once, first)."""
+    if name == "head":
+        return _head_segment(b)
+    segments = PRESETS[name][1]
+    if name == "standing" and index > 0:
+        return segments[1 + index % 2]
+    return segments[index % len(segments)]
+
+
 def _schedule(b: HeadBuilder, name: str, start: float, duration_s: float) -> None:
     """Fill [start, duration] with the preset's segments, 3-8 s each."""
     t = start
     index = 0
     while t < duration_s - 1.0:
         length = min(b.rng.uniform(3.0, 8.0), duration_s - t)
-        if name == "head":
-            segment = _head_segment(b)
-        else:
-            segments = PRESETS[name][1]
-            segment = segments[index % len(segments)] if index == 0 or name != "standing" else segments[1 + index % 2]
-        segment(b, t, t + length)
+        _preset_segment(b, name, index)(b, t, t + length)
         t += length
         index += 1
 

@@ -80,6 +80,8 @@ def validate_config(config: SynthConfig) -> None:
     config.photometric.validate()
     if not config.motion.duration_s > 0.0:
         raise ConfigError(f"duration must be positive, got {config.motion.duration_s}")
+    if config.motion.trajectory_start_s < 0.0 or config.motion.rest_s < 0.0:
+        raise ConfigError("trajectory_start_s and rest_s must be >= 0")
     if config.motion.trajectory_frame not in ("auto", "body", "camera_optical"):
         raise ConfigError(f"trajectory_frame must be auto|body|camera_optical, got {config.motion.trajectory_frame}")
 

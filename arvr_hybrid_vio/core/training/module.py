@@ -79,8 +79,10 @@ def validate_network(network: VioNetwork, shards: list[dict[str, Any]], *, max_f
     evaluated = copy.deepcopy(network).cpu().eval()
     reports = []
     for shard in shards:
-        source = LearnedMotion(evaluated, device=torch.device("cpu"), gravity_m_s2=evaluated.config.gravity_m_s2)
-        estimator = VioEstimator(EstimatorConfig(device="cpu"), source)
+        config = EstimatorConfig(device="cpu")
+        source = LearnedMotion(evaluated, device=torch.device("cpu"), gravity_m_s2=evaluated.config.gravity_m_s2,
+                               tilt_correction_per_s=config.tilt_correction_per_s)
+        estimator = VioEstimator(config, source)
         frames = shard_frames(shard)
         if max_frames:
             frames = (frame for _, frame in zip(range(max_frames), frames))

@@ -1,0 +1,371 @@
+"""The ROS parts of ``arvr-vio-bench``: the real VIO node in its own process, driven over DDS.
+
+The bench starts ``arvr-vio-node`` as a child process (its own interpreter, as on a
+rig), publishes a synthetic camera + IMU stream to it in real time, and listens to
+``/vio/odometry``, ``/vio/odometry_imu_rate`` and ``/diagnostics``. From that it
+measures:
+
+* end-to-end latency: from the moment a frame is complete on the wire (its image
+  and the first IMU sample at or after its stamp have been published; the node cannot
+  release a frame before) to the moment its Odometry (same stamp) arrives back here;
+  also from the image's own publication (adds the wait for that IMU sample);
+* the node's own numbers from ``/diagnostics`` (receive -> publish, inference time);
+* losses: messages published vs received by the node, the node's dropped counts,
+  skipped frames, odometry and IMU-rate messages published vs received;
+* the IMU-rate output frequency; and, in soak mode, the node's resident memory.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from nav_msgs.msg import Odometry
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image, Imu
+from std_srvs.srv import Trigger
+
+from arvr_hybrid_vio.core.synth.sequence import SynthSequence
+from arvr_hybrid_vio.core.timing import BenchmarkError, process_rss_bytes
+from arvr_hybrid_vio.ros.conversions import arrays_to_imu, numpy_to_image, time_to_ns
+from arvr_hybrid_vio.tools.bench_estimator import EVENT_IMAGE, sensor_events
+
+NODE_NAME = "vio_node"
+STARTUP_TIMEOUT_S = 120.0  # the node imports torch and loads the model; a shared machine is slow
+SETTLE_S = 1.0  # no new odometry for this long after the stream: the node is done
+DIAGNOSTICS_PERIOD_S = 0.25  # asked of the node, so counters are fresh soon after a run
+SKIPPED_KEYS = ("estimator.frames_skipped_nonfinite", "estimator.frames_skipped_invalid",
+                "estimator.frames_skipped_out_of_order")
+
+
+def _reliable(depth: int) -> QoSProfile:
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class NodeProcess:
+    """``arvr-vio-node`` in a child process, with its log in a file."""
+
+    def __init__(self, *, model: str, config: Path, device: str, log_path: Path) -> None:
+        """Start the node with the parameter file, the model and the device.
+
+        Raises:
+            BenchmarkError: the node executable cannot be found.
+        """
+        self.log_path = log_path
+        command = [*_node_command(), "--ros-args", "--params-file", str(config),
+                   "-p", f"vio.model_path:={model}", "-p", f"estimator.device:={device}",
+                   "-p", f"vio.diagnostics_period_s:={DIAGNOSTICS_PERIOD_S}"]
+        self._log = log_path.open("w")
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=os.environ.copy())
+
+    @property
+    def pid(self) -> int:
+        """The node's process id."""
+        return self.process.pid
+
+    def check_alive(self) -> None:
+        """Raises BenchmarkError (with the end of its log) if the node has exited."""
+        if self.process.poll() is not None:
+            tail = self.log_path.read_text()[-2000:]
+            raise BenchmarkError(f"arvr-vio-node exited with code {self.process.returncode}; log {self.log_path}:\n"
+                                 f"{tail}")
+
+    def rss_bytes(self) -> int:
+        """The node's resident memory."""
+        return process_rss_bytes(self.pid)
+
+    def stop(self) -> None:
+        """Ctrl-C the node (as a user would), then terminate it if it does not end within 10 s."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=10.0)
+            except subprocess.TimeoutExpired:
+                self.process.terminate()
+                self.process.wait(timeout=5.0)
+        self._log.close()
+
+
+def _node_command() -> list[str]:
+    script = Path(sys.executable).parent / "arvr-vio-node"
+    if script.is_file():
+        return [str(script)]
+    found = shutil.which("arvr-vio-node")
+    return [found] if found else [sys.executable, "-m", "arvr_hybrid_vio.nodes.vio_node"]
+
+
+@dataclass
+class Inbox:
+    """What the bench received (callbacks append; the main thread reads after a run)."""
+
+    odometry: dict[int, float] = field(default_factory=dict)  # stamp_ns -> monotonic receive time
+    imu_rate: list[tuple[int, float]] = field(default_factory=list)  # (stamp_ns, receive time)
+    diagnostics: tuple[float, dict[str, str]] | None = None  # (receive time, key values)
+
+
+class BenchClient(Node):
+    """Publishes the sensor streams and records the node's outputs."""
+
+    def __init__(self, *, image_topic: str = "/cam0/image_raw", imu_topic: str = "/imu0") -> None:
+        super().__init__("vio_bench")
+        self.inbox = Inbox()
+        self.image_pub = self.create_publisher(Image, image_topic, _reliable(200))
+        self.imu_pub = self.create_publisher(Imu, imu_topic, _reliable(5000))
+        self.create_subscription(Odometry, "/vio/odometry", self._on_odometry, _reliable(1000))
+        self.create_subscription(Odometry, "/vio/odometry_imu_rate", self._on_imu_rate, _reliable(5000))
+        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, _reliable(10))
+        self.reset_client = self.create_client(Trigger, f"/{NODE_NAME}/reset")
+
+    def _on_odometry(self, msg: Odometry) -> None:
+        self.inbox.odometry[time_to_ns(msg.header.stamp)] = time.monotonic()
+
+    def _on_imu_rate(self, msg: Odometry) -> None:
+        self.inbox.imu_rate.append((time_to_ns(msg.header.stamp), time.monotonic()))
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name.endswith(": vio"):
+                self.inbox.diagnostics = (time.monotonic(), {kv.key: kv.value for kv in status.values})
+
+    def connected(self) -> bool:
+        """The node subscribes to both inputs, publishes odometry and has sent diagnostics."""
+        return (self.image_pub.get_subscription_count() > 0 and self.imu_pub.get_subscription_count() > 0
+                and self.count_publishers("/vio/odometry") > 0 and self.inbox.diagnostics is not None)
+
+
+class Session:
+    """A running node plus the bench client, spun in a background thread."""
+
+    def __init__(self, node: NodeProcess) -> None:
+        self.node = node
+        self.client = BenchClient()
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.client)
+        self._thread = threading.Thread(target=self.executor.spin, name="bench_spin", daemon=True)
+        self._thread.start()
+
+    def wait_connected(self, timeout_s: float = STARTUP_TIMEOUT_S) -> float:
+        """Seconds until the node is up and discovered.
+
+        Raises:
+            BenchmarkError: the node died or did not connect in time.
+        """
+        started = time.monotonic()
+        while not self.client.connected():
+            self.node.check_alive()
+            if time.monotonic() - started > timeout_s:
+                raise BenchmarkError(f"arvr-vio-node not connected after {timeout_s:.0f} s (log {self.node.log_path})")
+            time.sleep(0.1)
+        return time.monotonic() - started
+
+    def fresh_diagnostics(self, after: float, timeout_s: float = 10.0) -> dict[str, str]:
+        """The first diagnostics received after the monotonic time ``after``."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            received = self.client.inbox.diagnostics
+            if received is not None and received[0] > after:
+                return received[1]
+            self.node.check_alive()
+            time.sleep(0.02)
+        raise BenchmarkError(f"no /diagnostics from arvr-vio-node within {timeout_s:.0f} s")
+
+    def reset_node(self) -> None:
+        """Call ``~/reset`` and wait for the answer."""
+        if not self.client.reset_client.wait_for_service(timeout_sec=10.0):
+            raise BenchmarkError(f"/{NODE_NAME}/reset service not available")
+        future = self.client.reset_client.call_async(Trigger.Request())
+        deadline = time.monotonic() + 10.0
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not future.done() or not future.result().success:
+            raise BenchmarkError(f"/{NODE_NAME}/reset did not succeed")
+
+    def close(self) -> None:
+        """Stop spinning and destroy the client (the node process is stopped by its owner)."""
+        self.executor.shutdown(timeout_sec=2.0)
+        self.client.destroy_node()
+        self._thread.join(timeout=5.0)
+
+
+@dataclass(frozen=True)
+class Published:
+    """When each message of a stream went out (monotonic seconds)."""
+
+    image_stamps_ns: np.ndarray  # (F,) int64
+    image_times: np.ndarray  # (F,) publish times
+    imu_stamps_ns: np.ndarray  # (M,) int64
+    imu_times: np.ndarray  # (M,) publish times
+    wall_s: float  # first to last publication
+
+    def frame_complete_times(self) -> np.ndarray:
+        """(F,) when each frame could first be released: its image and the next IMU sample are out."""
+        index = np.searchsorted(self.imu_stamps_ns, self.image_stamps_ns, side="left")
+        after = self.imu_times[np.minimum(index, len(self.imu_times) - 1)]
+        after = np.where(index < len(self.imu_times), after, np.inf)
+        return np.maximum(self.image_times, after)
+
+
+def _messages(sequence: SynthSequence, shift_ns: int) -> list[tuple[int, int, Any]]:
+    """(kind, stamp_ns, message) in delivery order, built before the clock starts."""
+    out = []
+    for stamp_ns, kind, index in sensor_events(sequence):
+        stamp_ns += shift_ns
+        if kind == EVENT_IMAGE:
+            msg = numpy_to_image(sequence.images[index], "mono8", stamp_ns=stamp_ns, frame_id="cam0")
+        else:
+            msg = arrays_to_imu(stamp_ns, sequence.gyro[index], sequence.accel[index], frame_id="imu0")
+        out.append((kind, stamp_ns, msg))
+    return out
+
+
+def publish_stream(client: BenchClient, sequence: SynthSequence, *, shift_ns: int) -> Published:
+    """Publish every image and IMU sample at its stamp's pace (real time), recording when each went out."""
+    messages = _messages(sequence, shift_ns)
+    first_ns = messages[0][1]
+    start = time.monotonic() + 0.05
+    stamps: dict[int, list[int]] = {EVENT_IMAGE: [], 1 - EVENT_IMAGE: []}
+    times: dict[int, list[float]] = {EVENT_IMAGE: [], 1 - EVENT_IMAGE: []}
+    for kind, stamp_ns, msg in messages:
+        delay = start + (stamp_ns - first_ns) * 1e-9 - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        times[kind].append(time.monotonic())
+        (client.image_pub if kind == EVENT_IMAGE else client.imu_pub).publish(msg)
+        stamps[kind].append(stamp_ns)
+    imu = 1 - EVENT_IMAGE
+    all_times = times[EVENT_IMAGE] + times[imu]
+    return Published(np.asarray(stamps[EVENT_IMAGE], dtype=np.int64), np.asarray(times[EVENT_IMAGE]),
+                     np.asarray(stamps[imu], dtype=np.int64), np.asarray(times[imu]),
+                     float(max(all_times) - min(all_times)))
+
+
+@dataclass(frozen=True)
+class StreamRun:
+    """One real-time stream through the node and what came back."""
+
+    name: str  # e.g. "30 Hz camera + 200 Hz IMU"
+    published: Published
+    e2e_ms: np.ndarray  # frame complete -> odometry received, per odometry
+    e2e_from_image_ms: np.ndarray  # image published -> odometry received
+    odometry_received: int
+    imu_rate_received: int
+    imu_rate_output_hz: float  # IMU-rate odometry messages per second (receive clock)
+    losses: dict[str, int]  # every kind of loss; all zero = no drops
+    node_values: dict[str, float]  # the node's diagnostics after the run (latencies, counters)
+
+    @property
+    def drops(self) -> int:
+        """Sum of all losses."""
+        return int(sum(self.losses.values()))
+
+    @property
+    def image_rate_hz(self) -> float:
+        """Images published per second."""
+        return _rate(self.published.image_times)
+
+    @property
+    def imu_rate_hz(self) -> float:
+        """IMU samples published per second."""
+        return _rate(self.published.imu_times)
+
+
+def _rate(times: np.ndarray) -> float:
+    return float((len(times) - 1) / max(np.ptp(times), 1e-9)) if len(times) > 1 else 0.0
+
+
+def _number(values: dict[str, str], key: str) -> float:
+    try:
+        return float(values[key])
+    except (KeyError, ValueError) as exc:
+        raise BenchmarkError(f"/diagnostics of arvr-vio-node has no numeric '{key}'") from exc
+
+
+def _wait_settled(session: Session, *, timeout_s: float) -> None:
+    """Until no new odometry arrived for SETTLE_S (or the timeout)."""
+    deadline = time.monotonic() + timeout_s
+    count, changed = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now_count = len(session.client.inbox.odometry) + len(session.client.inbox.imu_rate)
+        if now_count != count:
+            count, changed = now_count, time.monotonic()
+        elif time.monotonic() - changed > SETTLE_S:
+            return
+        session.node.check_alive()
+        time.sleep(0.05)
+
+
+def run_stream(session: Session, sequence: SynthSequence, *, name: str, shift_ns: int) -> StreamRun:
+    """Reset the node, stream ``sequence`` in real time, wait for the node to finish, and measure."""
+    session.reset_node()
+    inbox = session.client.inbox
+    before = session.fresh_diagnostics(after=time.monotonic())
+    imu_rate_start = len(inbox.imu_rate)
+    published = publish_stream(session.client, sequence, shift_ns=shift_ns)
+    _wait_settled(session, timeout_s=30.0 + published.wall_s)
+    after = session.fresh_diagnostics(after=time.monotonic())
+    received = np.array([inbox.odometry.get(int(s), np.nan) for s in published.image_stamps_ns])
+    got = np.isfinite(received)
+    imu_rate = inbox.imu_rate[imu_rate_start:]
+    imu_times = np.array([t for _, t in imu_rate])
+    return StreamRun(
+        name=name, published=published,
+        e2e_ms=(received[got] - published.frame_complete_times()[got]) * 1e3,
+        e2e_from_image_ms=(received[got] - published.image_times[got]) * 1e3,
+        odometry_received=int(got.sum()), imu_rate_received=len(imu_rate), imu_rate_output_hz=_rate(imu_times),
+        losses=_losses(published, before, after, odometry_received=int(got.sum()), imu_rate_received=len(imu_rate)),
+        node_values={key: _number(after, key) for key in (
+            "e2e_latency_ms_p50", "e2e_latency_ms_p99", "inference_ms_p50", "inference_ms_p99", "pending_frames")})
+
+
+def _losses(published: Published, before: dict[str, str], after: dict[str, str], *, odometry_received: int,
+            imu_rate_received: int) -> dict[str, int]:
+    """Every way a message can be lost between the bench, the node and back (deltas over the run)."""
+    def delta(key: str) -> int:
+        return int(round(_number(after, key) - _number(before, key)))
+    skipped = sum(delta(key) for key in SKIPPED_KEYS)
+    return {
+        "images_lost_in_transport": len(published.image_times) - delta("images_received"),
+        "imu_lost_in_transport": len(published.imu_times) - delta("imu_received"),
+        "node_dropped_total": delta("dropped_total"),
+        "frames_skipped_by_estimator": skipped,
+        "frames_released_not_stepped": delta("sync.frames_out") - delta("estimator.frames"),
+        "frames_tracked_not_published": delta("estimator.frames_tracked") - delta("odometry_published"),
+        "odometry_lost_in_transport": delta("odometry_published") - odometry_received,
+        "imu_rate_lost_in_transport": delta("imu_rate_published") - imu_rate_received,
+    }
+
+
+def soak(session: Session, sequence: SynthSequence, *, minutes: float, first_shift_ns: int) -> dict[str, float]:
+    """Replay ``sequence`` back to back (stamps continuing) for ``minutes``; the node's memory over time.
+
+    The first lap is a warm-up; the growth and slope are from its end on.
+    """
+    from arvr_hybrid_vio.core.timing import memory_slope_mb_per_min
+    lap_ns = int(sequence.imu_stamps_ns[-1] - sequence.imu_stamps_ns[0]) + 5_000_000
+    session.reset_node()
+    before = _number(session.fresh_diagnostics(after=time.monotonic()), "dropped_total")
+    started, times, rss, lap = time.monotonic(), [], [], 0
+    while time.monotonic() - started < minutes * 60.0 or lap < 3:
+        publish_stream(session.client, sequence, shift_ns=first_shift_ns + lap * lap_ns)
+        times.append(time.monotonic() - started)
+        rss.append(session.node.rss_bytes())
+        lap += 1
+    _wait_settled(session, timeout_s=30.0)
+    values = session.fresh_diagnostics(after=time.monotonic())
+    return {"soak_minutes": (time.monotonic() - started) / 60.0, "soak_laps": lap,
+            "soak_rss_start_mb": rss[0] / 2**20, "soak_rss_end_mb": rss[-1] / 2**20,
+            "soak_rss_growth_mb": (rss[-1] - rss[0]) / 2**20,
+            "soak_rss_slope_mb_per_min": memory_slope_mb_per_min(np.array(times[1:]), np.array(rss[1:])),
+            "soak_node_dropped_total": _number(values, "dropped_total") - before}

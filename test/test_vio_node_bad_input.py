@@ -1,0 +1,304 @@
+"""The VIO node over real DDS under bad input: it keeps running, never publishes NaN, says what
+is wrong on /diagnostics, counts what it drops, and recovers.
+
+One node (in this process, spun by a MultiThreadedExecutor in a thread) is fed by a
+driver node through a scripted sequence of phases: good data, bad images (wrong
+encoding, wrong size, truncated data), NaN/Inf IMU, duplicate and out-of-order stamps,
+a 2 s IMU gap, the camera stopping, a jump back in time, a 10x flood and a ~/reset call.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from nav_msgs.msg import Odometry
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image, Imu
+from std_srvs.srv import Trigger
+
+from arvr_hybrid_vio.nodes.vio_node import VioNode
+from arvr_hybrid_vio.ros.conversions import arrays_to_imu, numpy_to_image
+
+IMAGE_TOPIC, IMU_TOPIC = "/bad_input/cam0/image_raw", "/bad_input/imu0"
+T0_NS = 1_000_000_000_000  # sensor time origin, ns
+IMU_PERIOD_NS, FRAME_PERIOD_NS = 5_000_000, 50_000_000  # 200 Hz IMU, 20 Hz camera
+RELIABLE = QoSProfile(depth=5000, reliability=ReliabilityPolicy.RELIABLE)
+pytestmark = pytest.mark.timeout(120)
+
+
+class Rig:
+    """Driver (publishes), listener (records outputs) and the node under test."""
+
+    def __init__(self) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        qos = {f"qos_overrides.{topic}.subscription.{key}": value for topic in (IMAGE_TOPIC, IMU_TOPIC)
+               for key, value in (("reliability", "reliable"), ("depth", 5000))}
+        overrides = [Parameter(name, value=value) for name, value in {
+            "vio.model_path": "imu-only", "vio.image_topic": IMAGE_TOPIC, "vio.imu_topic": IMU_TOPIC,
+            "vio.diagnostics_period_s": 0.1, "vio.input_timeout_s": 0.5, **qos}.items()]
+        self.node = VioNode(context=self.context, parameter_overrides=overrides)
+        self.driver = rclpy.create_node("bad_input_driver", context=self.context)
+        self.image_pub = self.driver.create_publisher(Image, IMAGE_TOPIC, RELIABLE)
+        self.imu_pub = self.driver.create_publisher(Imu, IMU_TOPIC, RELIABLE)
+        self.reset_client = self.driver.create_client(Trigger, "/vio_node/reset")
+        self.odometry: list[Odometry] = []
+        self.imu_rate: list[Odometry] = []
+        self.states: list[tuple[float, str, str]] = []
+        self.driver.create_subscription(Odometry, "/vio/odometry", self.odometry.append, RELIABLE)
+        self.driver.create_subscription(Odometry, "/vio/odometry_imu_rate", self.imu_rate.append, RELIABLE)
+        self.driver.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 100)
+        self.executor = MultiThreadedExecutor(num_threads=3, context=self.context)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.driver)
+        self._spinner = threading.Thread(target=self.executor.spin, daemon=True)
+        self._spinner.start()
+        self.published = {"image": 0, "imu": 0}
+        self.rng = np.random.default_rng(0)
+        self.texture = self.rng.integers(0, 255, (64, 80), dtype=np.uint8)
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name.startswith("vio_node"):
+                values = {kv.key: kv.value for kv in status.values}
+                self.states.append((time.monotonic(), values["state"], status.message))
+
+    def wait_for(self, predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+        end = time.monotonic() + timeout_s
+        while not predicate():
+            assert time.monotonic() < end, f"timed out waiting for {what}"
+            time.sleep(0.02)
+
+    def wait_connected(self) -> None:
+        self.wait_for(lambda: self.image_pub.get_subscription_count() > 0 and self.imu_pub.get_subscription_count() > 0
+                      and self.driver.count_publishers("/vio/odometry") > 0
+                      and self.driver.count_publishers("/diagnostics") > 0, 20.0, "discovery")
+        self.wait_for(lambda: self.reset_client.service_is_ready(), 20.0, "the reset service")
+
+    # ------------------------------------------------------------ publishing
+    def imu(self, stamp_ns: int, gyro=(0.0, 0.0, 0.2), accel=(0.0, 0.0, 9.81)) -> None:
+        self.imu_pub.publish(arrays_to_imu(stamp_ns, np.asarray(gyro, float), np.asarray(accel, float)))
+        self.published["imu"] += 1
+
+    def image(self, stamp_ns: int, msg: Image | None = None) -> None:
+        if msg is None:
+            msg = numpy_to_image(np.roll(self.texture, stamp_ns // FRAME_PERIOD_NS, axis=1), "mono8", stamp_ns=stamp_ns)
+        self.image_pub.publish(msg)
+        self.published["image"] += 1
+
+    def stream(self, start_s: float, end_s: float, *, speed: float = 4.0, camera: bool = True, imu: bool = True,
+               image_for: Callable[[int], Image | None] | None = None) -> None:
+        """Publish [start, end) of sensor time in stamp order, paced at ``speed`` x real time."""
+        wall0 = time.monotonic()
+        for k in range(int(round(start_s * 1e9 / IMU_PERIOD_NS)), int(round(end_s * 1e9 / IMU_PERIOD_NS))):
+            stamp = T0_NS + k * IMU_PERIOD_NS
+            if camera and (stamp - T0_NS) % FRAME_PERIOD_NS == 0:
+                self.image(stamp, image_for(stamp) if image_for else None)
+            if imu:
+                self.imu(stamp)
+            delay = wall0 + (stamp - T0_NS - start_s * 1e9) * 1e-9 / speed - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+    def settle(self) -> None:
+        """Wait until the node received everything published and its worker is idle."""
+        def received() -> bool:
+            counts = self.node.counters.snapshot()
+            return counts["images_received"] == self.published["image"] and \
+                counts["imu_received"] == self.published["imu"]
+        self.wait_for(received, 20.0, "the node to receive every message")
+        time.sleep(0.3)
+
+    def counters(self) -> dict[str, int]:
+        values = {f"sync.{k}": v for k, v in self.node.buffer.counters().items()}
+        values.update(self.node.counters.snapshot())
+        values.update({f"estimator.{k}": v for k, v in self.node.estimator.counters.items()})
+        return values
+
+    def states_since(self, since: float, until: float = float("inf")) -> list[str]:
+        return [state for stamp, state, _ in list(self.states) if since <= stamp <= until]
+
+    def recovers(self, start_s: float, end_s: float) -> bool:
+        """Stream good data; True if the node reports "tracking" in the second half, while data flows."""
+        middle_s = (start_s + end_s) / 2
+        self.stream(start_s, middle_s, speed=2.0)
+        mark = time.monotonic()
+        self.stream(middle_s, end_s, speed=2.0)
+        time.sleep(0.15)  # one more diagnostics period
+        states = [(round(t - mark, 3), state, message) for t, state, message in list(self.states)
+                  if mark <= t <= time.monotonic()]
+        self.settle()
+        assert states and states[-1][1] == "tracking", f"no recovery: {states}, {self.counters()}"
+        return True
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=2.0)
+        self.node.stop()
+        self.node.destroy_node()
+        self.driver.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+
+@pytest.fixture(scope="module")
+def rig():
+    rig = Rig()
+    try:
+        rig.wait_connected()
+        yield rig
+    finally:
+        rig.close()
+
+
+def bad_image(kind: str, stamp_ns: int) -> Image:
+    good = numpy_to_image(np.zeros((64, 80), np.uint8), "mono8", stamp_ns=stamp_ns)
+    if kind == "float":
+        return numpy_to_image(np.zeros((64, 80), np.float32), "32FC1", stamp_ns=stamp_ns)
+    if kind == "unknown":
+        good.encoding = "yuv422_weird"
+        return good
+    if kind == "size":
+        return numpy_to_image(np.zeros((40, 50), np.uint8), "mono8", stamp_ns=stamp_ns)
+    good.data = bytes(good.data[: len(good.data) // 2])  # truncated
+    return good
+
+
+def assert_outputs_finite(rig: Rig) -> None:
+    for msg in list(rig.odometry) + list(rig.imu_rate):
+        values = [msg.pose.pose.position.x, msg.pose.pose.position.y, msg.pose.pose.position.z,
+                  msg.pose.pose.orientation.w, msg.twist.twist.linear.x, *msg.pose.covariance, *msg.twist.covariance]
+        assert np.all(np.isfinite(values))
+
+
+def test_good_data_tracks(rig: Rig):
+    assert rig.recovers(0.0, 1.5)
+    assert len(rig.odometry) > 10 and len(rig.imu_rate) > 100
+    assert rig.node.estimator.state == "tracking"
+    assert rig.counters()["sync.dropped_total"] == 0 and rig.node.dropped_total() == 0
+
+
+def test_bad_images_are_rejected_and_counted(rig: Rig):
+    kinds = iter(["float", "unknown", "size", "truncated"] * 3)
+    rig.stream(1.5, 2.1, image_for=lambda stamp: bad_image(next(kinds), stamp))
+    before = len(rig.odometry)
+    rig.stream(2.1, 2.5)
+    rig.settle()
+    counters = rig.counters()
+    assert counters["images_rejected_encoding"] == 6  # float and unknown, 3 each
+    assert counters["images_rejected_size"] == 3 and counters["images_rejected_data"] == 3
+    assert len(rig.odometry) > before  # recovered
+    assert rig.node.estimator.state == "tracking"
+    assert_outputs_finite(rig)
+
+
+def test_nan_and_inf_imu_never_reach_the_outputs(rig: Rig):
+    before_odometry = len(rig.odometry)
+    for k in range(500, 560):  # 2.5 s .. 2.8 s
+        stamp = T0_NS + k * IMU_PERIOD_NS
+        if (stamp - T0_NS) % FRAME_PERIOD_NS == 0:
+            rig.image(stamp)
+        if k % 6 == 0:
+            rig.imu(stamp, gyro=(np.nan, 0.0, 0.0))
+        elif k % 6 == 3:
+            rig.imu(stamp, accel=(0.0, np.inf, 9.81))
+        else:
+            rig.imu(stamp)
+        time.sleep(0.001)
+    rig.stream(2.8, 3.0)
+    rig.settle()
+    assert rig.counters()["imu_rejected_nonfinite"] == 20
+    assert len(rig.odometry) > before_odometry
+    assert_outputs_finite(rig)
+
+
+def test_duplicate_and_out_of_order_stamps_are_tolerated(rig: Rig):
+    messages = []
+    for k in range(600, 700):  # 3.0 s .. 3.5 s
+        stamp = T0_NS + k * IMU_PERIOD_NS
+        if (stamp - T0_NS) % FRAME_PERIOD_NS == 0:
+            messages += [("image", stamp)] * 2  # duplicated frame
+        messages.append(("imu", stamp))
+        if k % 10 == 0:
+            messages.append(("imu", stamp))  # duplicated sample
+    for i in range(5, len(messages) - 1, 12):  # swap neighbours: out of order
+        messages[i], messages[i + 1] = messages[i + 1], messages[i]
+    before = len(rig.odometry)
+    for kind, stamp in messages:
+        rig.imu(stamp) if kind == "imu" else rig.image(stamp)
+        time.sleep(0.001)
+    rig.stream(3.5, 3.7)
+    rig.settle()
+    counters = rig.counters()
+    assert counters["sync.imu_duplicates"] == 10 and counters["sync.image_duplicates"] == 10
+    assert counters["sync.imu_out_of_order"] + counters["sync.images_out_of_order"] > 0
+    assert counters["sync.imu_late"] == 0 and counters["sync.images_late"] == 0
+    assert len(rig.odometry) - before == 14  # every distinct frame of 3.0 s .. 3.7 s still gives a pose
+    stamps = [o.header.stamp.sec * 10**9 + o.header.stamp.nanosec for o in rig.odometry]
+    assert stamps == sorted(set(stamps))  # nothing out of order or repeated on the output
+    assert_outputs_finite(rig)
+
+
+def test_two_second_imu_gap_degrades_then_recovers(rig: Rig):
+    since = time.monotonic()
+    rig.stream(3.7, 5.7, imu=False, speed=1.0)  # camera only for 2 s
+    degraded = rig.states_since(since)
+    before = len(rig.odometry)
+    assert rig.recovers(5.7, 6.5)
+    counters = rig.counters()
+    assert "degraded" in degraded
+    assert counters["sync.frames_dropped_imu_gap"] >= 38
+    assert counters["sync.imu_samples_missing"] >= 390
+    assert len(rig.odometry) > before
+    assert_outputs_finite(rig)
+
+
+def test_camera_stopping_degrades_and_imu_rate_output_continues(rig: Rig):
+    since, imu_rate_before = time.monotonic(), len(rig.imu_rate)
+    rig.stream(6.5, 7.7, camera=False, speed=1.0)
+    assert "degraded" in rig.states_since(since)
+    assert any("no camera" in message for stamp, _, message in list(rig.states) if stamp >= since)
+    assert len(rig.imu_rate) - imu_rate_before > 150  # the IMU-rate output kept going
+    before = len(rig.odometry)
+    assert rig.recovers(7.7, 8.5)
+    assert len(rig.odometry) > before
+    assert_outputs_finite(rig)
+
+
+def test_jump_back_in_time_resets_and_reinitialises(rig: Rig):
+    since = time.monotonic()
+    before = len(rig.odometry)
+    assert rig.recovers(0.0, 1.5)  # the stamps start over: a bag restarted
+    counters = rig.counters()
+    assert counters["sync.jump_backs"] == 1 and counters["resets_jump_back"] == 1
+    assert "reset" in rig.states_since(since)
+    after = rig.odometry[before:]
+    assert after and after[0].pose.pose.position.x == 0.0  # re-initialised at the origin
+
+
+def test_ten_times_flood_is_processed_without_loss(rig: Rig):
+    dropped_before = rig.node.dropped_total()
+    before = len(rig.odometry)
+    rig.stream(1.5, 4.5, speed=10.0 * 4.0)  # 10x the pace of the other phases
+    rig.settle()
+    assert rig.node.dropped_total() == dropped_before
+    assert len(rig.odometry) - before == 60  # one pose per frame
+    assert rig.node.estimator.state == "tracking"
+    assert_outputs_finite(rig)
+
+
+def test_reset_service_restarts_estimation(rig: Rig):
+    since = time.monotonic()
+    future = rig.reset_client.call_async(Trigger.Request())
+    rig.wait_for(future.done, 10.0, "the reset service")
+    assert future.result().success
+    assert rig.recovers(4.5, 6.0)
+    assert rig.counters()["resets_requested"] == 1
+    assert "reset" in rig.states_since(since)
+    assert rig.node.counters.snapshot()["estimator_errors"] == 0
+    assert_outputs_finite(rig)
