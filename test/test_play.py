@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,6 +35,8 @@ TF_EXAMPLE = ROOT / "data" / "bags" / "tf_example"
 RECORDER = ROOT / "ros" / "topic_recorder.py"
 PLAYER = Path(sys.executable).parent / "arvr-vio-play"
 START_NS = 1_700_000_000_000_000_000
+# Fast DDS discovery here takes well under a second, but now and then one announcement period (~3 s).
+WAIT = ("--wait-subscribers", "15")
 TYPES = {"/imu0": "sensor_msgs/msg/Imu", "/cam0/image_raw": "sensor_msgs/msg/Image",
          "/ground_truth/pose": "geometry_msgs/msg/PoseStamped", "/tf_static": "tf2_msgs/msg/TFMessage"}
 
@@ -143,7 +146,7 @@ def replay(bag: Path, truth: dict[str, list[list[Any]]], *player_args: str,
     plans = read_topic_plans(bag)
     recorder = start_recorder(recorder_specs(truth, {p.topic for p in plans if p.latched}) + list(extra_specs))
     started = time.monotonic()
-    player = subprocess.run([str(PLAYER), str(bag), *player_args], capture_output=True, text=True, timeout=60)
+    player = subprocess.run([str(PLAYER), str(bag), *WAIT, *player_args], capture_output=True, text=True, timeout=60)
     seconds = time.monotonic() - started
     out, err = recorder.communicate(timeout=60)
     assert player.returncode == 0, player.stderr
@@ -225,8 +228,13 @@ def test_replays_written_bag_across_processes(tmp_path: Path, storage: str) -> N
     bag = write_ros2_bag(tmp_path / f"rig_{storage}", storage)
     truth = bag_truth(bag)
     assert sum(len(rows) for rows in truth.values()) == 131
-    storage_file = next(bag.glob("*.mcap" if storage == "mcap" else "*.db3"))
-    received, _, _ = replay(storage_file, truth, "--rate", "5")  # the storage file itself, not the folder
+    if storage == "mcap":  # a lone .mcap file, without the folder's metadata.yaml
+        target = tmp_path / "lone" / "rig.mcap"
+        target.parent.mkdir()
+        shutil.copy(next(bag.glob("*.mcap")), target)
+    else:  # the .db3 inside its rosbag2 folder
+        target = next(bag.glob("*.db3"))
+    received, _, _ = replay(target, truth, "--rate", "5")
     assert_received_exactly(received, truth)
 
 
@@ -255,7 +263,7 @@ def test_clock_delay_and_topic_filter(tmp_path: Path) -> None:
 def test_loop_then_ctrl_c_ends_cleanly(tmp_path: Path) -> None:
     bag = write_ros2_bag(tmp_path / "rig", "sqlite3")
     recorder = start_recorder(["/imu0:sensor_msgs/msg/Imu:250"])
-    player = subprocess.Popen([str(PLAYER), str(bag), "--loop", "--rate", "4", "--topics", "/imu0"],
+    player = subprocess.Popen([str(PLAYER), str(bag), *WAIT, "--loop", "--rate", "4", "--topics", "/imu0"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, _ = recorder.communicate(timeout=60)
     player.send_signal(signal.SIGINT)

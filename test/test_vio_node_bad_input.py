@@ -263,7 +263,8 @@ def test_camera_stopping_degrades_and_imu_rate_output_continues(rig: Rig):
     rig.stream(6.5, 7.7, camera=False, speed=1.0)
     assert "degraded" in rig.states_since(since)
     assert any("no camera" in message for stamp, _, message in list(rig.states) if stamp >= since)
-    assert len(rig.imu_rate) - imu_rate_before > 150  # the IMU-rate output kept going
+    rig.settle()
+    assert len(rig.imu_rate) - imu_rate_before >= 230  # the IMU-rate output kept going (240 samples)
     before = len(rig.odometry)
     assert rig.recovers(7.7, 8.5)
     assert len(rig.odometry) > before
@@ -302,3 +303,24 @@ def test_reset_service_restarts_estimation(rig: Rig):
     assert "reset" in rig.states_since(since)
     assert rig.node.counters.snapshot()["estimator_errors"] == 0
     assert_outputs_finite(rig)
+
+
+def test_sensor_qos_is_overridable_by_parameters(rig: Rig):
+    for topic in (IMAGE_TOPIC, IMU_TOPIC):
+        (info,) = rig.driver.get_subscriptions_info_by_topic(topic)
+        assert info.qos_profile.reliability == ReliabilityPolicy.RELIABLE  # default: best effort
+
+
+def test_runtime_parameter_changes_are_checked(rig: Rig):
+    node = rig.node
+    accepted = node.set_parameters([Parameter("sync.time_offset_ns", value=1_000_000),
+                                    Parameter("vio.publish_tf", value=False)])
+    assert all(result.successful for result in accepted)
+    assert node.buffer.config.time_offset_ns == 1_000_000 and node.config.publish_tf is False
+    for name, value in (("sync.capacity", 8), ("estimator.device", "cpu"), ("vio.model_path", "x"),
+                        ("vio.imu_topic", "/other")):
+        (result,) = node.set_parameters([Parameter(name, value=value)])
+        assert not result.successful and "restart" in result.reason
+    (bad_type,) = node.set_parameters([Parameter("sync.max_imu_gap_ns", value="soon")])
+    assert not bad_type.successful
+    node.set_parameters([Parameter("sync.time_offset_ns", value=0), Parameter("vio.publish_tf", value=True)])

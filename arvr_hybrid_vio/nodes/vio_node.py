@@ -37,18 +37,19 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_srvs.srv import Trigger
 
-from arvr_hybrid_vio.core.errors import ConfigError, SensorDataError, VioError
+from arvr_hybrid_vio.core.errors import SensorDataError, VioError
 from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
 from arvr_hybrid_vio.core.geometry import matrix_to_quat_wxyz
 from arvr_hybrid_vio.core.sync_buffer import SyncBuffer, SyncConfig
 from arvr_hybrid_vio.core.types import PoseEstimate, SyncedFrame
 from arvr_hybrid_vio.nodes.vio_health import (
-    HealthReport, LatencyStats, NodeCounters, RateMeter, format_values, node_state)
+    HealthReport, LatencyStats, NodeCounters, RateMeter, dropped_total, format_values, node_state)
 from arvr_hybrid_vio.nodes.vio_node_config import (
     VioNodeConfig, estimate_in_base, estimate_is_finite, resolve_model_path, transform_from_row_major)
+from arvr_hybrid_vio.io.image_messages import grey_image
 from arvr_hybrid_vio.ros.builders import odometry, path_append, pose_stamped, transform_from_estimate, \
     transform_stamped
-from arvr_hybrid_vio.ros.conversions import image_to_numpy, imu_to_arrays, time_to_ns
+from arvr_hybrid_vio.ros.conversions import imu_to_arrays, time_to_ns
 from arvr_hybrid_vio.ros.params import declare_config, watch_config
 from arvr_hybrid_vio.ros.qos import OUTPUT_QOS, output_publisher, sensor_subscription
 from arvr_hybrid_vio.ros.tf_output import TfOutput
@@ -56,23 +57,6 @@ from arvr_hybrid_vio.ros.tf_output import TfOutput
 LOGGER = logging.getLogger(__name__)
 NODE_NAME = "vio_node"
 _MIN_IMAGE_SIDE = 16
-_RGB_WEIGHTS = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 luma
-
-
-def grey_image(pixels: np.ndarray, encoding: str) -> np.ndarray:
-    """(H, W) uint8 grey image from converted pixels.
-
-    Raises:
-        SensorDataError: a float or depth encoding (not a camera image).
-    """
-    if pixels.dtype == np.uint8 and pixels.ndim == 2:
-        return pixels
-    if pixels.dtype == np.uint16 and pixels.ndim == 2:
-        return (pixels >> 8).astype(np.uint8)
-    if pixels.dtype == np.uint8 and pixels.ndim == 3 and encoding in ("rgb8", "rgba8", "bgr8", "bgra8"):
-        rgb = pixels[..., :3] if encoding.startswith("rgb") else pixels[..., 2::-1]
-        return np.clip(rgb @ _RGB_WEIGHTS + 0.5, 0, 255).astype(np.uint8)  # (H, W, 3) -> (H, W)
-    raise SensorDataError(f"image encoding '{encoding}' is not a grey or colour camera image")
 
 
 class VioNode(Node):
@@ -171,13 +155,15 @@ class VioNode(Node):
         stamp_ns = time_to_ns(msg.header.stamp)
         with self._buffer_lock:
             if self.buffer.push_image(stamp_ns, image):
+                if len(self._received_at) > 4 * self.buffer.config.capacity:  # frames dropped unprocessed
+                    self._received_at.clear()
                 self._received_at[stamp_ns + self.buffer.config.time_offset_ns] = time.monotonic()
         self._wake.set()
 
     def _convert_image(self, msg: Image) -> np.ndarray | None:
         """Grey (H, W) uint8 pixels, or None with the reason counted and logged (throttled)."""
         try:
-            image = grey_image(image_to_numpy(msg), msg.encoding)
+            image = grey_image(msg)  # the same decoding as arvr-vio-infer
         except SensorDataError as exc:
             reason = "images_rejected_encoding" if "encoding" in str(exc) else "images_rejected_data"
             return self._reject_image(reason, str(exc))
@@ -249,7 +235,7 @@ class VioNode(Node):
             if frame is not None:
                 self._process_frame(frame)
                 continue
-            if not self._drain_imu_rate():
+            if not self._propagate_one():
                 return
 
     def _pop_frame(self) -> SyncedFrame | None:
@@ -277,18 +263,21 @@ class VioNode(Node):
                 del self._received_at[stale]
         return received
 
-    def _drain_imu_rate(self) -> bool:
-        """Propagate queued IMU samples; False if there were none."""
+    def _propagate_one(self) -> bool:
+        """Propagate the oldest queued IMU sample; False if none is queued.
+
+        One at a time, so that a frame made ready by a sample is stepped before the
+        sample is propagated: IMU-rate poses always start from the newest frame pose.
+        """
         if not self._imu_queue:
             return False
-        while self._imu_queue:
-            stamp_ns, gyro, accel = self._imu_queue.popleft()
-            if self._last_frame_ns is not None and stamp_ns <= self._last_frame_ns:
-                self.counters.add("imu_rate_superseded")  # a frame estimate at or after it is out
-                continue
-            estimate = self.estimator.propagate_imu(stamp_ns, gyro, accel)
-            if estimate is not None:
-                self._publish_imu_rate(estimate)
+        stamp_ns, gyro, accel = self._imu_queue.popleft()
+        if self._last_frame_ns is not None and stamp_ns <= self._last_frame_ns:
+            self.counters.add("imu_rate_superseded")  # a frame estimate at or after it is out
+            return True
+        estimate = self.estimator.propagate_imu(stamp_ns, gyro, accel)
+        if estimate is not None:
+            self._publish_imu_rate(estimate)
         return True
 
     def _do_reset(self) -> None:
@@ -356,19 +345,14 @@ class VioNode(Node):
         values.update(self.counters.snapshot())
         values.update({f"sync.{k}": v for k, v in buffer_counters.items()})
         values.update({f"estimator.{k}": v for k, v in self.estimator.counters.items()})
-        values["dropped_total"] = self.dropped_total(buffer_counters)
+        values["dropped_total"] = dropped_total(buffer_counters, self.counters.snapshot())
         return HealthReport(level=level, state=state, message=message, values=format_values(values))
 
-    def dropped_total(self, buffer_counters: dict[str, int] | None = None) -> int:
-        """Every input message that did not reach the estimator, and every IMU sample known missing."""
-        if buffer_counters is None:
-            with self._buffer_lock:
-                buffer_counters = self.buffer.counters()
-        node = self.counters.snapshot()
-        return (buffer_counters["dropped_total"] + buffer_counters["imu_samples_missing"]
-                + buffer_counters["camera_frames_missing"] + node["images_rejected_encoding"]
-                + node["images_rejected_size"] + node["images_rejected_data"] + node["imu_rejected_nonfinite"]
-                + node["imu_rate_queue_overflow"])
+    def dropped_total(self) -> int:
+        """Every input message that did not reach the estimator, and every one known missing."""
+        with self._buffer_lock:
+            buffer_counters = self.buffer.counters()
+        return dropped_total(buffer_counters, self.counters.snapshot())
 
     def _publish_diagnostics(self) -> None:
         report = self.health()
@@ -408,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (VioError, ConfigError) as exc:
+    except VioError as exc:  # a bad parameter or model file: one line, exit code 2
         print(f"arvr-vio-node: error: {exc}", file=sys.stderr)
         return 2
     finally:

@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +48,8 @@ from arvr_hybrid_vio.tools.play_schedule import (
 
 LOG = logging.getLogger("arvr_vio_play")
 PROG = "arvr-vio-play"
+SETTLE_S = 1.0
+TEARDOWN_S = 10.0
 
 
 class PlayError(BagError):
@@ -62,8 +66,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before the first message")
     parser.add_argument("--topics", nargs="+", metavar="T", help="play only these topics")
     parser.add_argument("--loop", action="store_true", help="replay from the start when the bag ends")
-    parser.add_argument("--wait-subscribers", type=float, default=2.0, metavar="S",
-                        help="wait up to S seconds for every topic to have a subscriber (default 2, 0: none)")
+    parser.add_argument("--wait-subscribers", type=float, default=5.0, metavar="S",
+                        help="wait up to S seconds for every topic to have a subscriber (default 5, 0: none)")
     parser.add_argument("--ack-timeout", type=float, default=5.0, metavar="S",
                         help="at the end, wait up to S seconds for reliable subscribers to acknowledge")
     args = parser.parse_args(argv)
@@ -119,15 +123,27 @@ class Player:
             self._clock_msg = Clock()
 
     def wait_for_subscribers(self) -> None:
-        """Wait until every topic has a matched subscription, at most ``--wait-subscribers`` s."""
+        """Wait (at most ``--wait-subscribers`` s) until every topic has a matched subscription.
+
+        Also stops once some topic has one and no new match came for ``SETTLE_S``: a
+        subscriber process is matched on all its topics at once, and topics that no one
+        subscribes to should not hold up playback for long. Discovery here usually takes
+        well under a second, but sometimes about 3 s (one announcement period of Fast DDS).
+        """
         deadline = time.monotonic() + self._args.wait_subscribers
-        while time.monotonic() < deadline:
-            if all(p.get_subscription_count() > 0 for p in self._publishers.values()):
-                return
+        counts, changed = self._match_counts(), time.monotonic()
+        while time.monotonic() < deadline and not all(counts.values()):
             time.sleep(0.02)
-        lonely = sorted(t for t, p in self._publishers.items() if p.get_subscription_count() == 0)
+            if (now_counts := self._match_counts()) != counts:
+                counts, changed = now_counts, time.monotonic()
+            elif any(counts.values()) and time.monotonic() - changed > SETTLE_S:
+                break
+        lonely = sorted(topic for topic, count in counts.items() if not count)
         if lonely and self._args.wait_subscribers > 0:
             LOG.info("no subscriber yet on %s; playing anyway", ", ".join(lonely))
+
+    def _match_counts(self) -> dict[str, int]:
+        return {topic: publisher.get_subscription_count() for topic, publisher in self._publishers.items()}
 
     def run(self) -> int:
         """Play; returns the number of messages published."""
@@ -182,6 +198,15 @@ def play(args: argparse.Namespace, plans: Sequence[TopicPlan], classes: dict[str
     """Start rclpy, play, shut down. Returns the exit code."""
     rclpy.init(args=["arvr_vio_play", *ros_args], signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node("arvr_vio_player")
+    code = 1
+    try:
+        code = _play_on(node, args, plans, classes)
+    finally:
+        _teardown(node, code)
+    return code
+
+
+def _play_on(node: Node, args: argparse.Namespace, plans: Sequence[TopicPlan], classes: dict[str, Any]) -> int:
     try:
         player = Player(node, args, plans, classes)
         player.wait_for_subscribers()
@@ -194,9 +219,26 @@ def play(args: argparse.Namespace, plans: Sequence[TopicPlan], classes: dict[str
         return 130
     except BagError as exc:
         return _fail(str(exc))
-    finally:
+
+
+def _teardown(node: Node, code: int) -> None:
+    """Destroy the node and shut rclpy down; exit anyway if DDS teardown hangs.
+
+    Fast DDS 3.2 was seen here, rarely, spinning forever in ``destroy_participant``
+    once playback had finished; everything has been sent and acknowledged by then.
+    """
+    def abandon() -> None:
+        print(f"{PROG}: DDS teardown did not finish in {TEARDOWN_S:.0f} s; exiting", file=sys.stderr, flush=True)
+        os._exit(code)
+
+    watchdog = threading.Timer(TEARDOWN_S, abandon)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
         node.destroy_node()
         rclpy.try_shutdown()
+    finally:
+        watchdog.cancel()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -80,7 +80,8 @@ class LearnedMotion:
     def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration) -> RelativeMotion:
         """Network step on this frame's tracks and IMU, decoded into a relative motion."""
         inertial = inertial_inputs(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2,
-                                   gravity_body(state.rotation), gravity_m_s2=self.gravity_m_s2)
+                                   gravity_body(state.rotation), state.rotation.T @ state.velocity_xyz,
+                                   gravity_m_s2=self.gravity_m_s2)
         prev = frame.image if self._prev_image is None else self._prev_image
         tracks = extract_tracks(prev, frame.image, self.intrinsics, self.network.config.tracks)
         self._prev_image = frame.image

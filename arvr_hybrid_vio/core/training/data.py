@@ -18,7 +18,8 @@ from arvr_hybrid_vio.core.training.config import AugmentConfig, TrainConfig, cur
 from arvr_hybrid_vio.core.training.sequences import SequenceArrays, build_sequence, cache_tracks, check_dims
 
 LOGGER = logging.getLogger(__name__)
-SHARD_KEEP = ("image_stamps_ns", "imu_stamps_ns", "gyro", "accel", "gt_stamps_ns", "gt_positions_xyz", "gt_quats_wxyz")
+SHARD_KEEP = ("image_stamps_ns", "imu_stamps_ns", "gyro", "accel", "gt_stamps_ns", "gt_positions_xyz", "gt_quats_wxyz",
+              "gt_velocity_xyz")
 
 
 class WindowDataset(Dataset):
@@ -47,7 +48,8 @@ def _light_shard(shard: dict[str, Any]) -> dict[str, Any]:
 def normalisation_stats(sequences: list[SequenceArrays]) -> dict[str, torch.Tensor]:
     """Input and output scales from clean training sequences (stored in the network's buffers)."""
     inertial = np.concatenate([s.inertial for s in sequences])
-    velocity = np.concatenate([(s.target_dp - s.dp_gc) / s.dt[:, None] for s in sequences])
+    # the network predicts a correction of the velocity prior (inertial features 0:3)
+    velocity = np.concatenate([(s.target_dp - s.dp_gc) / s.dt[:, None] - s.inertial[:, :3] for s in sequences])
     tracks = np.concatenate([s.tracks.reshape(-1, s.tracks.shape[-1]) for s in sequences])
     valid = tracks[:, 5] > 0
     flow_std = float(tracks[valid, 2:4].std()) if valid.any() else 1.0

@@ -1,0 +1,171 @@
+"""arvr-vio-benchmark: accuracy of every model on the held-out test sequences, against the seed's targets.
+
+    arvr-vio-benchmark [--dataset data_out/dataset] [--models-dir models]
+                       [--models hybrid,multihead,lstm,transformer,imu-only] [--json report.json]
+
+Each test shard is replayed through the same sync buffer and streaming estimator the node
+uses; the estimate is scored with the evaluation core (SE(3) Umeyama alignment, RPE over
+1 s, end-point drift per 100 m). One table: one row per sequence and model, then the mean
+over sequences per model, then the seed's targets marked met / not met.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from arvr_hybrid_vio.core.dataset import list_shards, load_shard
+from arvr_hybrid_vio.core.errors import ConfigError, VioError
+from arvr_hybrid_vio.core.estimator import IMU_ONLY, EstimatorConfig, VioEstimator
+from arvr_hybrid_vio.core.evaluation import EvalConfig, evaluate
+from arvr_hybrid_vio.core.training.replay import ground_truth, run_estimator, shard_frames
+
+LOGGER = logging.getLogger("arvr_vio_benchmark")
+DEFAULT_MODELS = ("hybrid", "multihead", "lstm", "transformer", IMU_ONLY)
+LABELS = {"hybrid": "Hybrid", "multihead": "Multi-Head", "lstm": "LSTM-only", "transformer": "Transformer-only",
+          IMU_ONLY: "IMU-only"}
+METRICS = ("ate_cm", "rpe_trans_cm", "rpe_rot_deg", "drift_m_per_100m")
+ABSOLUTE_TARGETS = {"ate_cm": 1.00, "rpe_trans_cm": 0.25, "rpe_rot_deg": 0.5, "drift_m_per_100m": 0.10}
+IMPROVEMENT_TARGETS = {"ate_cm": 7.0, "rpe_trans_cm": 17.0, "rpe_rot_deg": 24.0, "drift_m_per_100m": 23.0}
+
+
+@dataclass(frozen=True)
+class Row:
+    """Scores of one model on one sequence (None: could not be evaluated)."""
+
+    sequence: str
+    model: str
+    scores: dict[str, float] | None
+    note: str = ""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="arvr-vio-benchmark", description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", default="data_out/dataset", help="dataset root with test/*.npz shards")
+    parser.add_argument("--split", default="test", help="which split to score (test, val)")
+    parser.add_argument("--models-dir", default="models", help="folder with <family>.safetensors")
+    parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated families and/or imu-only")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="inference device")
+    parser.add_argument("--json", help="also write all rows and the summary as JSON here")
+    return parser.parse_args(argv)
+
+
+def score(shard: dict[str, Any], estimator: VioEstimator) -> dict[str, float]:
+    """ATE (cm), RPE-1s translation (cm) and rotation (deg), drift (m/100 m) of one replay."""
+    estimate = run_estimator(estimator, shard_frames(shard))
+    report = evaluate(ground_truth(shard), estimate, EvalConfig(align="se3", rpe_delta=1.0, rpe_unit="s")).to_dict()
+    drift = report["drift_m_per_100m"]
+    return {"ate_cm": 100.0 * report["ate_rmse_m"], "rpe_trans_cm": 100.0 * report["rpe_trans_rmse_m"],
+            "rpe_rot_deg": report["rpe_rot_rmse_deg"], "drift_m_per_100m": math.nan if drift is None else drift,
+            "path_m": report["path_length_m"], "poses": report["matched_poses"]}
+
+
+def model_path(models_dir: Path, model: str) -> str:
+    """``imu-only`` as is, else ``<models_dir>/<model>.safetensors``."""
+    return IMU_ONLY if model == IMU_ONLY else str(models_dir / f"{model}.safetensors")
+
+
+def run_all(shards: list[Path], models: list[str], models_dir: Path, device: str) -> list[Row]:
+    """Score every model on every shard; a model that cannot load gives rows with a note."""
+    rows: list[Row] = []
+    bar = tqdm(total=len(shards) * len(models), desc="benchmark", unit="run", file=sys.stderr)
+    for shard_path in shards:
+        shard = load_shard(shard_path)
+        for model in models:
+            try:
+                estimator = VioEstimator.from_file(model_path(models_dir, model), EstimatorConfig(device=device))
+                rows.append(Row(shard_path.stem, model, score(shard, estimator)))
+            except VioError as exc:
+                rows.append(Row(shard_path.stem, model, None, str(exc)))
+            bar.update()
+    bar.close()
+    return rows
+
+
+def means(rows: list[Row], models: list[str]) -> dict[str, dict[str, float]]:
+    """Mean of each metric over sequences, per model (NaN drift values skipped)."""
+    out: dict[str, dict[str, float]] = {}
+    for model in models:
+        scored = [r.scores for r in rows if r.model == model and r.scores is not None]
+        if scored:
+            out[model] = {m: _nanmean([s[m] for s in scored]) for m in METRICS}
+    return out
+
+
+def _nanmean(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.3f}" if value < 100 else f"{value:.1f}"
+
+
+def format_table(rows: list[Row], summary: dict[str, dict[str, float]]) -> str:
+    """The benchmark table (per sequence, mean) followed by the target checks."""
+    header = f"{'sequence':<18} {'model':<17} {'ATE cm':>9} {'RPE-1s cm':>10} {'RPE-1s deg':>10} {'drift m/100m':>12}"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        if row.scores is None:
+            lines.append(f"{row.sequence:<18} {LABELS.get(row.model, row.model):<17} not evaluated: {row.note}")
+        else:
+            lines.append(f"{row.sequence:<18} {LABELS.get(row.model, row.model):<17} "
+                         + " ".join(f"{_fmt(row.scores[m]):>{w}}" for m, w in zip(METRICS, (9, 10, 10, 12))))
+    lines.append("-" * len(header))
+    for model, values in summary.items():
+        lines.append(f"{'MEAN':<18} {LABELS.get(model, model):<17} "
+                     + " ".join(f"{_fmt(values[m]):>{w}}" for m, w in zip(METRICS, (9, 10, 10, 12))))
+    return "\n".join(lines + [""] + target_lines(summary))
+
+
+def target_lines(summary: dict[str, dict[str, float]]) -> list[str]:
+    """The seed's targets for the hybrid (means over the test sequences), each met or not."""
+    hybrid, multi = summary.get("hybrid"), summary.get("multihead")
+    if hybrid is None:
+        return ["Seed targets: hybrid model not evaluated."]
+    names = {"ate_cm": "ATE < 1.00 cm", "rpe_trans_cm": "RPE-1s trans < 0.25 cm", "rpe_rot_deg": "RPE-1s rot < 0.5 deg",
+             "drift_m_per_100m": "drift < 0.10 m/100 m"}
+    lines = ["Seed targets (hybrid, mean over test sequences):"]
+    for metric, limit in ABSOLUTE_TARGETS.items():
+        value = hybrid[metric]
+        lines.append(f"  {names[metric]:<34} {_fmt(value):>10}   {'MET' if value < limit else 'NOT MET'}")
+    if multi is None:
+        return lines + ["  hybrid vs Multi-Head: Multi-Head not evaluated."]
+    for metric, needed in IMPROVEMENT_TARGETS.items():
+        gain = 100.0 * (multi[metric] - hybrid[metric]) / multi[metric] if multi[metric] else math.nan
+        verdict = "MET" if gain >= needed else "NOT MET"
+        lines.append(f"  hybrid better than Multi-Head by >= {needed:>4.0f} % {metric:<17} "
+                     f"{_fmt(gain):>8} %   {verdict}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of arvr-vio-benchmark."""
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    args = parse_args(argv)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    try:
+        shards = list_shards(args.dataset, args.split)
+        if not shards:
+            raise ConfigError(f"{args.dataset}: no {args.split} shards (make them with arvr-vio-dataset)")
+        rows = run_all(shards, models, Path(args.models_dir), args.device)
+    except VioError as exc:
+        print(f"arvr-vio-benchmark: {exc}", file=sys.stderr)
+        return 2
+    summary = means(rows, models)
+    print(format_table(rows, summary))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": [r.__dict__ for r in rows], "mean": summary}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
