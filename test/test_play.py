@@ -53,7 +53,8 @@ def sensor_messages(types: Any, *, ros1: bool = False) -> list[tuple[str, int, A
     extra = {"seq": 0} if ros1 else {}
     vec3, quat = types["geometry_msgs/msg/Vector3"], types["geometry_msgs/msg/Quaternion"]
     out: list[tuple[str, int, Any]] = []
-    transform = types["geometry_msgs/msg/Transform"](translation=vec3(x=0.1, y=0.0, z=0.0), rotation=quat(x=0, y=0, z=0, w=1))
+    transform = types["geometry_msgs/msg/Transform"](translation=vec3(x=0.1, y=0.0, z=0.0),
+                                                     rotation=quat(x=0, y=0, z=0, w=1))
     tf = types["geometry_msgs/msg/TransformStamped"](header=_header(types, START_NS, "base_link", **extra),
                                                      child_frame_id="imu", transform=transform)
     out.append(("/tf_static", START_NS, types["tf2_msgs/msg/TFMessage"](transforms=[tf])))

@@ -4,7 +4,8 @@ Three processes (``arvr-vio-play --clock``, ``arvr-vio-node``, ``arvr-vio-eval-n
 sim time) and a listener in this process. The live result must equal the offline one:
 ``arvr-vio-infer`` on the same bag, scored by ``arvr-vio-eval``, gives the same ATE to 1e-6,
 because both feed the same SyncBuffer and VioEstimator; and no message may be lost.
-Uses ``models/hybrid.safetensors`` when it exists, else the IMU-only estimator.
+Uses ``models/hybrid.safetensors`` when it exists, else the IMU-only estimator
+(``ARVR_VIO_E2E_MODEL=path`` runs it with another model file).
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BAG = ROOT / "test" / "data" / "bags" / "synthetic_demo"
 PARAMS = ROOT / "config" / "vio_synthetic.yaml"
 HYBRID = ROOT / "models" / "hybrid.safetensors"
-MODEL = str(HYBRID) if HYBRID.is_file() else "imu-only"
+MODEL = os.environ.get("ARVR_VIO_E2E_MODEL") or (str(HYBRID) if HYBRID.is_file() else "imu-only")
 BIN = Path(sys.executable).parent
 RELIABLE = QoSProfile(depth=5000, reliability=ReliabilityPolicy.RELIABLE)
 pytestmark = pytest.mark.timeout(240)

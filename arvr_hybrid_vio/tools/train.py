@@ -77,7 +77,7 @@ def train(args: argparse.Namespace) -> Path:
     module.set_normalisation(data.stats)
     run_dir = Path(train_cfg.out_dir) / train_cfg.family
     checkpoints = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor="val_ate_m", mode="min", save_last=True,
-                                  save_top_k=1, filename="best-{epoch:02d}")
+                                  save_top_k=1, filename="best-{epoch:02d}", save_on_train_epoch_end=True)
     trainer = L.Trainer(
         max_epochs=train_cfg.epochs, accelerator=train_cfg.accelerator, devices=train_cfg.devices,
         strategy="ddp" if train_cfg.devices > 1 else "auto", reload_dataloaders_every_n_epochs=1,

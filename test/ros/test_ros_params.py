@@ -14,7 +14,13 @@ from rclpy.parameter import Parameter
 
 from arvr_hybrid_vio.core.config_io import load_section
 from arvr_hybrid_vio.core.errors import ConfigError
-from arvr_hybrid_vio.ros.params import config_from_node, config_to_parameters, declare_config, parameter_specs, watch_config
+from arvr_hybrid_vio.ros.params import (
+    config_from_node,
+    config_to_parameters,
+    declare_config,
+    parameter_specs,
+    watch_config,
+)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,103 @@
+"""Training pieces: schedule, curriculum, losses, training targets, and a tiny resumable fit + export."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy.spatial.transform import Rotation
+
+from arvr_hybrid_vio.core.dataset import load_shard, write_shard
+from arvr_hybrid_vio.core.geometry import rotation_angle_deg
+from arvr_hybrid_vio.core.model.visual_tracks import TRACK_CHANNELS
+from arvr_hybrid_vio.core.model_io import load_model
+from arvr_hybrid_vio.core.synth.imu import ImuConfig
+from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, generate_sequence
+from arvr_hybrid_vio.core.training.config import TrainConfig, curriculum_stage, learning_rate_factor
+from arvr_hybrid_vio.core.training.losses import gaussian_nll, geodesic_angle, so3_exp, translation_loss
+from arvr_hybrid_vio.core.training.sequences import _ground_truth_at, build_sequence
+from arvr_hybrid_vio.tools.train import main as train_main
+
+
+def test_schedule_warms_up_then_decays() -> None:
+    factors = [learning_rate_factor(step, total_steps=100, warmup_steps=10) for step in range(100)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:])) and factors[-1] > 0.05 - 1e-9
+
+
+def test_curriculum_goes_from_short_to_long_windows() -> None:
+    config = TrainConfig(curriculum_epochs=(2, 5), curriculum_windows=(8, 16, 32))
+    assert [curriculum_stage(config, e) for e in range(7)] == [0, 0, 1, 1, 1, 2, 2]
+
+
+def test_so3_exp_and_geodesic_angle_match_scipy() -> None:
+    rotvecs = torch.tensor([[0.0, 0.0, 0.0], [1e-5, -2e-5, 3e-6], [0.3, -1.2, 0.5], [0.0, 3.0, 0.0]], dtype=torch.float64)
+    torch.testing.assert_close(so3_exp(rotvecs), torch.from_numpy(Rotation.from_rotvec(rotvecs.numpy()).as_matrix()))
+    torch.testing.assert_close(geodesic_angle(so3_exp(rotvecs)), rotvecs.norm(dim=-1), atol=1e-9, rtol=1e-6)
+
+
+def test_losses_are_zero_or_minimal_where_expected() -> None:
+    target = torch.tensor([[0.01, 0.0, 0.0], [0.0, 0.0001, 0.0]])
+    assert translation_loss(torch.zeros(2, 3), target, offset_m=0.005) == 0
+    small, large = translation_loss(torch.tensor([[0.0, 0.001, 0.0]]), target[1:], offset_m=0.005), \
+        translation_loss(torch.tensor([[0.001, 0.0, 0.0]]), target[:1], offset_m=0.005)
+    assert small > large  # the same error counts more on a small motion
+    error = torch.full((1, 3), 0.01)
+    best = gaussian_nll(error, torch.log(error ** 2))
+    assert best < gaussian_nll(error, torch.log(error ** 2) + 0.5) and best < gaussian_nll(error, torch.log(error ** 2) - 0.5)
+
+
+@pytest.fixture(scope="module")
+def exact_shard(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    sequence = generate_sequence(SynthConfig(motion=MotionConfig(motion="walking", duration_s=2.5, rest_s=0.5),
+                                             imu=ImuConfig(noise=False)), seed=5)
+    return load_shard(write_shard(sequence, tmp_path_factory.mktemp("shard") / "walk.npz"))
+
+
+def test_training_targets_agree_with_the_estimator_kinematics(exact_shard: dict) -> None:
+    count = len(exact_shard["image_stamps_ns"])
+    empty = {name: np.zeros((count, 64, TRACK_CHANNELS), np.float32) for name in ("tracks1", "tracks1_aug", "tracks2")}
+    arrays = build_sequence("walk", exact_shard, empty, np.random.default_rng(0), None, gravity_m_s2=9.81)
+    stamps = exact_shard["image_stamps_ns"][:len(arrays) + 1]
+    _, rotations, velocity = _ground_truth_at(exact_shard, stamps)
+    true_body_velocity = np.einsum("nji,nj->ni", rotations[:-1], velocity[:-1])
+    implied = (arrays.target_dp - arrays.dp_gc) / arrays.dt[:, None]  # delta_p = v_b dt + dp_gc
+    assert np.max(np.abs(implied - true_body_velocity)) < 2e-3
+    assert np.max(rotation_angle_deg(arrays.rot_error.astype(np.float64))) < 0.01  # exact gyro: nothing to correct
+    assert np.ptp(true_body_velocity) > 0.2  # the check is not vacuous
+
+
+def test_tiny_training_run_exports_a_loadable_model_and_resumes(tmp_path: Path) -> None:
+    for split, seed in (("train", 21), ("val", 22)):
+        sequence = generate_sequence(SynthConfig(motion=MotionConfig(motion="head", duration_s=2.5, rest_s=0.6)), seed=seed)
+        write_shard(sequence, tmp_path / "data" / split / f"{split}_seq.npz")
+    config = tmp_path / "train.yaml"
+    config.write_text(f"""/**:
+  ros__parameters:
+    train:
+      model_config: {Path(__file__).resolve().parents[2] / 'config' / 'model.yaml'}
+      dataset_root: {tmp_path / 'data'}
+      cache_dir: {tmp_path / 'cache'}
+      out_dir: {tmp_path / 'runs'}
+      models_dir: {tmp_path / 'models'}
+      epochs: 1
+      batch_size: 2
+      curriculum_epochs: [1]
+      curriculum_windows: [8, 16]
+      curriculum_quantile: [0.6, 1.0]
+      passes_per_epoch: 0.3
+""")
+    assert train_main(["--config", str(config), "--model", "multihead"]) == 0
+    network, training = load_model(tmp_path / "models" / "multihead.safetensors")
+    assert network.config.family == "multihead" and training["train_sequences"] == 1
+    assert train_main(["--config", str(config), "--model", "multihead", "--epochs", "2", "--resume"]) == 0
+    last = torch.load(tmp_path / "runs" / "multihead" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 1 and last["hyper_parameters"]["model_config"]["family"] == "multihead"
+    timing = (tmp_path / "runs" / "multihead" / "timing.json").read_text()
+    assert timing.count("wall_s") == 2
+
+
+def test_bad_training_config_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert train_main(["--config", str(tmp_path / "missing.yaml")]) == 2
+    assert "missing.yaml" in capsys.readouterr().err
