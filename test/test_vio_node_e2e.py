@@ -143,7 +143,14 @@ def live_run(tmp_path_factory):
                                  "--wait-subscribers", "20", "--topics", *topics],
                                 capture_output=True, text=True, timeout=120)
         assert player.returncode == 0, player.stderr[-2000:]
-        wait_for(lambda: time.monotonic() - listener.last_odometry > 1.5, 60.0, "the last odometry", [vio, evaluator])
+        counts = bag_counts()
+
+        def finished() -> bool:  # every input received (per the node's diagnostics), then odometry quiet
+            health = listener.health
+            return (int(health.get("images_received", -1)) >= counts["/cam0/image_raw"]
+                    and int(health.get("imu_received", -1)) >= counts["/imu0"]
+                    and time.monotonic() - listener.last_odometry > 1.5)
+        wait_for(finished, 120.0, "the node to process the whole bag", [vio, evaluator])
         time.sleep(1.2)  # one more diagnostics period
         eval_code = stop(evaluator)
         vio_code = stop(vio)

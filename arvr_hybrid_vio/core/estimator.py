@@ -47,6 +47,8 @@ class EstimatorConfig:
     torch_threads: int = 0  # torch intra-op threads on CPU; 0 leaves torch's default
     imu_history_s: float = 1.0  # IMU kept for re-propagation after a late frame, s
     tilt_correction_per_s: float = 0.2  # learned models: roll/pitch pull towards the accelerometer, 1/s (0: off)
+    velocity_random_walk: float = 0.1  # learned models: IMU velocity drift in the fusion, m/s/sqrt(s)
+    velocity_measurement_scale: float = 1.0  # learned models: multiplies the network's velocity variance
 
 
 def _is_finite_frame(frame: SyncedFrame) -> bool:
@@ -92,7 +94,9 @@ class VioEstimator:
             source = LearnedMotion.from_file(Path(model_path), device=config.device,
                                              torch_threads=config.torch_threads,
                                              gravity_m_s2=config.gravity_m_s2,
-                                             tilt_correction_per_s=config.tilt_correction_per_s)
+                                             tilt_correction_per_s=config.tilt_correction_per_s,
+                                             velocity_random_walk=config.velocity_random_walk,
+                                             measurement_scale=config.velocity_measurement_scale)
         return cls(config, source)
 
     @property

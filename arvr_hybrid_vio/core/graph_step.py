@@ -55,8 +55,9 @@ class GraphedStep:
             _, probe = self._eager(tracks, inertial, context, state)
         if not _same_shapes(state, probe):
             raise BenchmarkError("CUDA graph: the streaming state still grows (fill the Transformer cache first)")
-        self.inputs = (tracks.clone(), inertial.clone(), context.clone())  # static input buffers
-        self.state = {name: tuple(t.clone() for t in tensors) for name, tensors in state.items()}
+        with torch.inference_mode():  # every static buffer is an inference tensor, updated in inference mode
+            self.inputs = (tracks.clone(), inertial.clone(), context.clone())  # static input buffers
+            self.state = {name: tuple(t.clone() for t in tensors) for name, tensors in state.items()}
         self.graph = torch.cuda.CUDAGraph()
         self._capture()
 
@@ -67,7 +68,8 @@ class GraphedStep:
         return out
 
     def _capture(self) -> None:
-        saved = [t.clone() for t in _flatten_state(self.state)]
+        with torch.inference_mode():
+            saved = [t.clone() for t in _flatten_state(self.state)]
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.inference_mode(), torch.cuda.stream(side):
@@ -76,22 +78,25 @@ class GraphedStep:
         torch.cuda.current_stream().wait_stream(side)
         with torch.inference_mode(), torch.cuda.graph(self.graph):
             self.outputs = self._step_and_update()
-        for static, value in zip(_flatten_state(self.state), saved):
-            static.copy_(value)  # undo the warm-up steps: the state is the caller's again
+        self._copy(_flatten_state(self.state), saved)  # undo the warm-up steps: the state is the caller's again
         torch.cuda.synchronize()
+
+    @staticmethod
+    def _copy(targets: list[Tensor], values: list[Tensor]) -> None:
+        with torch.inference_mode():
+            for target, value in zip(targets, values):
+                target.copy_(value)
 
     def load_state(self, state: dict[str, tuple[Tensor, ...]]) -> None:
         """Copy a (steady-shape) state into the static buffers."""
-        for static, value in zip(_flatten_state(self.state), _flatten_state(state)):
-            static.copy_(value)
+        self._copy(_flatten_state(self.state), _flatten_state(state))
 
     def step(self, tracks: Tensor, inertial: Tensor, context: Tensor) -> Any:
         """One step: copy the inputs in, replay, return the (static) outputs; the state advances.
 
         Shape: tracks (1, N, 6), inertial (1, D), context (1, 3) -> NetworkOutput (1, .).
         """
-        for static, value in zip(self.inputs, (tracks, inertial, context)):
-            static.copy_(value)
+        self._copy(list(self.inputs), [tracks, inertial, context])
         self.graph.replay()
         return self.outputs
 

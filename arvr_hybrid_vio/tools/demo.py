@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from arvr_hybrid_vio.core.errors import VioError
-from arvr_hybrid_vio.io.bags import BagError, resolve_bag_path, topic_types
+from arvr_hybrid_vio.io.bags import BagError, open_bag, resolve_bag_path, topic_types
 from arvr_hybrid_vio.nodes.vio_node_config import installed_share_path
 
 PROG = "arvr-vio-demo"
@@ -216,6 +216,11 @@ class Watcher:
         while time.monotonic() < end:
             self._rclpy.spin_once(self.node, timeout_sec=min(0.05, max(end - time.monotonic(), 0.0)))
 
+    def received_all(self, images: int, imu: int) -> bool:
+        """The VIO node's diagnostics count every image and IMU message of the bag."""
+        health = self.vio_health
+        return int(health.get("images_received", -1)) >= images and int(health.get("imu_received", -1)) >= imu
+
     def graph_ready(self, image_topic: str, imu_topic: str) -> bool:
         """The VIO node subscribes to the sensors and the evaluation node to /vio/odometry."""
         return (self.node.count_subscribers(image_topic) > 0 and self.node.count_subscribers(imu_topic) > 0
@@ -312,9 +317,12 @@ def replay(children: Children, watcher: Watcher, bag: Path, topics: list[str], *
     if player.returncode != 0:
         raise DemoError(f"arvr-vio-play exited with code {player.returncode}")
     watcher.state_during_replay = watcher.vio_health.get("state", "?")
-    quiet_s = 1.5  # the node drains its buffer after the last message; stop when odometry has been quiet
-    wait_until(lambda: time.monotonic() - watcher.last_odometry > quiet_s, watcher, children,
-               timeout_s=120.0, what="the VIO node to finish the bag")
+    with open_bag(bag) as reader:
+        counts = {topic: info.msgcount for topic, info in reader.topics.items()}
+    images, imu = counts["/cam0/image_raw"], counts["/imu0"]
+    quiet_s = 1.5  # then the node drains its buffer: stop once odometry has been quiet this long
+    wait_until(lambda: watcher.received_all(images, imu) and time.monotonic() - watcher.last_odometry > quiet_s,
+               watcher, children, timeout_s=120.0, what="the VIO node to receive and process the whole bag")
 
 
 def finish(children: Children, watcher: Watcher, report_path: Path) -> dict[str, Any]:

@@ -122,3 +122,45 @@ def test_reset_returns_to_initialising() -> None:
 def test_bad_device_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="device"):
         VioEstimator.from_file("imu-only", EstimatorConfig(device="tpu"))
+
+
+def _learned_estimator(tmp_path, family: str = "hybrid") -> VioEstimator:
+    import torch
+
+    from arvr_hybrid_vio.core.model.network import ModelConfig, VioNetwork
+    from arvr_hybrid_vio.core.model_io import save_model
+    torch.manual_seed(0)
+    path = save_model(tmp_path / f"{family}.safetensors", VioNetwork(ModelConfig(family=family)))
+    return VioEstimator.from_file(path, EstimatorConfig(device="cpu"))
+
+
+def test_learned_estimator_exposes_fusion_weights_and_skips_nan(tmp_path) -> None:
+    frames = make_frames(exact_motion(2.0))
+    bad = frames[14]
+    accel = bad.accel_m_s2.copy()
+    accel[2, 2] = np.nan
+    frames[14] = SyncedFrame(bad.stamp_ns, bad.image, bad.imu_stamps_ns, bad.gyro_rad_s, accel, bad.frame_index)
+    estimator = _learned_estimator(tmp_path)
+    outputs = run(estimator, frames)
+    assert outputs[14] is None and estimator.counters["frames_skipped_nonfinite"] == 1
+    weights = estimator.last_fusion_weights
+    assert weights.shape == (3,) and abs(weights.sum() - 1.0) < 1e-6 and np.all(weights > 0)
+    tracked = [o for o in outputs if o is not None]
+    assert len(tracked) == len(frames) - 9 - 1
+    for out in tracked:
+        for value in (out.position_xyz, out.quat_wxyz, out.linear_velocity_xyz, out.pose_covariance,
+                      out.twist_covariance):
+            assert np.all(np.isfinite(value))
+
+
+def test_shipped_models_load_and_run_a_step() -> None:
+    from pathlib import Path
+    models = Path(__file__).resolve().parents[2] / "models"
+    files = sorted(models.glob("*.safetensors"))
+    assert {"hybrid.safetensors", "multihead.safetensors"} <= {f.name for f in files}
+    frames = make_frames(exact_motion(1.5))
+    for path in files:
+        assert path.stat().st_size <= 25 * 2**20, path
+        estimator = VioEstimator.from_file(path, EstimatorConfig(device="cpu"))
+        outputs = [o for o in run(estimator, frames) if o is not None]
+        assert outputs and all(np.all(np.isfinite(o.position_xyz)) for o in outputs), path

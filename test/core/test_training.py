@@ -1,6 +1,7 @@
 """Training pieces: schedule, curriculum, losses, training targets, and a tiny resumable fit + export."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -59,13 +60,14 @@ def test_training_targets_agree_with_the_estimator_kinematics(exact_shard: dict)
     count = len(exact_shard["image_stamps_ns"])
     empty = {name: np.zeros((count, 64, TRACK_CHANNELS), np.float32) for name in ("tracks1", "tracks1_aug", "tracks2")}
     arrays = build_sequence("walk", exact_shard, empty, np.random.default_rng(0), None, gravity_m_s2=9.81)
-    stamps = exact_shard["image_stamps_ns"][:len(arrays) + 1]
-    _, rotations, velocity = _ground_truth_at(exact_shard, stamps)
-    true_body_velocity = np.einsum("nji,nj->ni", rotations[:-1], velocity[:-1])
-    implied = (arrays.target_dp - arrays.dp_gc) / arrays.dt[:, None]  # delta_p = v_b dt + dp_gc
+    previous = np.r_[exact_shard["image_stamps_ns"][0], arrays.stamps_ns[:-1]]  # interval starts
+    assert np.all(np.diff(arrays.stamps_ns) > 0) and previous[1] == arrays.stamps_ns[0]
+    _, rotations, velocity = _ground_truth_at(exact_shard, previous[1:])
+    true_body_velocity = np.einsum("nji,nj->ni", rotations, velocity)
+    implied = ((arrays.target_dp - arrays.dp_gc) / arrays.dt[:, None])[1:]  # delta_p = v_b dt + dp_gc
     assert np.max(np.abs(implied - true_body_velocity)) < 2e-3
     assert np.max(rotation_angle_deg(arrays.rot_error.astype(np.float64))) < 0.01  # exact gyro: nothing to correct
-    assert np.ptp(true_body_velocity) > 0.2  # the check is not vacuous
+    assert np.ptp(true_body_velocity) > 0.05  # the check is not vacuous (velocities up to ~9 cm/s)
 
 
 def test_tiny_training_run_exports_a_loadable_model_and_resumes(tmp_path: Path) -> None:
@@ -86,16 +88,19 @@ def test_tiny_training_run_exports_a_loadable_model_and_resumes(tmp_path: Path) 
       curriculum_epochs: [1]
       curriculum_windows: [8, 16]
       curriculum_quantile: [0.6, 1.0]
-      passes_per_epoch: 0.3
+      passes_per_epoch: 1.0
 """)
     assert train_main(["--config", str(config), "--model", "multihead"]) == 0
     network, training = load_model(tmp_path / "models" / "multihead.safetensors")
     assert network.config.family == "multihead" and training["train_sequences"] == 1
+    last_path = tmp_path / "runs" / "multihead" / "checkpoints" / "last.ckpt"
+    first_steps = torch.load(last_path, weights_only=True)["global_step"]
     assert train_main(["--config", str(config), "--model", "multihead", "--epochs", "2", "--resume"]) == 0
-    last = torch.load(tmp_path / "runs" / "multihead" / "checkpoints" / "last.ckpt", weights_only=True)
-    assert last["epoch"] == 1 and last["hyper_parameters"]["model_config"]["family"] == "multihead"
-    timing = (tmp_path / "runs" / "multihead" / "timing.json").read_text()
-    assert timing.count("wall_s") == 2
+    last = torch.load(last_path, weights_only=True)
+    assert last["global_step"] > first_steps > 0  # continued, not restarted
+    assert last["hyper_parameters"]["model_config"]["family"] == "multihead"
+    timing = json.loads((tmp_path / "runs" / "multihead" / "timing.json").read_text())
+    assert len(timing["runs"]) == 2 and timing["total_wall_s"] > 0
 
 
 def test_bad_training_config_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,12 +8,13 @@ in the body frame so the network sees kinematic quantities:
     dv_gc = dv + g * gravity_body * dt          (velocity change, body frame at start)
     dp_gc = dp + g * gravity_body * dt^2 / 2     (displacement with zero start velocity)
 
-The estimator's own velocity at the start of the interval (body frame, ``v_prior``:
-the previous estimate propagated with the IMU) is an input too. The network predicts
-a correction of it, ``v_b = v_prior + dv_net``, and a small rotation correction
-``dtheta``, and the motion is
+The network predicts the body-frame velocity at the start of the interval ``v_b``
+(open loop: no estimator state but gravity goes in, so it cannot feed on its own
+errors) with a variance, and a small rotation correction ``dtheta``. The estimator
+fuses ``v_b`` with its IMU-propagated velocity (a Kalman update, see
+``learned_motion``), and the motion is
 
-    delta_position = v_b * dt + dp_gc,      delta_rotation = R_gyro @ exp(dtheta).
+    delta_position = v_fused * dt + dp_gc,      delta_rotation = R_gyro @ exp(dtheta).
 """
 from __future__ import annotations
 
@@ -25,8 +26,7 @@ from arvr_hybrid_vio.core.geometry import so3_log
 from arvr_hybrid_vio.core.strapdown import Preintegration, preintegrate
 
 IMU_RESAMPLES = 8  # gyro and accel are resampled at this many evenly spaced times per interval
-INERTIAL_DIM = 3 + 3 + 3 + 3 + 1 + 3 + 6 * IMU_RESAMPLES + 2  # see inertial_inputs
-PRIOR_SLICE = slice(0, 3)  # where the velocity prior sits in the inertial features
+INERTIAL_DIM = 3 + 3 + 3 + 1 + 3 + 6 * IMU_RESAMPLES + 2  # see inertial_inputs
 NOMINAL_FRAME_S = 1.0 / 30.0  # dt is fed as dt / NOMINAL_FRAME_S
 HARD_RULE_THRESHOLDS = (0.5, 2.0)  # motion magnitude thresholds of the seed's fusion rule
 
@@ -54,18 +54,16 @@ def _resample(stamps_ns: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def inertial_inputs(stamps_ns: np.ndarray, gyro_rad_s: np.ndarray, accel_m_s2: np.ndarray,
-                    gravity_dir_body: np.ndarray, velocity_prior_body: np.ndarray, *,
-                    gravity_m_s2: float) -> FrameInertial:
+                    gravity_dir_body: np.ndarray, *, gravity_m_s2: float) -> FrameInertial:
     """Network inputs of one frame interval (K >= 2 samples, stamps increasing).
 
-    Features, in order: the velocity prior (3, m/s, body frame at the interval start), mean angular rate from the preintegrated rotation (3, rad/s),
+    Features, in order: mean angular rate from the preintegrated rotation (3, rad/s),
     dv_gc / dt (3, m/s^2), 2 dp_gc / dt^2 (3, m/s^2), dt / NOMINAL_FRAME_S (1), gravity
     direction (3), resampled gyro (3 x IMU_RESAMPLES), resampled accel + g * gravity
     direction (3 x IMU_RESAMPLES), mean |gyro| and mean | |accel| - g | (2).
 
     Shape:
-        stamps_ns (K,), gyro_rad_s (K, 3), accel_m_s2 (K, 3), gravity_dir_body (3,),
-        velocity_prior_body (3,) -> FrameInertial.
+        stamps_ns (K,), gyro_rad_s (K, 3), accel_m_s2 (K, 3), gravity_dir_body (3,) -> FrameInertial.
     """
     stamps_ns = np.asarray(stamps_ns, dtype=np.int64)
     gyro = np.asarray(gyro_rad_s, dtype=np.float64)
@@ -78,7 +76,7 @@ def inertial_inputs(stamps_ns: np.ndarray, gyro_rad_s: np.ndarray, accel_m_s2: n
     gyro_norm = float(np.mean(np.linalg.norm(gyro, axis=1)))
     accel_dyn = float(np.mean(np.abs(np.linalg.norm(accel, axis=1) - gravity_m_s2)))
     features = np.concatenate([
-        np.asarray(velocity_prior_body, dtype=np.float64), so3_log(pre.delta_rotation) / dt_s, dv_gc / dt_s,
+        so3_log(pre.delta_rotation) / dt_s, dv_gc / dt_s,
         2.0 * dp_gc / dt_s ** 2, [dt_s / NOMINAL_FRAME_S],
         down, _resample(stamps_ns, gyro).reshape(-1),
         (_resample(stamps_ns, accel) + gravity_m_s2 * down).reshape(-1), [gyro_norm, accel_dyn]])

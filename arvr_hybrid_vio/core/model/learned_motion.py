@@ -1,4 +1,11 @@
-"""The estimator's learned motion source: features -> network step (cached state) -> relative motion."""
+"""The estimator's learned motion source: features -> network step (cached state) -> relative motion.
+
+The network's velocity is a measurement, not the state: a scalar-variance Kalman update
+fuses it (variance from the network's own log-variance) with the velocity the IMU
+propagated from the previous frame. The network never sees the estimator's velocity,
+so its errors cannot feed back into its inputs, and the fused velocity is pulled back
+towards the network whenever the IMU drifts.
+"""
 from __future__ import annotations
 
 import logging
@@ -17,6 +24,7 @@ from arvr_hybrid_vio.core.strapdown import NavState, Preintegration
 from arvr_hybrid_vio.core.types import SyncedFrame
 
 LOGGER = logging.getLogger(__name__)
+INITIAL_VELOCITY_VAR = 0.1 ** 2  # (m/s)^2 after the static initialisation (not always truly static)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -38,17 +46,22 @@ class LearnedMotion:
     """Relative motion from a trained :class:`VioNetwork`, one streaming step per frame."""
 
     def __init__(self, network: VioNetwork, *, device: torch.device, gravity_m_s2: float,
-                 tilt_correction_per_s: float = 0.2) -> None:
+                 tilt_correction_per_s: float = 0.2, velocity_random_walk: float = 0.1,
+                 measurement_scale: float = 1.0) -> None:
         """Wrap an eval-mode network already on ``device``.
 
         Args:
             tilt_correction_per_s: rate (1/s) at which roll and pitch are pulled towards the
                 accelerometer's gravity direction in calm intervals; 0 disables it.
+            velocity_random_walk: growth of the IMU-propagated velocity's std, m/s/sqrt(s).
+            measurement_scale: multiplies the network's velocity variance in the update.
         """
         self.network = network.eval()
         self.device = device
         self.gravity_m_s2 = gravity_m_s2
         self.tilt_correction_per_s = tilt_correction_per_s
+        self.velocity_random_walk = velocity_random_walk
+        self.measurement_scale = measurement_scale
         self.name = network.config.family
         fx, fy, cx, cy = network.config.intrinsics
         self.intrinsics = Intrinsics(fx, fy, cx, cy)
@@ -57,7 +70,7 @@ class LearnedMotion:
 
     @classmethod
     def from_file(cls, path: Path, *, device: str, torch_threads: int, gravity_m_s2: float,
-                  tilt_correction_per_s: float = 0.2) -> LearnedMotion:
+                  **options: float) -> LearnedMotion:
         """Load a model file (see ``core.model_io``) onto the resolved device."""
         from arvr_hybrid_vio.core.model_io import load_model
         if torch_threads > 0:
@@ -65,13 +78,14 @@ class LearnedMotion:
         resolved = resolve_device(device)
         network, _ = load_model(path, device=resolved)
         LOGGER.info("loaded %s model %s on %s", network.config.family, path, resolved)
-        return cls(network, device=resolved, gravity_m_s2=gravity_m_s2, tilt_correction_per_s=tilt_correction_per_s)
+        return cls(network, device=resolved, gravity_m_s2=gravity_m_s2, **options)
 
     def reset(self) -> None:
         """Empty the network's temporal state and forget the reference image."""
         self._state = self.network.initial_state(1, self.device)
         self._prev_image: np.ndarray | None = None
         self._weights = None
+        self._velocity_var = INITIAL_VELOCITY_VAR
 
     def start(self, frame: SyncedFrame) -> None:
         """The first tracked frame's image is the reference for the next step's tracks."""
@@ -80,8 +94,7 @@ class LearnedMotion:
     def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration) -> RelativeMotion:
         """Network step on this frame's tracks and IMU, decoded into a relative motion."""
         inertial = inertial_inputs(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2,
-                                   gravity_body(state.rotation), state.rotation.T @ state.velocity_xyz,
-                                   gravity_m_s2=self.gravity_m_s2)
+                                   gravity_body(state.rotation), gravity_m_s2=self.gravity_m_s2)
         prev = frame.image if self._prev_image is None else self._prev_image
         tracks = extract_tracks(prev, frame.image, self.intrinsics, self.network.config.tracks)
         self._prev_image = frame.image
@@ -96,8 +109,19 @@ class LearnedMotion:
         velocity, dtheta, translation_logvar, rotation_logvar = values
         self._weights = None if out.weights is None else out.weights[0].double().cpu().numpy()
         delta_rotation = self._tilt_corrected(state, pre, pre.delta_rotation @ so3_exp(dtheta))
-        return RelativeMotion(delta_rotation, velocity * pre.dt_s + inertial.dp_gc,
-                              np.exp(rotation_logvar), np.exp(translation_logvar))
+        fused = self._fuse_velocity(state, velocity, float(np.mean(np.exp(translation_logvar))), pre.dt_s)
+        return RelativeMotion(delta_rotation, state.rotation.T @ fused * pre.dt_s + inertial.dp_gc,
+                              np.exp(rotation_logvar), np.full(3, self._velocity_var * pre.dt_s ** 2))
+
+    def _fuse_velocity(self, state: NavState, velocity_body: np.ndarray, displacement_var: float,
+                       dt_s: float) -> np.ndarray:
+        """Kalman update of the IMU-propagated world velocity with the network's (world) velocity."""
+        dt_s = max(dt_s, 1e-3)
+        prior_var = self._velocity_var + self.velocity_random_walk ** 2 * dt_s
+        measurement_var = self.measurement_scale * displacement_var / dt_s ** 2
+        gain = prior_var / (prior_var + measurement_var)
+        self._velocity_var = (1.0 - gain) * prior_var
+        return state.velocity_xyz + gain * (state.rotation @ velocity_body - state.velocity_xyz)
 
     def _tilt_corrected(self, state: NavState, pre: Preintegration, delta_rotation: np.ndarray) -> np.ndarray:
         """Nudge roll/pitch towards the interval's mean specific force (world ``R dv / dt`` should point up).

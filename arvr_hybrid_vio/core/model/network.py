@@ -10,8 +10,7 @@ inertial token (256). Families:
 * ``lstm``: the LSTM stream and one joint head;
 * ``transformer``: the Transformer stream and one joint head.
 
-Heads predict, per frame interval, a correction of the estimator's body-frame velocity
-at its start (the prior is an input), a small
+Heads predict, per frame interval, the body-frame velocity at its start, a small
 rotation correction of the gyro preintegration, and log-variances of both
 (see ``inputs`` for how they become motion). ``forward`` runs a whole sequence;
 ``step`` runs one frame with a cached state and gives the same numbers.
@@ -27,7 +26,7 @@ from torch import Tensor, nn
 
 from arvr_hybrid_vio.core.model.encoders import InertialEncoder, TrackEncoder
 from arvr_hybrid_vio.core.model.fusion import MotionAwareFusion
-from arvr_hybrid_vio.core.model.inputs import INERTIAL_DIM, PRIOR_SLICE
+from arvr_hybrid_vio.core.model.inputs import INERTIAL_DIM
 from arvr_hybrid_vio.core.model.streams import CausalTransformerStream, LstmStream, MultiScaleConvStream
 from arvr_hybrid_vio.core.model.visual_tracks import TRACK_CHANNELS, TrackConfig
 
@@ -66,7 +65,7 @@ class ModelConfig:
 class NetworkOutput(NamedTuple):
     """Decoded predictions per frame interval (leading dims (B, T) or (B,))."""
 
-    velocity: Tensor  # (..., 3) body-frame velocity at the interval start (prior + correction), m/s
+    velocity: Tensor  # (..., 3) body-frame velocity at the interval start, m/s
     dtheta: Tensor  # (..., 3) rotation correction after the gyro preintegration, rad
     translation_logvar: Tensor  # (..., 3) log variance of the displacement error, log m^2
     rotation_logvar: Tensor  # (..., 3) log variance of the rotation error, log rad^2
@@ -130,13 +129,10 @@ class VioNetwork(nn.Module):
         visual_token = self.visual(tracks * self.track_scale)
         return torch.cat([visual_token, inertial_token], dim=-1), inertial_token
 
-    def _decode(self, raw: Tensor, inertial: Tensor, weights: Tensor | None) -> NetworkOutput:
-        """Shape: (..., 12), raw inertial (..., D) -> NetworkOutput with the same leading dims.
-
-        The velocity is the prior carried in the inertial features plus the predicted correction.
-        """
+    def _decode(self, raw: Tensor, weights: Tensor | None) -> NetworkOutput:
+        """Shape: (..., 12) -> NetworkOutput with the same leading dims."""
         return NetworkOutput(
-            velocity=inertial[..., PRIOR_SLICE] + self.velocity_mean + self.velocity_std * raw[..., 0:3],
+            velocity=self.velocity_mean + self.velocity_std * raw[..., 0:3],
             dtheta=self.rotation_scale * raw[..., 3:6],
             translation_logvar=(raw[..., 6:9] + TRANSLATION_LOGVAR_OFFSET).clamp(-30.0, 5.0),
             rotation_logvar=(raw[..., 9:12] + ROTATION_LOGVAR_OFFSET).clamp(-30.0, 5.0),
@@ -154,7 +150,7 @@ class VioNetwork(nn.Module):
         """
         tokens, inertial_token = self._tokens(tracks, inertial)  # (B, T, 768), (B, T, 256)
         fused, weights = self._fuse([stream(tokens) for stream in self.streams.values()], context)
-        return self._decode(self.head(torch.cat([fused, inertial_token], dim=-1)), inertial, weights)
+        return self._decode(self.head(torch.cat([fused, inertial_token], dim=-1)), weights)
 
     def initial_state(self, batch: int = 1, device: torch.device | str = "cpu") -> dict[str, tuple[Tensor, ...]]:
         """Empty streaming state of every stream."""
@@ -173,7 +169,7 @@ class VioNetwork(nn.Module):
             out, new_state[name] = stream.step(token, state[name])
             outputs.append(out)
         fused, weights = self._fuse(outputs, context)
-        return self._decode(self.head(torch.cat([fused, inertial_token], dim=-1)), inertial, weights), new_state
+        return self._decode(self.head(torch.cat([fused, inertial_token], dim=-1)), weights), new_state
 
 
 def _build_streams(config: ModelConfig) -> dict[str, nn.Module]:

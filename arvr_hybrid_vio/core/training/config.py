@@ -23,8 +23,6 @@ class AugmentConfig:
     drop_frame_prob: float = 0.03  # probability that an image is dropped
     time_offset_jitter_s: float = 0.002  # camera-IMU offset error, uniform in +-this, s
     gravity_tilt_std_deg: float = 0.5  # tilt error of the gravity direction fed to the network, deg
-    velocity_prior_std: float = 0.05  # stationary std of the simulated velocity-prior error, m/s
-    velocity_prior_tau_s: float = 2.0  # correlation time of the simulated velocity-prior error, s
 
 
 @dataclass(frozen=True)

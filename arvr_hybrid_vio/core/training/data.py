@@ -48,14 +48,13 @@ def _light_shard(shard: dict[str, Any]) -> dict[str, Any]:
 def normalisation_stats(sequences: list[SequenceArrays]) -> dict[str, torch.Tensor]:
     """Input and output scales from clean training sequences (stored in the network's buffers)."""
     inertial = np.concatenate([s.inertial for s in sequences])
-    # the network predicts a correction of the velocity prior (inertial features 0:3)
-    velocity = np.concatenate([(s.target_dp - s.dp_gc) / s.dt[:, None] - s.inertial[:, :3] for s in sequences])
+    velocity = np.concatenate([(s.target_dp - s.dp_gc) / s.dt[:, None] for s in sequences])
     tracks = np.concatenate([s.tracks.reshape(-1, s.tracks.shape[-1]) for s in sequences])
     valid = tracks[:, 5] > 0
     flow_std = float(tracks[valid, 2:4].std()) if valid.any() else 1.0
     scale = np.array([1.0, 1.0, 1.0 / max(flow_std, 1e-4), 1.0 / max(flow_std, 1e-4), 1.0, 1.0], np.float32)
     return {"inertial_mean": torch.tensor(inertial.mean(0)), "inertial_std": torch.tensor(inertial.std(0) + 1e-3),
-            "track_scale": torch.tensor(scale), "velocity_mean": torch.zeros(3),
+            "track_scale": torch.tensor(scale), "velocity_mean": torch.tensor(velocity.mean(0)),
             "velocity_std": torch.tensor(velocity.std(0) + 1e-3)}
 
 

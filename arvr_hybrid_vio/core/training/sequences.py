@@ -5,10 +5,6 @@ Visual tracks are computed once per shard (``cache_tracks``) with the estimator'
 photometrically augmented copy of both images: brightness/contrast, blur, noise)
 and from the frame before that (used when a frame is dropped).
 
-The network's velocity prior (the estimator's own velocity, online) is simulated as the
-true velocity plus an Ornstein-Uhlenbeck error of random scale, so the network learns to
-correct a drifting prior.
-
 Each epoch, ``build_sequence`` replays the shard's IMU through the same
 :class:`SyncBuffer` the node uses, with augmentations: IMU bias offsets and extra
 white noise, a camera-IMU time-offset error, dropped frames, and a tilt error of
@@ -47,6 +43,7 @@ class SequenceArrays:
     dt: np.ndarray  # (F,) float32 interval, s
     target_dp: np.ndarray  # (F, 3) float32 true displacement in the previous body frame, m
     rot_error: np.ndarray  # (F, 3, 3) float32 R_gyro^T R_true of the interval
+    stamps_ns: np.ndarray  # (F,) int64 stamps of the frames (interval ends)
 
     def __len__(self) -> int:
         return int(self.dt.shape[0])
@@ -106,39 +103,6 @@ def _ground_truth_at(shard: dict[str, Any], stamps_ns: np.ndarray) -> tuple[np.n
     return positions, rotations.as_matrix(), velocity
 
 
-def prior_errors(count: int, dt_s: float, rng: np.random.Generator, *, std: float, tau_s: float) -> np.ndarray:
-    """Ornstein-Uhlenbeck velocity errors (world), stationary std ``std`` times a random scale in [0.2, 2].
-
-    Shape: -> (count, 3).
-    """
-    decay = np.exp(-dt_s / tau_s)
-    scale = std * rng.uniform(0.2, 2.0)
-    errors = np.empty((count, 3))
-    errors[0] = rng.normal(0.0, scale, 3)
-    kicks = rng.normal(0.0, scale * np.sqrt(1.0 - decay * decay), (count, 3))
-    for index in range(1, count):
-        errors[index] = decay * errors[index - 1] + kicks[index]
-    return errors
-
-
-def _augmented_imu(shard: dict[str, Any], rng: np.random.Generator, augment: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Measured IMU plus a constant bias offset and extra white noise. Shape: -> (M, 3), (M, 3)."""
-    count = shard["gyro"].shape[0]
-    gyro = shard["gyro"] + rng.normal(0.0, augment.gyro_bias_std, 3) + rng.normal(0.0, augment.gyro_noise_std, (count, 3))
-    accel = shard["accel"] + rng.normal(0.0, augment.accel_bias_std, 3) \
-        + rng.normal(0.0, augment.accel_noise_std, (count, 3))
-    return gyro, accel
-
-
-def _dropped_images(count: int, rng: np.random.Generator, probability: float) -> set[int]:
-    """Isolated image indices to drop (never the first two, never two in a row)."""
-    dropped: set[int] = set()
-    for index in np.flatnonzero(rng.random(count) < probability):
-        if index >= 2 and index - 1 not in dropped and index < count - 1:
-            dropped.add(int(index))
-    return dropped
-
-
 def build_sequence(name: str, shard: dict[str, Any], tracks: dict[str, np.ndarray], rng: np.random.Generator,
                    augment: AugmentConfig | None, *, gravity_m_s2: float) -> SequenceArrays:
     """Inputs and targets of every synced frame after the first; ``augment=None`` for clean data."""
@@ -148,26 +112,23 @@ def build_sequence(name: str, shard: dict[str, Any], tracks: dict[str, np.ndarra
     frames = list(shard_frames({**shard, "gyro": gyro, "accel": accel}, config=SyncConfig(time_offset_ns=offset_ns),
                                keep_image=lambda index: index not in dropped))
     stamps = np.array([f.stamp_ns for f in frames], dtype=np.int64)
-    positions, rotations, velocity = _ground_truth_at(shard, stamps)
-    settings = augment or AugmentConfig()
-    prior = velocity + prior_errors(len(stamps), 1.0 / 30.0, rng, std=settings.velocity_prior_std,
-                                    tau_s=settings.velocity_prior_tau_s)
+    positions, rotations, _ = _ground_truth_at(shard, stamps)
     original = np.searchsorted(shard["image_stamps_ns"], stamps - offset_ns)
     tilt_std = 0.0 if augment is None else np.radians(augment.gravity_tilt_std_deg)
     use_aug = np.zeros(len(frames), bool) if augment is None else rng.random(len(frames)) < augment.photometric_prob
-    rows = [_frame_row(frames[k], k, original, (positions, rotations, prior), tracks, use_aug[k], rng, tilt_std,
+    rows = [_frame_row(frames[k], k, original, (positions, rotations), tracks, use_aug[k], rng, tilt_std,
                        gravity_m_s2) for k in range(1, len(frames))]
-    return SequenceArrays(name, *[np.stack(column).astype(np.float32) for column in zip(*rows)])
+    return SequenceArrays(name, *[np.stack(column).astype(np.float32) for column in zip(*rows)], stamps_ns=stamps[1:])
 
 
-def _frame_row(frame: Any, k: int, original: np.ndarray, truth: tuple[np.ndarray, np.ndarray, np.ndarray],
+def _frame_row(frame: Any, k: int, original: np.ndarray, truth: tuple[np.ndarray, np.ndarray],
                tracks: dict[str, np.ndarray], use_aug: bool, rng: np.random.Generator, tilt_std: float,
                gravity_m_s2: float) -> tuple[np.ndarray, ...]:
     """Inputs and targets of synced frame ``k`` (previous synced frame ``k - 1``).
 
-    ``truth`` holds GT positions, rotations and the (simulated) world velocity prior per synced frame.
+    ``truth`` holds GT positions and rotations per synced frame.
     """
-    positions, rotations, prior = truth
+    positions, rotations = truth
     step = int(original[k] - original[k - 1])
     if step == 1:
         frame_tracks = tracks["tracks1_aug" if use_aug else "tracks1"][original[k]]
@@ -177,7 +138,7 @@ def _frame_row(frame: Any, k: int, original: np.ndarray, truth: tuple[np.ndarray
         frame_tracks = np.zeros_like(tracks["tracks1"][0])
     believed = rotations[k - 1] @ so3_exp(np.array([*rng.normal(0.0, tilt_std, 2), 0.0])) if tilt_std else rotations[k - 1]
     inertial = inertial_inputs(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2, gravity_body(believed),
-                               believed.T @ prior[k - 1], gravity_m_s2=gravity_m_s2)
+                               gravity_m_s2=gravity_m_s2)
     target_dp = rotations[k - 1].T @ (positions[k] - positions[k - 1])
     rot_error = inertial.pre.delta_rotation.T @ (rotations[k - 1].T @ rotations[k])
     context = np.array([inertial.motion_magnitude, inertial.features[-2], inertial.features[-1]])

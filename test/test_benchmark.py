@@ -1,0 +1,57 @@
+"""arvr-vio-benchmark on a tiny synthetic test split: one table, every model, targets marked."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from arvr_hybrid_vio.core.dataset import write_shard
+from arvr_hybrid_vio.core.model.network import ModelConfig, VioNetwork
+from arvr_hybrid_vio.core.model_io import save_model
+from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, generate_sequence
+from arvr_hybrid_vio.tools.benchmark import format_table, main, means, Row, target_lines
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("bench")
+    sequence = generate_sequence(SynthConfig(motion=MotionConfig(motion="standing", duration_s=2.5, rest_s=0.6)), seed=31)
+    write_shard(sequence, root / "data" / "test" / "test_00_standing.npz")
+    torch.manual_seed(0)
+    for family in ("hybrid", "multihead"):
+        save_model(root / "models" / f"{family}.safetensors", VioNetwork(ModelConfig(family=family)))
+    return root
+
+
+def test_benchmark_prints_one_table_with_every_model(setup: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = setup / "report.json"
+    code = main(["--dataset", str(setup / "data"), "--models-dir", str(setup / "models"),
+                 "--models", "hybrid,multihead,lstm,imu-only", "--json", str(report)])
+    assert code == 0
+    table = capsys.readouterr().out
+    for label in ("Hybrid", "Multi-Head", "IMU-only", "Seed targets", "ATE < 1.00 cm", ">=   24 %"):
+        assert label in table
+    assert "LSTM-only" in table and "not evaluated" in table and "lstm.safetensors" in table
+    rows = json.loads(report.read_text())["rows"]
+    assert len(rows) == 4 and sum(r["scores"] is None for r in rows) == 1
+    hybrid = next(r for r in rows if r["model"] == "hybrid")["scores"]
+    assert all(math.isfinite(hybrid[m]) for m in ("ate_cm", "rpe_trans_cm", "rpe_rot_deg"))
+
+
+def test_targets_are_marked_from_the_means() -> None:
+    good = {"ate_cm": 0.5, "rpe_trans_cm": 0.1, "rpe_rot_deg": 0.2, "drift_m_per_100m": 0.05}
+    worse = {k: 2 * v for k, v in good.items()}
+    lines = "\n".join(target_lines({"hybrid": good, "multihead": worse}))
+    assert lines.count("NOT MET") == 0 and lines.count("MET") == 8
+    lines = "\n".join(target_lines({"hybrid": worse, "multihead": good}))
+    assert lines.count("NOT MET") == 6  # ATE 1.00 and drift 0.10 are not below their limits; no gain over Multi-Head
+    rows = [Row("s", "hybrid", {**good, "path_m": 1.0, "poses": 10}), Row("s", "multihead", None, "missing")]
+    assert "missing" in format_table(rows, means(rows, ["hybrid", "multihead"]))
+
+
+def test_no_test_shards_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--dataset", str(tmp_path)]) == 2
+    assert "no test shards" in capsys.readouterr().err
