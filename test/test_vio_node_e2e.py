@@ -97,11 +97,11 @@ def stop(process: subprocess.Popen, timeout_s: float = 30.0) -> int:
     return process.returncode
 
 
-def wait_for(predicate, timeout_s: float, what: str, processes: list[subprocess.Popen]) -> None:
+def wait_for(predicate, timeout_s: float, what: str, processes: list[subprocess.Popen], details=lambda: "") -> None:
     end = time.monotonic() + timeout_s
     while not predicate():
         assert all(p.poll() is None for p in processes), f"a process died while waiting for {what}"
-        assert time.monotonic() < end, f"timed out waiting for {what}"
+        assert time.monotonic() < end, f"timed out waiting for {what}: {details()}"
         time.sleep(0.05)
 
 
@@ -150,7 +150,7 @@ def live_run(tmp_path_factory):
             return (int(health.get("images_received", -1)) >= counts["/cam0/image_raw"]
                     and int(health.get("imu_received", -1)) >= counts["/imu0"]
                     and time.monotonic() - listener.last_odometry > 1.5)
-        wait_for(finished, 120.0, "the node to process the whole bag", [vio, evaluator])
+        wait_for(finished, 120.0, "the node to process the whole bag", [vio, evaluator], lambda: listener.health)
         time.sleep(1.2)  # one more diagnostics period
         eval_code = stop(evaluator)
         vio_code = stop(vio)

@@ -39,6 +39,7 @@ def save_model(path: str | Path, network: VioNetwork, *, training: dict[str, Any
                 "training": json.dumps(training or {})}
     partial = path.with_name(path.name + ".partial")
     save_file(tensors, str(partial), metadata=metadata)
+    partial.chmod(0o644)  # safetensors creates 0600 files; models are installed data
     partial.replace(path)
     return path
 

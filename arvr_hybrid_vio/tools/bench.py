@@ -41,7 +41,7 @@ STEP_TARGET_MS = {"cpu": 10.0, "cuda": 2.0}  # issue 7: p99 on 2 CPU cores / on 
 E2E_MARGIN_MS = 2.0  # node end-to-end p99 <= step p99 + this
 INFER_TARGET_FACTOR = 10.0  # offline inference >= 10x real time on CPU, start-up included
 EVAL_TARGET_S = 2.0  # evaluation of 100k poses
-SOAK_SLOPE_TARGET_MB_PER_MIN = 0.5  # "no memory growth": RSS slope over the soak's second half below this
+SOAK_SLOPE_TARGET_MB_PER_MIN = 0.5  # "no memory growth": RSS slope over the soak's last third below this
 PARAMS_BUDGET = 10_000_000
 KEEP_UP_MS = 100.0  # a sustained run must also keep up: end-to-end p99 below 3 camera periods
 REQUIRED_KEYS = (  # issue 7's JSON keys (tests check them); more keys are written
@@ -203,14 +203,15 @@ def measure_node(args: argparse.Namespace, model: str, device: str, config: Path
         session = bench_node.Session(node)
         out: dict[str, Any] = {"node_startup_s": session.wait_connected()}
         shift = 0
-        for key, sequence in streams.items():
+        for key, sequence in streams.items():  # the 1 kHz run last: its IMU rate must not precede the soak
+            if key == "sustained_1khz" and args.soak_minutes > 0:
+                out.update(bench_node.soak(session, streams["sustained_200hz"], minutes=args.soak_minutes,
+                                           first_shift_ns=shift))
+                shift += 3_600_000_000_000 * 24  # far beyond any soak
             run = bench_node.run_stream(session, sequence, name=key, shift_ns=shift)
             shift += int(sequence.imu_stamps_ns[-1] - sequence.imu_stamps_ns[0]) + 2_000_000_000
             out.update(_run_values(key, run))
             progress.update(1)
-        if args.soak_minutes > 0:
-            out.update(bench_node.soak(session, streams["sustained_200hz"], minutes=args.soak_minutes,
-                                       first_shift_ns=shift))
         return out
     finally:
         if session is not None:
@@ -251,8 +252,8 @@ def targets(results: dict[str, Any]) -> dict[str, bool]:
     }
     if device == "cpu":
         met["bag_infer_ge_10x_realtime"] = results["bag_infer_realtime_factor"] >= INFER_TARGET_FACTOR
-    if "soak_rss_slope_second_half_mb_per_min" in results:
-        met["soak_no_memory_growth"] = results["soak_rss_slope_second_half_mb_per_min"] < SOAK_SLOPE_TARGET_MB_PER_MIN
+    if "soak_rss_slope_last_third_mb_per_min" in results:
+        met["soak_no_memory_growth"] = results["soak_rss_slope_last_third_mb_per_min"] < SOAK_SLOPE_TARGET_MB_PER_MIN
     return met
 
 
@@ -277,7 +278,7 @@ TABLE_ROWS = (  # (key, label); p50/p99 pairs are printed together
     ("eval_cli_time_s", "arvr-vio-eval time incl. start-up and parsing, s"),
     ("soak_rss_growth_mb", "soak: node RSS growth after the first lap, MB"),
     ("soak_rss_slope_mb_per_min", "soak: node RSS slope, MB/min"),
-    ("soak_rss_slope_second_half_mb_per_min", "soak: node RSS slope over the second half, MB/min"),
+    ("soak_rss_slope_last_third_mb_per_min", "soak: node RSS slope over the last third, MB/min"),
 )
 
 

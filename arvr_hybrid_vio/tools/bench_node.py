@@ -308,17 +308,21 @@ def _number(values: dict[str, str], key: str) -> float:
 
 
 def _wait_settled(session: Session, *, timeout_s: float) -> None:
-    """Until no new odometry arrived for SETTLE_S (or the timeout)."""
+    """Until the node has taken in everything and published nothing new for SETTLE_S (or the timeout).
+
+    Settled = two diagnostics SETTLE_S apart show the same input counts and no odometry arrived
+    in between, so a backlog still being worked off never spills into the next run.
+    """
     deadline = time.monotonic() + timeout_s
-    count, changed = -1, time.monotonic()
+    inbox = session.client.inbox
     while time.monotonic() < deadline:
-        now_count = len(session.client.inbox.odometry) + len(session.client.inbox.imu_rate)
-        if now_count != count:
-            count, changed = now_count, time.monotonic()
-        elif time.monotonic() - changed > SETTLE_S:
+        before = session.fresh_diagnostics(after=time.monotonic())
+        outputs = len(inbox.odometry) + len(inbox.imu_rate)
+        time.sleep(SETTLE_S)
+        after = session.fresh_diagnostics(after=time.monotonic())
+        if outputs == len(inbox.odometry) + len(inbox.imu_rate) and all(
+                before.get(key) == after.get(key) for key in ("images_received", "imu_received", "pending_frames")):
             return
-        session.node.check_alive()
-        time.sleep(0.05)
 
 
 def run_stream(session: Session, sequence: SynthSequence, *, name: str, shift_ns: int) -> StreamRun:
@@ -368,7 +372,7 @@ def soak(session: Session, sequence: SynthSequence, *, minutes: float, first_shi
 
     The first lap is a warm-up; the growth and slope are from its end on. The node's
     ``/vio/path`` legitimately grows up to ``vio.path_max_poses`` (10000 poses, 5.6 min at
-    30 Hz), so the slope over the second half of a long soak is the leak test.
+    30 Hz), so the slope over the last third of a 10-minute soak is the leak test.
     """
     from arvr_hybrid_vio.core.timing import memory_slope_mb_per_min
     lap_ns = int(sequence.imu_stamps_ns[-1] - sequence.imu_stamps_ns[0]) + 5_000_000
@@ -381,11 +385,13 @@ def soak(session: Session, sequence: SynthSequence, *, minutes: float, first_shi
         rss.append(session.node.rss_bytes())
         lap += 1
     _wait_settled(session, timeout_s=30.0)
-    values, half = session.fresh_diagnostics(after=time.monotonic()), min(len(rss) // 2, len(rss) - 2)
+    values, tail = session.fresh_diagnostics(after=time.monotonic()), min(2 * len(rss) // 3, len(rss) - 2)
     return {"soak_minutes": (time.monotonic() - started) / 60.0, "soak_laps": lap,
             "soak_rss_start_mb": rss[0] / 2**20, "soak_rss_end_mb": rss[-1] / 2**20,
             "soak_rss_growth_mb": (rss[-1] - rss[0]) / 2**20,
             "soak_rss_slope_mb_per_min": memory_slope_mb_per_min(np.array(times[1:]), np.array(rss[1:])),
-            "soak_rss_slope_second_half_mb_per_min": memory_slope_mb_per_min(
-                np.array(times[half:]), np.array(rss[half:])),
+            "soak_rss_slope_last_third_mb_per_min": memory_slope_mb_per_min(
+                np.array(times[tail:]), np.array(rss[tail:])),
+            "soak_rss_series_mb": [round(value / 2**20, 2) for value in rss],
+            "soak_series_minutes": [round(value / 60.0, 3) for value in times],
             "soak_node_dropped_total": _number(values, "dropped_total") - before}

@@ -15,7 +15,7 @@ from arvr_hybrid_vio.core.model.visual_tracks import TRACK_CHANNELS
 from arvr_hybrid_vio.core.model_io import load_model
 from arvr_hybrid_vio.core.synth.imu import ImuConfig
 from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, generate_sequence
-from arvr_hybrid_vio.core.training.config import TrainConfig, curriculum_stage, learning_rate_factor
+from arvr_hybrid_vio.core.training.config import AugmentConfig, TrainConfig, curriculum_stage, learning_rate_factor
 from arvr_hybrid_vio.core.training.losses import gaussian_nll, geodesic_angle, so3_exp, translation_loss
 from arvr_hybrid_vio.core.training.sequences import _ground_truth_at, build_sequence
 from arvr_hybrid_vio.tools.train import main as train_main
@@ -68,6 +68,18 @@ def test_training_targets_agree_with_the_estimator_kinematics(exact_shard: dict)
     assert np.max(np.abs(implied - true_body_velocity)) < 2e-3
     assert np.max(rotation_angle_deg(arrays.rot_error.astype(np.float64))) < 0.01  # exact gyro: nothing to correct
     assert np.ptp(true_body_velocity) > 0.05  # the check is not vacuous (velocities up to ~9 cm/s)
+
+
+def test_augmented_sequences_drop_frames_and_stay_finite(exact_shard: dict) -> None:
+    count = len(exact_shard["image_stamps_ns"])
+    empty = {name: np.zeros((count, 64, TRACK_CHANNELS), np.float32) for name in ("tracks1", "tracks1_aug", "tracks2")}
+    clean = build_sequence("walk", exact_shard, empty, np.random.default_rng(0), None, gravity_m_s2=9.81)
+    augment = AugmentConfig(drop_frame_prob=0.2, time_offset_jitter_s=0.003)
+    noisy = build_sequence("walk", exact_shard, empty, np.random.default_rng(1), augment, gravity_m_s2=9.81)
+    assert len(noisy) < len(clean) and noisy.dt.max() > 1.5 * clean.dt.max()  # dropped frames: longer intervals
+    for name in ("inertial", "context", "dp_gc", "target_dp", "rot_error"):
+        assert np.all(np.isfinite(getattr(noisy, name))), name
+    assert not np.allclose(noisy.inertial[:5], clean.inertial[:5])  # IMU noise/bias perturbation applied
 
 
 def test_tiny_training_run_exports_a_loadable_model_and_resumes(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ estimator's ``inertial_inputs`` and the ground-truth targets.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ def cache_tracks(shard: dict[str, Any], path: Path, intrinsics: Intrinsics, trac
         if index >= 2:
             out["tracks2"][index] = extract_tracks(images[index - 2], images[index], intrinsics, track_config)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.stem + ".partial.npz")
+    partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")  # unique: parallel trainings may race
     np.savez(partial, key=np.array(key), **out)
     partial.replace(path)
     return out
@@ -101,6 +102,24 @@ def _ground_truth_at(shard: dict[str, Any], stamps_ns: np.ndarray) -> tuple[np.n
     quats = shard["gt_quats_wxyz"]
     rotations = Slerp(times, Rotation.from_quat(np.concatenate([quats[:, 1:], quats[:, :1]], axis=1)))(query)
     return positions, rotations.as_matrix(), velocity
+
+
+def _augmented_imu(shard: dict[str, Any], rng: np.random.Generator, augment: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Measured IMU plus a constant bias offset and extra white noise. Shape: -> (M, 3), (M, 3)."""
+    count = shard["gyro"].shape[0]
+    gyro = shard["gyro"] + rng.normal(0.0, augment.gyro_bias_std, 3) + rng.normal(0.0, augment.gyro_noise_std, (count, 3))
+    accel = shard["accel"] + rng.normal(0.0, augment.accel_bias_std, 3) \
+        + rng.normal(0.0, augment.accel_noise_std, (count, 3))
+    return gyro, accel
+
+
+def _dropped_images(count: int, rng: np.random.Generator, probability: float) -> set[int]:
+    """Isolated image indices to drop (never the first two, never two in a row)."""
+    dropped: set[int] = set()
+    for index in np.flatnonzero(rng.random(count) < probability):
+        if index >= 2 and index - 1 not in dropped and index < count - 1:
+            dropped.add(int(index))
+    return dropped
 
 
 def build_sequence(name: str, shard: dict[str, Any], tracks: dict[str, np.ndarray], rng: np.random.Generator,
