@@ -47,7 +47,7 @@ class EstimatorConfig:
     torch_threads: int = 0  # torch intra-op threads on CPU; 0 leaves torch's default
     imu_history_s: float = 1.0  # IMU kept for re-propagation after a late frame, s
     tilt_correction_per_s: float = 0.2  # learned models: roll/pitch pull towards the accelerometer, 1/s (0: off)
-    velocity_random_walk: float = 0.1  # learned models: IMU velocity drift in the fusion, m/s/sqrt(s)
+    velocity_random_walk: float = 0.03  # learned models: IMU velocity drift in the fusion, m/s/sqrt(s) (tuned on val)
     velocity_measurement_scale: float = 1.0  # learned models: multiplies the network's velocity variance
 
 

@@ -116,7 +116,11 @@ def measure_estimator(args: argparse.Namespace, model: str, configs: Any, sequen
         out.update(_summary(bench.network_ms, "network_step_ms", "network step"))
         out.update(_summary(bench.network_in_step_ms, "network_in_step_ms", "network share of the step"))
     if configs.estimator.device == "cuda" and est_bench.network_of(estimator) is not None:
-        out.update(measure_cuda_graph(args, estimator, bench, sequence, configs))
+        try:
+            out.update(measure_cuda_graph(args, estimator, bench, sequence, configs))
+        except (RuntimeError, BenchmarkError) as exc:  # capture unsupported here: the eager step stands
+            LOGGER.warning("CUDA graph path failed, reporting eager: %s", exc)
+            out["cuda_graph_error"] = str(exc)[:300]
     if args.profile:
         print("\n".join(est_bench.profile_steps(estimator, sequence, sync_config=configs.sync, top=25)))
     return out
@@ -313,10 +317,9 @@ def _private_ros_domain() -> None:
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Every measurement, in order; returns the flat results."""
-    device, model, config, configs = _resolve(args)
-    stages = tqdm(total=6, desc=PROG, unit="stage", file=sys.stderr)
+def run(args: argparse.Namespace, resolved: tuple[str, str, Path, Any], stages: tqdm) -> dict[str, Any]:
+    """Every measurement, in order (``stages`` shows the progress); returns the flat results."""
+    device, model, config, configs = resolved
     sequence = est_bench.synthetic_sequence(duration_s=args.duration, seed=args.seed)
     fast_imu = est_bench.synthetic_sequence(duration_s=args.duration, imu_rate_hz=1000.0, seed=args.seed + 1)
     stages.update(1)
@@ -331,7 +334,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         stages.update(1)
         results.update(measure_node(args, model, device, config,
                                     {"sustained_200hz": sequence, "sustained_1khz": fast_imu}, workdir, stages))
-    stages.close()
     results["targets"] = targets(results)
     return results
 
@@ -343,13 +345,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     _private_ros_domain()
     try:
         _check_args(args)
-        results = run(args)
-    except BenchmarkError as exc:
-        print(f"{PROG}: measurement failed: {exc}", file=sys.stderr)
-        return 1
+        resolved = _resolve(args)
     except VioError as exc:  # bad input: model, config, device
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    stages = tqdm(total=6, desc=PROG, unit="stage", file=sys.stderr)
+    try:
+        results = run(args, resolved, stages)
+    except VioError as exc:  # BenchmarkError, or a file that went bad while measuring
+        stages.close()
+        print(f"{PROG}: measurement failed: {exc}", file=sys.stderr)
+        return 1
+    stages.close()
     print(format_table(results))
     if args.json:
         from arvr_hybrid_vio.core.atomic import write_text_atomic

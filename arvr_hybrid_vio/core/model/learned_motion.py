@@ -46,7 +46,7 @@ class LearnedMotion:
     """Relative motion from a trained :class:`VioNetwork`, one streaming step per frame."""
 
     def __init__(self, network: VioNetwork, *, device: torch.device, gravity_m_s2: float,
-                 tilt_correction_per_s: float = 0.2, velocity_random_walk: float = 0.1,
+                 tilt_correction_per_s: float = 0.2, velocity_random_walk: float = 0.03,
                  measurement_scale: float = 1.0) -> None:
         """Wrap an eval-mode network already on ``device``.
 
