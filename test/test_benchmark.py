@@ -18,7 +18,8 @@ from arvr_hybrid_vio.tools.benchmark import format_table, main, means, Row, targ
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("bench")
-    sequence = generate_sequence(SynthConfig(motion=MotionConfig(motion="standing", duration_s=2.5, rest_s=0.6)), seed=31)
+    motion = MotionConfig(motion="standing", duration_s=2.5, rest_s=0.6)
+    sequence = generate_sequence(SynthConfig(motion=motion), seed=31)
     write_shard(sequence, root / "data" / "test" / "test_00_standing.npz")
     torch.manual_seed(0)
     for family in ("hybrid", "multihead"):

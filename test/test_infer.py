@@ -53,7 +53,8 @@ def test_infer_bad_input_is_one_line_and_exit_2(synthetic: tuple, tmp_path: Path
     _, bag, _ = synthetic
     out = str(tmp_path / "x.tum")
     cases = [([str(bag), "--model", "imu-only", "--out", out, "--image-topic", "/nope"], "/nope not in bag"),
-             ([str(bag), "--model", "imu-only", "--out", out, "--imu-topic", "/cam0/image_raw"], "expected sensor_msgs/msg/Imu"),
+             ([str(bag), "--model", "imu-only", "--out", out, "--imu-topic", "/cam0/image_raw"],
+              "expected sensor_msgs/msg/Imu"),
              ([str(tmp_path / "missing"), "--model", "imu-only", "--out", out], "no such bag"),
              ([str(bag), "--model", str(tmp_path / "none.safetensors"), "--out", out], "model file not found")]
     for argv, message in cases:

@@ -225,7 +225,8 @@ def measure_node(args: argparse.Namespace, model: str, device: str, config: Path
 
 
 def _run_values(key: str, run: Any) -> dict[str, Any]:
-    out = {f"{key}_drops": run.drops, f"{key}_losses": run.losses, f"{key}_image_rate_hz": run.image_rate_hz,
+    out = {f"{key}_drops": run.drops, f"{key}_losses": run.losses,
+           f"{key}_node_counted_missing": run.node_counted_missing, f"{key}_image_rate_hz": run.image_rate_hz,
            f"{key}_imu_rate_hz": run.imu_rate_hz, f"{key}_odometry": run.odometry_received,
            f"{key}_imu_rate_output_hz": run.imu_rate_output_hz, f"{key}_e2e_growth_ms_per_s": run.e2e_growth_ms_per_s,
            **_summary(run.e2e_ms, f"{key}_e2e_ms", f"{key} end-to-end latency")}
@@ -280,6 +281,7 @@ TABLE_ROWS = (  # (key, label); p50/p99 pairs are printed together
     ("bag_infer_realtime_factor", "arvr-vio-infer speed (x real time, start-up incl.)"),
     ("eval_time_s", "evaluate() time, s"),
     ("eval_cli_time_s", "arvr-vio-eval time incl. start-up and parsing, s"),
+    ("soak_drops", "soak: drops over the whole soak"),
     ("soak_rss_growth_mb", "soak: node RSS growth after the first lap, MB"),
     ("soak_rss_slope_mb_per_min", "soak: node RSS slope, MB/min"),
     ("soak_rss_slope_last_third_mb_per_min", "soak: node RSS slope over the last third, MB/min"),

@@ -271,6 +271,7 @@ class StreamRun:
     imu_rate_received: int
     imu_rate_output_hz: float  # IMU-rate odometry messages per second (receive clock)
     losses: dict[str, int]  # every kind of loss; all zero = no drops
+    node_counted_missing: int  # what the node itself counted as lost upstream (not added to drops)
     node_values: dict[str, float]  # the node's diagnostics after the run (latencies, counters)
 
     @property
@@ -345,21 +346,27 @@ def run_stream(session: Session, sequence: SynthSequence, *, name: str, shift_ns
         e2e_times_s=published.image_times[got] - published.image_times[0],
         odometry_received=int(got.sum()), imu_rate_received=len(imu_rate), imu_rate_output_hz=_rate(imu_times),
         losses=_losses(published, before, after, odometry_received=int(got.sum()), imu_rate_received=len(imu_rate)),
+        node_counted_missing=node_counted_missing(before, after),
         node_values={key: _number(after, key) for key in (
             "e2e_latency_ms_p50", "e2e_latency_ms_p99", "inference_ms_p50", "inference_ms_p99", "pending_frames")})
 
 
 def _losses(published: Published, before: dict[str, str], after: dict[str, str], *, odometry_received: int,
             imu_rate_received: int) -> dict[str, int]:
-    """Every way a message can be lost between the bench, the node and back (deltas over the run)."""
+    """Every way a message can be lost between the bench, the node and back (deltas over the run).
+
+    The node's own gap-based estimates (``sync.imu_samples_missing``, ``sync.camera_frames_missing``)
+    count messages lost before it -- the transport losses already here -- so they are left out of
+    ``node_dropped`` and reported apart by ``node_counted_missing``.
+    """
     def delta(key: str) -> int:
         return int(round(_number(after, key) - _number(before, key)))
-    skipped = sum(delta(key) for key in SKIPPED_KEYS)
+    missing = delta("sync.imu_samples_missing") + delta("sync.camera_frames_missing")
     return {
         "images_lost_in_transport": len(published.image_times) - delta("images_received"),
         "imu_lost_in_transport": len(published.imu_times) - delta("imu_received"),
-        "node_dropped_total": delta("dropped_total"),
-        "frames_skipped_by_estimator": skipped,
+        "node_dropped": delta("dropped_total") - missing,
+        "frames_skipped_by_estimator": sum(delta(key) for key in SKIPPED_KEYS),
         "frames_released_not_stepped": delta("sync.frames_out") - delta("estimator.frames"),
         "frames_tracked_not_published": delta("estimator.frames_tracked") - delta("odometry_published"),
         "odometry_lost_in_transport": delta("odometry_published") - odometry_received,
@@ -367,7 +374,19 @@ def _losses(published: Published, before: dict[str, str], after: dict[str, str],
     }
 
 
-def soak(session: Session, sequence: SynthSequence, *, minutes: float, first_shift_ns: int) -> dict[str, float]:
+def node_counted_missing(before: dict[str, str], after: dict[str, str]) -> int:
+    """Messages the node believes lost upstream (from gaps in the stamps), over a run."""
+    return int(round(sum(_number(after, key) - _number(before, key)
+                         for key in ("sync.imu_samples_missing", "sync.camera_frames_missing"))))
+
+
+def _concatenate(laps: list[Published]) -> Published:
+    return Published(np.concatenate([p.image_stamps_ns for p in laps]), np.concatenate([p.image_times for p in laps]),
+                     np.concatenate([p.imu_stamps_ns for p in laps]), np.concatenate([p.imu_times for p in laps]),
+                     float(sum(p.wall_s for p in laps)))
+
+
+def soak(session: Session, sequence: SynthSequence, *, minutes: float, first_shift_ns: int) -> dict[str, Any]:
     """Replay ``sequence`` back to back (stamps continuing) for ``minutes``; the node's memory over time.
 
     The first lap is a warm-up; the growth and slope are from its end on. The node's
@@ -377,21 +396,25 @@ def soak(session: Session, sequence: SynthSequence, *, minutes: float, first_shi
     from arvr_hybrid_vio.core.timing import memory_slope_mb_per_min
     lap_ns = int(sequence.imu_stamps_ns[-1] - sequence.imu_stamps_ns[0]) + 5_000_000
     session.reset_node()
-    before = _number(session.fresh_diagnostics(after=time.monotonic()), "dropped_total")
-    started, times, rss, lap = time.monotonic(), [], [], 0
-    while time.monotonic() - started < minutes * 60.0 or lap < 3:
-        publish_stream(session.client, sequence, shift_ns=first_shift_ns + lap * lap_ns)
+    inbox = session.client.inbox
+    before = session.fresh_diagnostics(after=time.monotonic())
+    odometry_start, imu_rate_start = len(inbox.odometry), len(inbox.imu_rate)
+    started, times, rss, laps = time.monotonic(), [], [], []
+    while time.monotonic() - started < minutes * 60.0 or len(laps) < 3:
+        laps.append(publish_stream(session.client, sequence, shift_ns=first_shift_ns + len(laps) * lap_ns))
         times.append(time.monotonic() - started)
         rss.append(session.node.rss_bytes())
-        lap += 1
     _wait_settled(session, timeout_s=30.0)
-    values, tail = session.fresh_diagnostics(after=time.monotonic()), min(2 * len(rss) // 3, len(rss) - 2)
-    return {"soak_minutes": (time.monotonic() - started) / 60.0, "soak_laps": lap,
+    after, tail = session.fresh_diagnostics(after=time.monotonic()), min(2 * len(rss) // 3, len(rss) - 2)
+    losses = _losses(_concatenate(laps), before, after, odometry_received=len(inbox.odometry) - odometry_start,
+                     imu_rate_received=len(inbox.imu_rate) - imu_rate_start)
+    return {"soak_minutes": (time.monotonic() - started) / 60.0, "soak_laps": len(laps),
+            "soak_drops": sum(losses.values()), "soak_losses": losses,
+            "soak_node_counted_missing": node_counted_missing(before, after),
             "soak_rss_start_mb": rss[0] / 2**20, "soak_rss_end_mb": rss[-1] / 2**20,
             "soak_rss_growth_mb": (rss[-1] - rss[0]) / 2**20,
             "soak_rss_slope_mb_per_min": memory_slope_mb_per_min(np.array(times[1:]), np.array(rss[1:])),
             "soak_rss_slope_last_third_mb_per_min": memory_slope_mb_per_min(
                 np.array(times[tail:]), np.array(rss[tail:])),
             "soak_rss_series_mb": [round(value / 2**20, 2) for value in rss],
-            "soak_series_minutes": [round(value / 60.0, 3) for value in times],
-            "soak_node_dropped_total": _number(values, "dropped_total") - before}
+            "soak_series_minutes": [round(value / 60.0, 3) for value in times]}

@@ -28,7 +28,8 @@ def test_round_trip_rebuilds_the_same_network(saved: tuple[Path, VioNetwork]) ->
     assert loaded.config == network.config and training == {"epochs": 3}
     tracks, inertial, context = random_inputs(1, 5)
     with torch.no_grad():
-        torch.testing.assert_close(loaded(tracks, inertial, context).velocity, network(tracks, inertial, context).velocity)
+        expected = network(tracks, inertial, context).velocity
+        torch.testing.assert_close(loaded(tracks, inertial, context).velocity, expected)
     metadata = read_metadata(path)
     assert metadata["format"] == MODEL_FORMAT and json.loads(metadata["config"])["family"] == "multihead"
 

@@ -32,8 +32,12 @@ def synced_frames(image_stamps_ns: np.ndarray, images: np.ndarray, imu_stamps_ns
             dropped frames).
     """
     buffer = SyncBuffer(config or SyncConfig())
-    events = np.concatenate([np.stack([imu_stamps_ns, np.zeros_like(imu_stamps_ns), np.arange(len(imu_stamps_ns))], 1),
-                             np.stack([image_stamps_ns, np.ones_like(image_stamps_ns), np.arange(len(image_stamps_ns))], 1)])
+    def rows(stamps: np.ndarray, kind: int) -> np.ndarray:
+        """(N, 3) int64 rows of (stamp, kind, index)."""
+        return np.stack([stamps, np.full_like(stamps, kind), np.arange(len(stamps))], axis=1)
+
+    events = np.concatenate([rows(np.asarray(imu_stamps_ns, np.int64), 0),
+                             rows(np.asarray(image_stamps_ns, np.int64), 1)])
     order = np.lexsort((events[:, 1], events[:, 0]))  # by stamp, IMU (0) before image (1)
     for stamp, kind, index in events[order]:
         if kind == 0:

@@ -104,10 +104,12 @@ def _ground_truth_at(shard: dict[str, Any], stamps_ns: np.ndarray) -> tuple[np.n
     return positions, rotations.as_matrix(), velocity
 
 
-def _augmented_imu(shard: dict[str, Any], rng: np.random.Generator, augment: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:
+def _augmented_imu(shard: dict[str, Any], rng: np.random.Generator,
+                   augment: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:
     """Measured IMU plus a constant bias offset and extra white noise. Shape: -> (M, 3), (M, 3)."""
     count = shard["gyro"].shape[0]
-    gyro = shard["gyro"] + rng.normal(0.0, augment.gyro_bias_std, 3) + rng.normal(0.0, augment.gyro_noise_std, (count, 3))
+    gyro = shard["gyro"] + rng.normal(0.0, augment.gyro_bias_std, 3) \
+        + rng.normal(0.0, augment.gyro_noise_std, (count, 3))
     accel = shard["accel"] + rng.normal(0.0, augment.accel_bias_std, 3) \
         + rng.normal(0.0, augment.accel_noise_std, (count, 3))
     return gyro, accel
@@ -155,7 +157,9 @@ def _frame_row(frame: Any, k: int, original: np.ndarray, truth: tuple[np.ndarray
         frame_tracks = tracks["tracks2"][original[k]]
     else:
         frame_tracks = np.zeros_like(tracks["tracks1"][0])
-    believed = rotations[k - 1] @ so3_exp(np.array([*rng.normal(0.0, tilt_std, 2), 0.0])) if tilt_std else rotations[k - 1]
+    believed = rotations[k - 1]  # the estimator's orientation: truth plus a small tilt error
+    if tilt_std:
+        believed = believed @ so3_exp(np.array([*rng.normal(0.0, tilt_std, 2), 0.0]))
     inertial = inertial_inputs(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2, gravity_body(believed),
                                gravity_m_s2=gravity_m_s2)
     target_dp = rotations[k - 1].T @ (positions[k] - positions[k - 1])
