@@ -153,8 +153,9 @@ class Rig:
         raise AssertionError(f"no recovery within {max_s} s of data: {seen}, {self.counters()}")
 
     def close(self) -> None:
-        self.executor.shutdown(timeout_sec=2.0)
         self.node.stop()
+        self.executor.shutdown(timeout_sec=2.0)
+        self._spinner.join(timeout=5.0)
         self.node.destroy_node()
         self.driver.destroy_node()
         rclpy.try_shutdown(context=self.context)
