@@ -139,10 +139,10 @@ def live_run(tmp_path_factory):
         wait_for(lambda: node.count_subscribers("/imu0") > 0 and node.count_subscribers("/cam0/image_raw") > 0
                  and node.count_subscribers("/vio/odometry") > 1, 60.0, "the nodes", [vio, evaluator])
         topics = sorted(t for t in bag_counts() if t != "/tf_static")
-        # --delay 3: the player's participant may discover the subscriptions up to one Fast DDS
-        # announcement period (~3 s) after they exist; messages sent before that are lost.
-        player = subprocess.run([str(BIN / "arvr-vio-play"), str(BAG), "--clock", "--delay", "3",
-                                 "--wait-subscribers", "20", "--topics", *topics],
+        # --wait-all: the player's participant may discover the two nodes' subscriptions up to one
+        # Fast DDS announcement period (~3 s) after they exist; it waits until every topic is matched.
+        player = subprocess.run([str(BIN / "arvr-vio-play"), str(BAG), "--clock", "--delay", "0.5", "--wait-all",
+                                 "--wait-subscribers", "30", "--topics", *topics],
                                 capture_output=True, text=True, timeout=120)
         assert player.returncode == 0, player.stderr[-2000:]
         counts = bag_counts()

@@ -309,10 +309,11 @@ def start_nodes(children: Children, args: argparse.Namespace, *, model: str, par
 def replay(children: Children, watcher: Watcher, bag: Path, topics: list[str], *, rate: float) -> None:
     """Play the bag (progress bar on this terminal) and wait for the last odometry."""
     LOG.info("replaying %s (%s) at %.2gx", bag, ", ".join(topics), rate)
-    # --delay 3: the player may discover the nodes' subscriptions up to one Fast DDS announcement
-    # period (~3 s) after they exist; messages published before that would be lost.
+    # --wait-all: both nodes subscribe to these topics and are separate processes, so the player
+    # waits until each topic is matched (discovery can take ~3 s here) rather than until matches settle.
     player = children.start("player", [executable("arvr-vio-play"), str(bag), "--clock", "--rate", str(rate),
-                                       "--delay", "3", "--wait-subscribers", "20", "--topics", *topics], log=False)
+                                       "--delay", "0.5", "--wait-all", "--wait-subscribers", "30",
+                                       "--topics", *topics], log=False)
     while player.poll() is None:
         children.check_alive()
         watcher.spin_for(0.2)

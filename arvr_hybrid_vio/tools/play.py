@@ -68,6 +68,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--loop", action="store_true", help="replay from the start when the bag ends")
     parser.add_argument("--wait-subscribers", type=float, default=5.0, metavar="S",
                         help="wait up to S seconds for every topic to have a subscriber (default 5, 0: none)")
+    parser.add_argument("--wait-all", action="store_true",
+                        help="wait for a subscriber on EVERY played topic (up to --wait-subscribers), instead of "
+                             "starting once matches settle; use when several subscriber processes are starting")
     parser.add_argument("--ack-timeout", type=float, default=5.0, metavar="S",
                         help="at the end, wait up to S seconds for reliable subscribers to acknowledge")
     args = parser.parse_args(argv)
@@ -125,7 +128,7 @@ class Player:
     def wait_for_subscribers(self) -> None:
         """Wait (at most ``--wait-subscribers`` s) until every topic has a matched subscription.
 
-        Also stops once some topic has one and no new match came for ``SETTLE_S``: a
+        Unless ``--wait-all``, also stops once some topic has one and no new match came for ``SETTLE_S``: a
         subscriber process is matched on all its topics at once, and topics that no one
         subscribes to should not hold up playback for long. Discovery here usually takes
         well under a second, but sometimes about 3 s (one announcement period of Fast DDS).
@@ -136,7 +139,7 @@ class Player:
             time.sleep(0.02)
             if (now_counts := self._match_counts()) != counts:
                 counts, changed = now_counts, time.monotonic()
-            elif any(counts.values()) and time.monotonic() - changed > SETTLE_S:
+            elif not self._args.wait_all and any(counts.values()) and time.monotonic() - changed > SETTLE_S:
                 break
         lonely = sorted(topic for topic, count in counts.items() if not count)
         if lonely and self._args.wait_subscribers > 0:
