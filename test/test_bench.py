@@ -9,6 +9,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,12 @@ def test_bad_input_is_one_line_exit_2(args: list[str], needle: str, capsys: pyte
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in err
+
+
+def test_corrupt_model_is_refused_before_measuring(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "truncated.safetensors"
+    model.write_bytes(b"not a safetensors file")
+    assert main(["--model", str(model)]) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(model) in lines[0] and "corrupt" in lines[0] and "Traceback" not in err

@@ -92,8 +92,9 @@ def _resolve(args: argparse.Namespace) -> tuple[str, str, Path, Any]:
     configs = load_node_configs(config_path)
     device = resolve_device(args.device).type
     model = resolve_model_path(args.model)
-    if model != "imu-only" and not Path(model).is_file():
-        raise ConfigError(f"{model}: model file not found")
+    if model != "imu-only":
+        from arvr_hybrid_vio.core.model_io import load_model
+        load_model(model)  # ModelFileError (missing, truncated, other architecture) before any measurement
     estimator = dataclasses.replace(configs.estimator, device=device)
     return device, model, config_path, dataclasses.replace(configs, estimator=estimator)
 
@@ -199,7 +200,7 @@ def measure_node(args: argparse.Namespace, model: str, device: str, config: Path
     """The real node over DDS: latency and losses at 200 Hz and 1 kHz IMU, optional soak."""
     import rclpy
 
-    from arvr_hybrid_vio.tools import bench_node
+    from arvr_hybrid_vio.tools import bench_node, bench_streams
     rclpy.init(args=[])
     node = bench_node.NodeProcess(model=model, config=config, device=device, log_path=workdir / "vio_node.log")
     session = None
@@ -209,10 +210,10 @@ def measure_node(args: argparse.Namespace, model: str, device: str, config: Path
         shift = 0
         for key, sequence in streams.items():  # the 1 kHz run last: its IMU rate must not precede the soak
             if key == "sustained_1khz" and args.soak_minutes > 0:
-                out.update(bench_node.soak(session, streams["sustained_200hz"], minutes=args.soak_minutes,
+                out.update(bench_streams.soak(session, streams["sustained_200hz"], minutes=args.soak_minutes,
                                            first_shift_ns=shift))
                 shift += 3_600_000_000_000 * 24  # far beyond any soak
-            run = bench_node.run_stream(session, sequence, name=key, shift_ns=shift)
+            run = bench_streams.run_stream(session, sequence, name=key, shift_ns=shift)
             shift += int(sequence.imu_stamps_ns[-1] - sequence.imu_stamps_ns[0]) + 2_000_000_000
             out.update(_run_values(key, run))
             progress.update(1)
@@ -355,8 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         results = run(args, resolved, stages)
     except VioError as exc:  # BenchmarkError, or a file that went bad while measuring
+        stages.write(f"{PROG}: measurement failed: {exc}", file=sys.stderr)
         stages.close()
-        print(f"{PROG}: measurement failed: {exc}", file=sys.stderr)
         return 1
     stages.close()
     print(format_table(results))
