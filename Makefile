@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test benchmark bench clean
+.PHONY: setup demo test dataset train benchmark bench clean
 
 setup:
 	@bash scripts/setup_env.sh
@@ -14,8 +14,18 @@ demo: setup
 test: setup
 	@$(PY) -m pytest -q test
 
+# The synthetic dataset of config/dataset.yaml (about 4 min on 2 cores; resumable, skips what exists).
+dataset: setup
+	@$(VENV)/bin/arvr-vio-dataset --config config/dataset.yaml --out data_out/dataset --workers 2
+
+# Retrain the four shipped models (about 50 min on 2 CPU cores; see README).
+train: dataset
+	@for m in hybrid multihead lstm transformer; do $(VENV)/bin/arvr-vio-train --config config/train.yaml --model $$m || exit 1; done
+
+# Accuracy table on the held-out test sequences (generates them first if missing).
 benchmark: setup
-	@$(VENV)/bin/arvr-vio-benchmark
+	@$(VENV)/bin/arvr-vio-dataset --config config/dataset.yaml --out data_out/dataset --splits test --workers 2
+	@$(VENV)/bin/arvr-vio-benchmark --dataset data_out/dataset
 
 bench: setup
 	@$(VENV)/bin/arvr-vio-bench
