@@ -146,7 +146,10 @@ class Player:
             LOG.info("no subscriber yet on %s; playing anyway", ", ".join(lonely))
 
     def _match_counts(self) -> dict[str, int]:
-        return {topic: publisher.get_subscription_count() for topic, publisher in self._publishers.items()}
+        counts = {topic: publisher.get_subscription_count() for topic, publisher in self._publishers.items()}
+        if self._clock is not None and self._args.wait_all:  # sim-time nodes need /clock before the data
+            counts["/clock"] = self._clock.get_subscription_count()
+        return counts
 
     def run(self) -> int:
         """Play; returns the number of messages published."""
