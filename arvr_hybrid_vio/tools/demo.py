@@ -311,8 +311,10 @@ def replay(children: Children, watcher: Watcher, bag: Path, topics: list[str], *
     LOG.info("replaying %s (%s) at %.2gx", bag, ", ".join(topics), rate)
     # --wait-all: both nodes subscribe to these topics and are separate processes, so the player
     # waits until each topic is matched (discovery can take ~3 s here) rather than until matches settle.
+    # --delay 3: the nodes' volatile readers must also have matched the player's writers, or they
+    # skip what was sent before them.
     player = children.start("player", [executable("arvr-vio-play"), str(bag), "--clock", "--rate", str(rate),
-                                       "--delay", "0.5", "--wait-all", "--wait-subscribers", "30",
+                                       "--delay", "3", "--wait-all", "--wait-subscribers", "30",
                                        "--topics", *topics], log=False)
     while player.poll() is None:
         children.check_alive()

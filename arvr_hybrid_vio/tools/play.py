@@ -146,10 +146,7 @@ class Player:
             LOG.info("no subscriber yet on %s; playing anyway", ", ".join(lonely))
 
     def _match_counts(self) -> dict[str, int]:
-        counts = {topic: publisher.get_subscription_count() for topic, publisher in self._publishers.items()}
-        if self._clock is not None and self._args.wait_all:  # sim-time nodes need /clock before the data
-            counts["/clock"] = self._clock.get_subscription_count()
-        return counts
+        return {topic: publisher.get_subscription_count() for topic, publisher in self._publishers.items()}
 
     def run(self) -> int:
         """Play; returns the number of messages published."""
