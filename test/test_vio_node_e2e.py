@@ -37,7 +37,7 @@ HYBRID = ROOT / "models" / "hybrid.safetensors"
 MODEL = os.environ.get("ARVR_VIO_E2E_MODEL") or (str(HYBRID) if HYBRID.is_file() else "imu-only")
 BIN = Path(sys.executable).parent
 RELIABLE = QoSProfile(depth=5000, reliability=ReliabilityPolicy.RELIABLE)
-pytestmark = [pytest.mark.timeout(240), pytest.mark.xfail(reason='known failure (issue 6 note): on this machine since ~15:20 UTC the VIO node receives only about half of the replayed images over DDS (images_received ~120 of 241, IMU complete), so the whole-bag replay times out; cause not found yet (not the model, not SHM vs UDP, not the publication mode)', strict=False)]
+pytestmark = pytest.mark.timeout(240)
 
 
 class Listener:

@@ -197,7 +197,7 @@ class Watcher:
         self.last_odometry = time.monotonic()
         self.vio_health: dict[str, str] = {}
         self.vio_message = ""
-        self.state_during_replay = "?"
+        self.states_seen: list[str] = []  # the node's states in order of appearance (a transition log)
         self.node.create_subscription(Odometry, "/vio/odometry", self._on_odometry, OUTPUT_QOS)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, OUTPUT_QOS)
 
@@ -210,6 +210,11 @@ class Watcher:
             if status.name.startswith("vio_node"):
                 self.vio_health = {kv.key: kv.value for kv in status.values}
                 self.vio_message = status.message
+                state = self.vio_health.get("state", "?")
+                if state == "degraded":  # say why: after the bag's last message it is the inputs stopping
+                    state = f"degraded ({status.message})"
+                if not self.states_seen or self.states_seen[-1] != state:
+                    self.states_seen.append(state)
 
     def spin_for(self, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -244,7 +249,7 @@ def wait_until(predicate: Any, watcher: Watcher, children: Children, *, timeout_
 # ------------------------------------------------------------------ output
 
 def print_report(report: dict[str, Any], health: dict[str, str], *, odometry: int, out: Path, model: str,
-                 state: str) -> None:
+                 states: str) -> None:
     """The evaluation report and the VIO node's counters, as a short table."""
     rows = [
         ("model", model),
@@ -260,7 +265,7 @@ def print_report(report: dict[str, Any], health: dict[str, str], *, odometry: in
         ("frames synced / dropped", f"{health.get('sync.frames_out', '?')} / {health.get('dropped_total', '?')}"),
         ("inference p50 / p99", f"{health.get('inference_ms_p50', '?')} / {health.get('inference_ms_p99', '?')} ms"),
         ("image -> odometry p50", f"{health.get('e2e_latency_ms_p50', '?')} ms"),
-        ("node state during replay", state),
+        ("node states during replay", states),
     ]
     width = max(len(name) for name, _ in rows)
     print("\narvr-vio-demo: live evaluation of /vio/odometry against the bag's ground truth")
@@ -284,10 +289,10 @@ def run(args: argparse.Namespace) -> int:
         start_nodes(children, args, model=model, params=params, report_path=report_path)
         wait_until(lambda: watcher.graph_ready("/cam0/image_raw", "/imu0"), watcher, children,
                    timeout_s=args.startup_timeout, what="the VIO and evaluation nodes (see their logs)")
-        replay(children, watcher, bag, topics, rate=args.rate)
+        states = replay(children, watcher, bag, topics, rate=args.rate)
         report = finish(children, watcher, report_path)
         print_report(report, watcher.vio_health, odometry=watcher.odometry_count, out=args.out, model=model,
-                     state=watcher.state_during_replay)
+                     states=states)
         return 0
     finally:
         children.stop_all()
@@ -306,8 +311,8 @@ def start_nodes(children: Children, args: argparse.Namespace, *, model: str, par
         "-p", f"report_path:={report_path}", "-p", f"plot_path:={report_path.with_name('trajectory.png')}"])
 
 
-def replay(children: Children, watcher: Watcher, bag: Path, topics: list[str], *, rate: float) -> None:
-    """Play the bag (progress bar on this terminal) and wait for the last odometry."""
+def replay(children: Children, watcher: Watcher, bag: Path, topics: list[str], *, rate: float) -> str:
+    """Play the bag (progress bar on this terminal), wait for the last odometry; the node's states meanwhile."""
     LOG.info("replaying %s (%s) at %.2gx", bag, ", ".join(topics), rate)
     # --wait-all: both nodes subscribe to these topics and are separate processes, so the player
     # waits until each topic is matched (discovery can take ~3 s here) rather than until matches settle.
@@ -321,13 +326,14 @@ def replay(children: Children, watcher: Watcher, bag: Path, topics: list[str], *
         watcher.spin_for(0.2)
     if player.returncode != 0:
         raise DemoError(f"arvr-vio-play exited with code {player.returncode}")
-    watcher.state_during_replay = watcher.vio_health.get("state", "?")
+    states_during_replay = " -> ".join(watcher.states_seen) or "?"
     with open_bag(bag) as reader:
         counts = {topic: info.msgcount for topic, info in reader.topics.items()}
     images, imu = counts["/cam0/image_raw"], counts["/imu0"]
     quiet_s = 1.5  # then the node drains its buffer: stop once odometry has been quiet this long
     wait_until(lambda: watcher.received_all(images, imu) and time.monotonic() - watcher.last_odometry > quiet_s,
                watcher, children, timeout_s=120.0, what="the VIO node to receive and process the whole bag")
+    return states_during_replay
 
 
 def finish(children: Children, watcher: Watcher, report_path: Path) -> dict[str, Any]:
