@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from arvr_hybrid_vio.core.errors import ConfigError, ModelFileError
-from arvr_hybrid_vio.core.geometry import quat_wxyz_to_matrix, se3_from_pose, so3_exp
+from arvr_hybrid_vio.core.geometry import matrix_to_quat_wxyz, quat_wxyz_to_matrix, se3_from_pose, so3_exp, so3_log
 from arvr_hybrid_vio.core.types import PoseEstimate
 from arvr_hybrid_vio.nodes.vio_health import LatencyStats, RateMeter, node_state
 from arvr_hybrid_vio.nodes.vio_node_config import (
@@ -68,7 +68,43 @@ def test_estimate_in_base_composes_the_extrinsic_and_the_lever_arm():
     r_imu_base = np.linalg.inv(T_base_imu)[:3, 3]
     expected = T_base_imu[:3, :3] @ (estimate.linear_velocity_xyz + np.cross([0, 0, 1.0], r_imu_base))
     np.testing.assert_allclose(base.linear_velocity_xyz, expected, atol=1e-12)
-    np.testing.assert_allclose(np.diag(base.twist_covariance), [2.0, 1.0, 3.0, 5.0, 4.0, 6.0], atol=1e-12)
+
+
+def _base_pose_and_twist(estimate: PoseEstimate, T_base_imu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    base = estimate_in_base(estimate, T_base_imu)
+    return (np.concatenate([base.position_xyz, quat_wxyz_to_matrix(base.quat_wxyz).reshape(9)]),
+            np.concatenate([base.linear_velocity_xyz, base.angular_velocity_xyz]))
+
+
+def test_estimate_in_base_covariances_follow_the_lever_arm_to_first_order():
+    """Covariances = J cov J^T with J taken by finite differences of the base outputs
+    (pose: odom-axes position and world-frame rotation perturbation; twist: base axes)."""
+    pose_cov = np.diag([1e-4, 2e-4, 3e-4, 4e-3, 5e-3, 6e-3])
+    estimate = make_estimate(pose_covariance=pose_cov)
+    T_base_imu = rigid([0.2, -0.1, np.pi / 2], [0.1, -0.05, 0.2])
+    base = estimate_in_base(estimate, T_base_imu)
+    R_base = quat_wxyz_to_matrix(base.quat_wxyz)
+    eps = 1e-7
+    pose_jacobian, twist_jacobian = np.zeros((6, 6)), np.zeros((6, 6))
+    for k in range(6):
+        delta = np.zeros(6)
+        delta[k] = eps
+        rotation = so3_exp(delta[3:]) @ quat_wxyz_to_matrix(estimate.quat_wxyz)
+        moved = estimate_in_base(make_estimate(position_xyz=estimate.position_xyz + delta[:3],
+                                               quat_wxyz=matrix_to_quat_wxyz(rotation), pose_covariance=pose_cov),
+                                 T_base_imu)
+        dtheta = so3_log(quat_wxyz_to_matrix(moved.quat_wxyz) @ R_base.T)  # world-frame perturbation
+        pose_jacobian[:, k] = np.concatenate([moved.position_xyz - base.position_xyz, dtheta]) / eps
+        twisted = estimate_in_base(make_estimate(linear_velocity_xyz=estimate.linear_velocity_xyz + delta[:3],
+                                                 angular_velocity_xyz=estimate.angular_velocity_xyz + delta[3:]),
+                                   T_base_imu)
+        twist_jacobian[:, k] = np.concatenate([twisted.linear_velocity_xyz - base.linear_velocity_xyz,
+                                               twisted.angular_velocity_xyz - base.angular_velocity_xyz]) / eps
+    np.testing.assert_allclose(base.pose_covariance, pose_jacobian @ pose_cov @ pose_jacobian.T, atol=1e-9)
+    np.testing.assert_allclose(base.twist_covariance,
+                               twist_jacobian @ estimate.twist_covariance @ twist_jacobian.T, atol=1e-6)
+    assert not np.allclose(base.pose_covariance, pose_cov)  # the lever arm adds position uncertainty
+    np.testing.assert_allclose(base.pose_covariance, base.pose_covariance.T)
 
 
 def test_estimate_is_finite():

@@ -42,6 +42,51 @@ LOGGER = logging.getLogger(__name__)
 _PERIOD_HISTORY = 16
 
 
+class _StreamPeriod:
+    """The nominal period of a sensor stream, learned from its intervals, and the samples
+    missing before each new one.
+
+    An interval over 1.5 periods is a gap (samples missing) and is kept out of the median.
+    A lasting rate change (a run of ``_PERIOD_HISTORY`` long intervals that agree within
+    10 %) becomes the new period, so a stream that slows down stops reporting phantom
+    missing samples after that run.
+    """
+
+    def __init__(self, min_intervals: int) -> None:
+        self._min_intervals = min_intervals
+        self._history: deque[int] = deque(maxlen=_PERIOD_HISTORY)
+        self._long_run: deque[int] = deque(maxlen=_PERIOD_HISTORY)
+
+    def clear(self) -> None:
+        self._history.clear()
+        self._long_run.clear()
+
+    def period(self) -> int:
+        """The median of recent regular intervals, ns (0 until enough are seen)."""
+        return int(np.median(self._history)) if len(self._history) >= self._min_intervals else 0
+
+    def missing_before(self, interval: int, *, period: int = 0) -> int:
+        """Samples missing in an ``interval`` (ns) before a new one; learns from the interval.
+
+        ``period`` overrides the learned period when > 0 (a configured nominal period).
+        """
+        fixed = period > 0
+        period = period or self.period()
+        if not period or interval <= 1.5 * period:
+            self._long_run.clear()
+            self._history.append(interval)
+            return 0
+        self._long_run.append(interval)
+        if not fixed and len(self._long_run) == _PERIOD_HISTORY and \
+                max(self._long_run) <= 1.1 * min(self._long_run):
+            LOGGER.info("stream period changed from %d to %d ns", period, int(np.median(self._long_run)))
+            self._history.clear()
+            self._history.extend(self._long_run)
+            self._long_run.clear()
+            return 0
+        return int(round(interval / period)) - 1
+
+
 @dataclass(frozen=True)
 class SyncConfig:
     """Capacity and timing tolerances of the camera-IMU synchronisation."""
@@ -160,8 +205,8 @@ class SyncBuffer:
         self._imu = _ImuRing(self.config.imu_capacity)
         self._frames: deque[tuple[int, np.ndarray]] = deque()
         self._counters = SyncCounters()
-        self._intervals: deque[int] = deque(maxlen=_PERIOD_HISTORY)
-        self._imu_intervals: deque[int] = deque(maxlen=_PERIOD_HISTORY)
+        self._frame_period = _StreamPeriod(min_intervals=1)
+        self._imu_period = _StreamPeriod(min_intervals=4)
         self._clear_stream()
 
     # ------------------------------------------------------------------ input
@@ -262,10 +307,10 @@ class SyncBuffer:
         self._last_frame_ns: int | None = None  # stamp of the previous frame, released or dropped
         self._newest_image: int | None = None
         self._frame_index = 0
-        self._imu_intervals.clear()
+        self._imu_period.clear()
         self._pending_drops = 0  # frames dropped here since the last released one
         self._overflow_drops = 0  # frames dropped for capacity since the last paired one
-        self._intervals.clear()
+        self._frame_period.clear()
 
     def _check_jump_back(self, stamp: int, newest: int | None) -> None:
         if newest is not None and stamp < newest - self.config.jump_back_ns:
@@ -313,12 +358,8 @@ class SyncBuffer:
         return True
 
     def _count_missing_imu(self, interval: int) -> None:
-        """IMU samples missing before an in-order sample, judged from the median IMU period."""
-        period = int(np.median(self._imu_intervals)) if len(self._imu_intervals) >= 4 else 0
-        if period and interval > 1.5 * period:
-            self._counters.imu_samples_missing += int(round(interval / period)) - 1
-        else:
-            self._imu_intervals.append(interval)
+        """IMU samples missing before an in-order sample, judged from the learned IMU period."""
+        self._counters.imu_samples_missing += self._imu_period.missing_before(interval)
 
     def _imu_already_used(self, stamp: int) -> bool:
         """A sample at or before the previous frame can no longer change any window."""
@@ -371,12 +412,9 @@ class SyncBuffer:
             self._pending_drops += overflow
             return
         interval = stamp - previous
-        period = self.config.expected_frame_period_ns or (int(np.median(self._intervals)) if self._intervals else 0)
-        missing = int(round(interval / period)) - 1 if period and interval > 1.5 * period else 0
+        missing = self._frame_period.missing_before(interval, period=self.config.expected_frame_period_ns)
         self._counters.camera_frames_missing += missing
         self._pending_drops += max(missing, overflow)
-        if not missing:
-            self._intervals.append(interval)
 
     def _make_frame(self, stamp: int, image: np.ndarray, window: tuple[np.ndarray, np.ndarray]) -> SyncedFrame:
         imu_stamps, values = window

@@ -96,7 +96,8 @@ class VioNode(Node):
         self._seen_frames = False
         self._last_frame_ns: int | None = None
         self._image_size: tuple[int, int] | None = None  # (height, width) expected
-        self._last_path_ns: int | None = None
+        self._last_path_ns: int | None = None  # last /vio/path publication
+        self._last_path_pose_ns: int | None = None  # last pose added to it
         self._last_health_message = ""
 
     def _init_outputs(self) -> None:
@@ -294,6 +295,7 @@ class VioNode(Node):
         self.estimator.reset()
         self._last_frame_ns = None
         self._last_path_ns = None
+        self._last_path_pose_ns = None
         self._path = Path()
         self._path.header.frame_id = self.config.odom_frame
         self._reset_reported = True
@@ -310,7 +312,9 @@ class VioNode(Node):
         self._odom_rate.tick()
         if cfg.publish_tf:
             self._tf.send(transform_from_estimate(base, parent_frame=cfg.odom_frame, child_frame=cfg.base_frame))
-        path_append(self._path, pose_stamped(base, frame_id=cfg.odom_frame), max_poses=cfg.path_max_poses)
+        if self._last_path_pose_ns is None or base.stamp_ns - self._last_path_pose_ns >= cfg.path_pose_spacing_s * 1e9:
+            path_append(self._path, pose_stamped(base, frame_id=cfg.odom_frame), max_poses=cfg.path_max_poses)
+            self._last_path_pose_ns = base.stamp_ns
         if self._last_path_ns is None or base.stamp_ns - self._last_path_ns >= cfg.path_period_s * 1e9:
             self._path_pub.publish(self._path)
             self._last_path_ns = base.stamp_ns

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from rclpy.node import Node
@@ -39,14 +40,15 @@ def sensor_subscription(node: Node, msg_type: Any, topic: str, callback: Any, **
     """Subscribe with sensor-data QoS whose policies a parameter file may override.
 
     Declares ``qos_overrides.<topic>.subscription.{history,depth,reliability,durability}``
-    read-only parameters on ``node`` (rclpy does this when the options are passed).
+    read-only parameters on ``node`` (rclpy does this when the options are passed). rclpy
+    writes the overrides into the profile it is given, so each endpoint gets its own copy.
     """
-    return node.create_subscription(msg_type, topic, callback, SENSOR_QOS,
+    return node.create_subscription(msg_type, topic, callback, copy.copy(SENSOR_QOS),
                                     qos_overriding_options=QoSOverridingOptions.with_default_policies(),
                                     **kwargs)
 
 
 def output_publisher(node: Node, msg_type: Any, topic: str, **kwargs: Any) -> Any:
     """Publisher with the output profile (reliable, depth 10), overridable like subscriptions."""
-    return node.create_publisher(msg_type, topic, OUTPUT_QOS,
+    return node.create_publisher(msg_type, topic, copy.copy(OUTPUT_QOS),
                                  qos_overriding_options=QoSOverridingOptions.with_default_policies(), **kwargs)

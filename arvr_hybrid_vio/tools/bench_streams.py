@@ -210,8 +210,8 @@ def soak(session: Session, sequence: SynthSequence, *, minutes: float, first_shi
     """Replay ``sequence`` back to back (stamps continuing) for ``minutes``; the node's memory over time.
 
     The first lap is a warm-up; the growth and slope are from its end on. The node's
-    ``/vio/path`` legitimately grows up to ``vio.path_max_poses`` (10000 poses, 5.6 min at
-    30 Hz), so the slope over the last third of a 10-minute soak is the leak test.
+    ``/vio/path`` legitimately grows up to ``vio.path_max_poses`` (3000 poses 0.1 s apart:
+    5 min), so the slope over the last third of a 10-minute soak is the leak test.
     """
     from arvr_hybrid_vio.core.timing import memory_slope_mb_per_min
     lap_ns = int(sequence.imu_stamps_ns[-1] - sequence.imu_stamps_ns[0]) + 5_000_000

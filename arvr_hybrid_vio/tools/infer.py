@@ -25,8 +25,8 @@ from arvr_hybrid_vio.core.errors import VioError
 from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
 from arvr_hybrid_vio.core.sync_buffer import SyncBuffer, SyncConfig
 from arvr_hybrid_vio.core.trajectory import Trajectory, write_tum
-from arvr_hybrid_vio.core.training.replay import estimates_to_trajectory
-from arvr_hybrid_vio.core.types import PoseEstimate, SyncedFrame
+from arvr_hybrid_vio.core.training.replay import run_estimator
+from arvr_hybrid_vio.core.types import SyncedFrame
 from arvr_hybrid_vio.io.bags import BagError, iter_messages, open_bag, topic_types
 from arvr_hybrid_vio.io.image_messages import grey_image
 
@@ -100,16 +100,8 @@ def bag_frames(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig,
 def infer(bag: str, estimator: VioEstimator, *, image_topic: str, imu_topic: str, sync: SyncConfig,
           progress: bool = True) -> Trajectory:
     """The estimator's poses over a whole bag (the estimator is reset when the buffer restarts)."""
-    estimates: list[PoseEstimate] = []
-    seen = False
-    for frame in bag_frames(bag, image_topic=image_topic, imu_topic=imu_topic, sync=sync, progress=progress):
-        if frame.frame_index == 0 and seen:
-            estimator.reset()
-        seen = True
-        estimate = estimator.step(frame)
-        if estimate is not None:
-            estimates.append(estimate)
-    return estimates_to_trajectory(estimates, source=f"{bag} ({estimator.source.name})")
+    frames = bag_frames(bag, image_topic=image_topic, imu_topic=imu_topic, sync=sync, progress=progress)
+    return run_estimator(estimator, frames, source=f"{bag} ({estimator.source.name})")
 
 
 def load_configs(path: str | None, device: str) -> tuple[SyncConfig, EstimatorConfig]:

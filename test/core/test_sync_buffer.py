@@ -294,3 +294,31 @@ def test_first_frame_at_the_first_imu_sample_anchors_the_first_window():
     assert out[0].frame_index == 0 and out[0].imu_stamps_ns[0] == T0_NS == frames[0][1]
     assert [f.stamp_ns for f in out] == [s for _, s in frames[1:]]
     check_windows(out)
+
+
+def test_a_lasting_rate_change_is_learned_not_reported_as_missing_samples_forever():
+    """IMU 1 kHz -> 200 Hz and camera halving its rate: after one history's worth of long
+    intervals the new period is learned, and no more samples are counted missing."""
+    fast = [("imu", T0_NS + k * 1_000_000) for k in range(500)]
+    slow_start = fast[-1][1] + IMU_PERIOD_NS
+    slow = [("imu", slow_start + k * IMU_PERIOD_NS) for k in range(1000)]
+    frames = [("image", T0_NS + 1_234_567 + k * FRAME_PERIOD_NS) for k in range(10)]
+    frames += [("image", frames[-1][1] + (k + 1) * 2 * FRAME_PERIOD_NS) for k in range(40)]
+    buffer = SyncBuffer(SyncConfig())
+    slow_end = slow[-1][1]
+    first = [m for m in interleaved(fast + slow, frames) if m[1] <= slow_start + 2_500_000_000]
+    feed(buffer, first)
+    after_change = buffer.counters()
+    # The run of long intervals before the new period is learned is counted (4 per 5 ms interval) ...
+    assert 0 < after_change["imu_samples_missing"] <= 4 * 16
+    assert 0 < after_change["camera_frames_missing"] <= 16
+    out = feed(buffer, [m for m in interleaved(fast + slow, frames) if slow_start + 2_500_000_000 < m[1] <= slow_end])
+    # ... and nothing after it.
+    assert buffer.counters()["imu_samples_missing"] == after_change["imu_samples_missing"]
+    assert buffer.counters()["camera_frames_missing"] == after_change["camera_frames_missing"]
+    assert out and all(frame.dropped_frames == 0 for frame in out)
+    # A real gap at the new rate is still counted, in new-rate samples.
+    gap_buffer = SyncBuffer(SyncConfig())
+    kept = [m for m in slow if not slow_start + 1_000_000_000 < m[1] < slow_start + 1_100_000_000]
+    feed(gap_buffer, kept)
+    assert gap_buffer.counters()["imu_samples_missing"] == 100_000_000 // IMU_PERIOD_NS - 1

@@ -10,6 +10,8 @@ import rclpy
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import ReliabilityPolicy
 from tf2_msgs.msg import TFMessage
 
 from arvr_hybrid_vio.ros.builders import transform_stamped
@@ -72,4 +74,21 @@ def test_qos_profiles_and_overridable_endpoints(context: Context) -> None:
     assert node.get_parameter("qos_overrides./imu_like.subscription.reliability").value == "best_effort"
     assert OUTPUT_QOS.depth == 10 and SENSOR_QOS.depth == 5
     assert TF_STATIC_QOS.durability.name == "TRANSIENT_LOCAL"
+    node.destroy_node()
+
+
+def test_an_override_changes_only_its_own_endpoint(context: Context) -> None:
+    """rclpy writes qos_overrides into the profile object it is given: the shared profiles stay untouched."""
+    overrides = [Parameter("qos_overrides./imu_like.subscription.reliability", value="reliable"),
+                 Parameter("qos_overrides./imu_like.subscription.depth", value=2000),
+                 Parameter("qos_overrides./odom_like.publisher.depth", value=77)]
+    node = Node("qos_override_node", context=context, parameter_overrides=overrides)
+    overridden = sensor_subscription(node, TFMessage, "/imu_like", lambda _msg: None)
+    plain = sensor_subscription(node, TFMessage, "/other_like", lambda _msg: None)
+    publisher = output_publisher(node, TFMessage, "/odom_like")
+    assert overridden.qos_profile.reliability == ReliabilityPolicy.RELIABLE and overridden.qos_profile.depth == 2000
+    assert plain.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT and plain.qos_profile.depth == 5
+    assert publisher.qos_profile.depth == 77
+    assert SENSOR_QOS.reliability == ReliabilityPolicy.BEST_EFFORT and SENSOR_QOS.depth == 5
+    assert OUTPUT_QOS.depth == 10
     node.destroy_node()
