@@ -23,6 +23,7 @@ import pytest
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
+from nav_msgs.msg import Path as PathMessage
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from tf2_msgs.msg import TFMessage
@@ -50,11 +51,13 @@ class Listener:
         self.odometry: list[Odometry] = []
         self.imu_rate: list[Odometry] = []
         self.tf_stamps: list[int] = []
+        self.paths: list[PathMessage] = []
         self.health: dict[str, str] = {}
         self.last_odometry = time.monotonic()
         self.node.create_subscription(Odometry, "/vio/odometry", self._on_odometry, RELIABLE)
         self.node.create_subscription(Odometry, "/vio/odometry_imu_rate", self.imu_rate.append, RELIABLE)
         self.node.create_subscription(TFMessage, "/tf", self._on_tf, RELIABLE)
+        self.node.create_subscription(PathMessage, "/vio/path", self.paths.append, RELIABLE)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 100)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
@@ -236,3 +239,17 @@ def test_imu_rate_output_continues_from_each_frame_pose(live_run):
         assert np.linalg.norm(gap) < 0.002 + 1.0 * (inside[0] - t) * 1e-9  # < 1 m/s from the frame pose
         checked += 1
     assert checked > len(frames) // 2
+
+
+def test_path_is_the_odometry_decimated_to_the_configured_spacing(live_run):
+    """/vio/path: odometry poses at least vio.path_pose_spacing_s (0.1 s) apart, in odom."""
+    listener = live_run["listener"]
+    assert listener.paths, "no /vio/path received"
+    path = listener.paths[-1]
+    assert path.header.frame_id == "odom"
+    stamps = [p.header.stamp.sec * 10**9 + p.header.stamp.nanosec for p in path.poses]
+    odometry = {o.header.stamp.sec * 10**9 + o.header.stamp.nanosec: o for o in listener.odometry}
+    assert set(stamps) <= set(odometry)
+    assert min(np.diff(stamps)) >= 100_000_000 and max(np.diff(stamps)) <= 100_000_000 + 34_000_000
+    pose, same = path.poses[-1].pose, odometry[stamps[-1]].pose.pose
+    assert (pose.position.x, pose.position.y, pose.position.z) == (same.position.x, same.position.y, same.position.z)
