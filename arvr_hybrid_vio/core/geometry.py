@@ -2,11 +2,16 @@
 
 Conventions: quaternions are Hamilton, scalar first (``quat_wxyz``); rotation
 matrices act on column vectors; ``T_a_b`` maps points in frame b into frame a.
-scipy's ``Rotation`` does the work (it is scalar-last internally).
+scipy's ``Rotation`` does the work (it is scalar-last internally), except for single
+rotations in ``matrix_to_quat_wxyz`` and ``so3_exp``: the IMU-rate path calls them once
+per IMU sample, where scipy's per-call overhead (~100 us for ``from_matrix``) dominated;
+those use closed forms on Python floats and agree with scipy to 1e-12 (tested).
 
 Shapes: every function accepts a batch ``(..., k)`` and returns the same batch.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -43,6 +48,8 @@ def quat_wxyz_to_matrix(quat_wxyz: np.ndarray) -> np.ndarray:
 def matrix_to_quat_wxyz(matrix: np.ndarray) -> np.ndarray:
     """Shape: (..., 3, 3) -> (..., 4), w >= 0."""
     matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.size == 9:
+        return _single_matrix_to_quat_wxyz(matrix.reshape(3, 3)).reshape(matrix.shape[:-2] + (4,))
     flat = quat_wxyz_from_rotation(Rotation.from_matrix(matrix.reshape(-1, 3, 3)))
     return flat.reshape(matrix.shape[:-2] + (4,))
 
@@ -64,9 +71,47 @@ def quat_wxyz_conjugate(quat_wxyz: np.ndarray) -> np.ndarray:
     return np.asarray(quat_wxyz, dtype=np.float64) * np.array([1.0, -1.0, -1.0, -1.0])
 
 
+def _single_matrix_to_quat_wxyz(matrix: np.ndarray) -> np.ndarray:
+    """One rotation matrix to a unit wxyz quaternion, w >= 0 (Shepperd's method)."""
+    (m00, m01, m02), (m10, m11, m12), (m20, m21, m22) = matrix.tolist()
+    trace = m00 + m11 + m22
+    if trace >= max(m00, m11, m22):
+        scale = 2.0 * math.sqrt(max(1.0 + trace, 0.0))
+        quat = (0.25 * scale, (m21 - m12) / scale, (m02 - m20) / scale, (m10 - m01) / scale)
+    elif m00 >= m11 and m00 >= m22:
+        scale = 2.0 * math.sqrt(max(1.0 + m00 - m11 - m22, 0.0))
+        quat = ((m21 - m12) / scale, 0.25 * scale, (m01 + m10) / scale, (m02 + m20) / scale)
+    elif m11 >= m22:
+        scale = 2.0 * math.sqrt(max(1.0 + m11 - m00 - m22, 0.0))
+        quat = ((m02 - m20) / scale, (m01 + m10) / scale, 0.25 * scale, (m12 + m21) / scale)
+    else:
+        scale = 2.0 * math.sqrt(max(1.0 + m22 - m00 - m11, 0.0))
+        quat = ((m10 - m01) / scale, (m02 + m20) / scale, (m12 + m21) / scale, 0.25 * scale)
+    norm = math.sqrt(sum(value * value for value in quat))
+    sign = -1.0 if quat[0] < 0.0 else 1.0
+    return np.array([sign * value / norm for value in quat])
+
+
+def _single_so3_exp(rotvec: np.ndarray) -> np.ndarray:
+    """One rotation vector to a rotation matrix (Rodrigues; Taylor terms near zero)."""
+    x, y, z = rotvec.tolist()
+    angle_sq = x * x + y * y + z * z
+    if angle_sq < 1e-12:
+        a, b = 1.0 - angle_sq / 6.0, 0.5 - angle_sq / 24.0
+    else:
+        angle = math.sqrt(angle_sq)
+        a, b = math.sin(angle) / angle, (1.0 - math.cos(angle)) / angle_sq
+    return np.array([
+        [1.0 - b * (y * y + z * z), b * x * y - a * z, b * x * z + a * y],
+        [b * x * y + a * z, 1.0 - b * (x * x + z * z), b * y * z - a * x],
+        [b * x * z - a * y, b * y * z + a * x, 1.0 - b * (x * x + y * y)]])
+
+
 def so3_exp(rotvec: np.ndarray) -> np.ndarray:
     """Rotation vector (axis * angle, rad) to rotation matrix. Shape: (..., 3) -> (..., 3, 3)."""
     rotvec = np.asarray(rotvec, dtype=np.float64)
+    if rotvec.size == 3:
+        return _single_so3_exp(rotvec.reshape(3)).reshape(rotvec.shape[:-1] + (3, 3))
     flat = Rotation.from_rotvec(rotvec.reshape(-1, 3)).as_matrix()
     return flat.reshape(rotvec.shape[:-1] + (3, 3))
 

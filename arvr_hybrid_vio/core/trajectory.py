@@ -133,10 +133,15 @@ def _check_finite(positions: np.ndarray, quats: np.ndarray, source: str) -> None
         raise TrajectoryError(f"{source}: {bad.size} pose(s) with NaN/inf values, first at pose {int(bad[0])}")
 
 
+def first_non_increasing(stamps: np.ndarray) -> int | None:
+    """Index of the first stamp not after its predecessor, or None if strictly increasing."""
+    not_after = np.diff(stamps) <= 0
+    return int(np.argmax(not_after)) + 1 if not_after.any() else None
+
+
 def _check_monotonic(stamps: np.ndarray, source: str) -> None:
-    steps = np.diff(stamps)
-    if np.any(steps <= 0):
-        bad = int(np.argmax(steps <= 0)) + 1
+    bad = first_non_increasing(stamps)
+    if bad is not None:
         raise TrajectoryError(
             f"{source}: stamps are not strictly increasing at pose {bad} "
             f"({int(stamps[bad - 1])} ns then {int(stamps[bad])} ns)")

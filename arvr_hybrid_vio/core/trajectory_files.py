@@ -21,7 +21,7 @@ import numpy as np
 from arvr_hybrid_vio.core.atomic import write_text_atomic
 from arvr_hybrid_vio.core.errors import TrajectoryError
 from arvr_hybrid_vio.core.geometry import quat_wxyz_to_matrix
-from arvr_hybrid_vio.core.trajectory import Trajectory
+from arvr_hybrid_vio.core.trajectory import Trajectory, first_non_increasing
 
 FORMATS = ("tum", "euroc", "kitti")
 _NS_PER_S = 1_000_000_000
@@ -185,9 +185,8 @@ def _check_finite_rows(path: str | Path, lines: list[int], values: np.ndarray) -
 
 
 def _check_increasing(path: str | Path, lines: list[int], stamps: np.ndarray) -> None:
-    steps = np.diff(stamps)
-    if np.any(steps <= 0):
-        bad = int(np.argmax(steps <= 0)) + 1
+    bad = first_non_increasing(stamps)
+    if bad is not None:
         raise TrajectoryError(
             f"{path}:{lines[bad]}: stamps are not strictly increasing "
             f"(line {lines[bad - 1]} has {stamps[bad - 1]} ns, line {lines[bad]} has {stamps[bad]} ns)")
