@@ -140,3 +140,39 @@ def test_rate_meter_and_latency_stats():
         stats.add(value)
     summary = stats.summary()
     assert summary["p50"] == pytest.approx(50.5) and summary["max"] == 100.0
+
+
+def test_rig_camera_from_camera_info_then_parameters_then_none():
+    from arvr_hybrid_vio.nodes.vio_node_config import CameraInfoValues
+    assert VioNodeConfig().rig_camera() is None  # the model's training camera
+    configured = VioNodeConfig(camera_intrinsics=(458.7, 457.3, 367.2, 248.4), camera_resolution=(752, 480),
+                               camera_distortion=(-0.28, 0.07, 2e-4, 2e-5))
+    camera = configured.rig_camera()
+    assert (camera.width, camera.height, camera.fx, camera.cy) == (752, 480, 458.7, 248.4)
+    assert camera.distortion == (-0.28, 0.07, 2e-4, 2e-5) and camera.distortion_model == "plumb_bob"
+    info = CameraInfoValues(640, 480, (500.0, 0, 320.0, 0, 501.0, 240.0, 0, 0, 1), (0.1, 0.0, 0.0, 0.0, 0.0, 0.0,
+                                                                                    0.0, 0.0), "rational_polynomial")
+    from_info = configured.rig_camera(info)
+    assert (from_info.width, from_info.fx, from_info.fy, from_info.cx) == (640, 500.0, 501.0, 320.0)
+    assert from_info.distortion_model == "plumb_bob" and len(from_info.distortion) == 8
+    uncalibrated = CameraInfoValues(640, 480, (0.0,) * 9, (), "")
+    assert configured.rig_camera(uncalibrated) == camera  # K all zero: the parameters stand
+    # the mount is the camera's rotation relative to the IMU
+    T_base_imu = rigid([0.0, 0.0, 0.3], [0.1, 0.0, 0.0])
+    T_base_camera = rigid([0.2, 0.0, 0.0], [0.0, 0.0, 0.0])
+    mounted = VioNodeConfig(T_base_imu=tuple(T_base_imu.reshape(16)), T_base_camera=tuple(T_base_camera.reshape(16)))
+    np.testing.assert_allclose(np.reshape(mounted.camera_rotation_imu(), (3, 3)),
+                               T_base_imu[:3, :3].T @ T_base_camera[:3, :3], atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(camera_intrinsics=(458.7, 457.3, 367.2), camera_resolution=(752, 480)),
+    dict(camera_intrinsics=(458.7, 457.3, 367.2, 248.4), camera_resolution=()),
+    dict(camera_intrinsics=(-1.0, 457.3, 367.2, 248.4), camera_resolution=(752, 480)),
+    dict(camera_intrinsics=(458.7, 457.3, 367.2, 248.4), camera_resolution=(752, 480), camera_distortion=(0.1,)),
+    dict(camera_intrinsics=(458.7, 457.3, 367.2, 248.4), camera_resolution=(752, 480),
+         camera_distortion_model="kannala_brandt"),
+])
+def test_bad_camera_parameters_are_refused_at_load(kwargs):
+    with pytest.raises(ConfigError, match="camera"):
+        VioNodeConfig(**kwargs)

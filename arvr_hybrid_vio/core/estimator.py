@@ -16,6 +16,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from arvr_hybrid_vio.core.strapdown import (
     GRAVITY_M_S2, NavState, Preintegration, apply_preintegration, preintegrate, static_initial_state,
     velocity_from_displacement)
 from arvr_hybrid_vio.core.types import PoseEstimate, SyncedFrame
+
+if TYPE_CHECKING:  # cv2 and torch only when a learned model is used
+    from arvr_hybrid_vio.core.model.camera_input import CameraModel
 
 LOGGER = logging.getLogger(__name__)
 IMU_ONLY = "imu-only"
@@ -129,6 +133,13 @@ class VioEstimator:
         self._imu_history.clear()
         self.source.reset()
         self.counters["resets"] += 1
+
+    def set_camera(self, camera: CameraModel | None) -> None:
+        """The rig's camera (intrinsics, distortion, mount relative to the IMU) for the visual input.
+
+        None (the default) assumes the camera the model was trained with, at the images' size.
+        """
+        self.source.set_camera(camera)
 
     def step(self, frame: SyncedFrame) -> PoseEstimate | None:
         """Process one synced frame; the pose at ``frame.stamp_ns``, or None (initialising or skipped)."""

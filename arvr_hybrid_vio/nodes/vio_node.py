@@ -41,12 +41,13 @@ from std_srvs.srv import Trigger
 from arvr_hybrid_vio.core.errors import SensorDataError, VioError
 from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
 from arvr_hybrid_vio.core.geometry import matrix_to_quat_wxyz
+from arvr_hybrid_vio.core.model.camera_input import CameraModel
 from arvr_hybrid_vio.core.sync_buffer import SyncBuffer, SyncConfig
 from arvr_hybrid_vio.core.types import PoseEstimate, SyncedFrame
 from arvr_hybrid_vio.nodes.vio_health import (
     HealthReport, LatencyStats, NodeCounters, RateMeter, dropped_total, format_values, node_state)
 from arvr_hybrid_vio.nodes.vio_node_config import (
-    VioNodeConfig, estimate_in_base, estimate_is_finite, resolve_model_path, transform_from_row_major)
+    CameraInfoValues, VioNodeConfig, estimate_in_base, estimate_is_finite, resolve_model_path, transform_from_row_major)
 from arvr_hybrid_vio.io.image_messages import grey_image
 from arvr_hybrid_vio.ros.builders import odometry, path_append, pose_stamped, transform_from_estimate, \
     transform_stamped
@@ -71,6 +72,9 @@ class VioNode(Node):
         self._T_base_imu = transform_from_row_major(self.config.T_base_imu, name="vio.T_base_imu")
         self.model_path = resolve_model_path(self.config.model_path)
         self.estimator = VioEstimator.from_file(self.model_path, estimator_config)
+        self.estimator.set_camera(self.config.rig_camera())
+        self._camera_info: CameraInfoValues | None = None  # the last calibration seen on CameraInfo
+        self._pending_camera: list[CameraModel | None] = []  # handed from the executor to the worker
         self.buffer = SyncBuffer(sync_config)
         self._buffer_lock = threading.Lock()
         self.counters = NodeCounters()
@@ -207,6 +211,23 @@ class VioNode(Node):
         self.counters.add("camera_info_received")
         if msg.width and msg.height:
             self._image_size = (int(msg.height), int(msg.width))
+        values = CameraInfoValues(int(msg.width), int(msg.height), tuple(float(v) for v in msg.k),
+                                  tuple(float(v) for v in msg.d), str(msg.distortion_model))
+        if values == self._camera_info:
+            return
+        self._camera_info = values
+        try:
+            camera = self.config.rig_camera(values)
+        except VioError as exc:
+            self.counters.add("camera_info_rejected")
+            self.get_logger().warning(f"{self.config.camera_info_topic}: calibration not usable: {exc}",
+                                      throttle_duration_sec=5.0)
+            return
+        if camera is not None:
+            self.get_logger().info(f"camera from {self.config.camera_info_topic}: {camera.width}x{camera.height}, "
+                                   f"fx {camera.fx:.1f}, fy {camera.fy:.1f}, {msg.distortion_model or 'no'} distortion")
+            self._pending_camera.append(camera)
+            self._wake.set()
 
     def _on_reset(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         done = threading.Event()
@@ -244,6 +265,8 @@ class VioNode(Node):
             return self.buffer.pop_synced()
 
     def _process_frame(self, frame: SyncedFrame) -> None:
+        while self._pending_camera:  # a new calibration arrived on CameraInfo
+            self.estimator.set_camera(self._pending_camera.pop(0))
         if frame.frame_index == 0 and self._seen_frames:  # the buffer saw time jump back
             self.counters.add("resets_jump_back")
             self._reset_estimator()

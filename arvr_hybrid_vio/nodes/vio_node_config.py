@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from arvr_hybrid_vio.core.estimator import IMU_ONLY, EstimatorConfig
 from arvr_hybrid_vio.core.geometry import hat, matrix_to_quat_wxyz, quat_wxyz_to_matrix
 from arvr_hybrid_vio.core.sync_buffer import SyncConfig
 from arvr_hybrid_vio.core.types import PoseEstimate
+
+if TYPE_CHECKING:
+    from arvr_hybrid_vio.core.model.camera_input import CameraModel
 
 LOGGER = logging.getLogger(__name__)
 PACKAGE = "arvr_hybrid_vio"
@@ -59,6 +63,16 @@ class VioNodeConfig:
     # T_base_camera, 4x4 row-major: maps camera coordinates into base_frame.
     T_base_camera: tuple[float, ...] = field(default=IDENTITY_4X4, metadata=_restart(
         "T_base_camera, 16 numbers, row-major"))
+    # The camera's pinhole intrinsics fx, fy, cx, cy (px) at camera_resolution; [] = from CameraInfo
+    # when camera_info_topic is set, else the model's training camera (same field of view) is assumed.
+    camera_intrinsics: tuple[float, ...] = field(default=(), metadata=_restart(
+        "fx, fy, cx, cy in px ([] = CameraInfo or the model's training camera)"))
+    # Image width, height the intrinsics are for (images of another size are scaled to it).
+    camera_resolution: tuple[int, ...] = field(default=(), metadata=_restart("width, height of the intrinsics, px"))
+    # Distortion coefficients of camera_distortion_model; [] = none.
+    camera_distortion: tuple[float, ...] = field(default=(), metadata=_restart("distortion coefficients, [] = none"))
+    # plumb_bob (radtan k1 k2 p1 p2 [k3]) or equidistant (fisheye k1..k4).
+    camera_distortion_model: str = field(default="plumb_bob", metadata=_restart("plumb_bob or equidistant"))
     # Broadcast odom -> base_frame on /tf.
     publish_tf: bool = field(default=True, metadata={"description": "broadcast odom -> base_frame on /tf"})
     # Broadcast base_frame -> imu_frame / camera_frame on /tf_static.
@@ -82,12 +96,58 @@ class VioNodeConfig:
     def __post_init__(self) -> None:
         for name in ("T_base_imu", "T_base_camera"):
             transform_from_row_major(getattr(self, name), name=f"vio.{name}")
+        if self.camera_intrinsics and (len(self.camera_intrinsics) != 4 or len(self.camera_resolution) != 2):
+            raise ConfigError("vio.camera_intrinsics needs 4 values (fx, fy, cx, cy) and vio.camera_resolution "
+                              f"2 (width, height); got {list(self.camera_intrinsics)} and "
+                              f"{list(self.camera_resolution)}")
+        if self.camera_intrinsics:
+            self.rig_camera()  # validates the values
         if self.path_max_poses < 1 or self.imu_rate_queue < 1:
             raise ConfigError("vio.path_max_poses and vio.imu_rate_queue must be >= 1")
         if self.diagnostics_period_s <= 0 or self.input_timeout_s <= 0 or self.path_period_s < 0 \
                 or self.path_pose_spacing_s < 0:
             raise ConfigError("vio.diagnostics_period_s and vio.input_timeout_s must be > 0, "
                               "path_period_s and path_pose_spacing_s >= 0")
+
+    def camera_rotation_imu(self) -> tuple[float, ...]:
+        """R_imu_camera (row-major) from the two extrinsics."""
+        T_base_imu = transform_from_row_major(self.T_base_imu, name="vio.T_base_imu")
+        T_base_camera = transform_from_row_major(self.T_base_camera, name="vio.T_base_camera")
+        return tuple(float(v) for v in (T_base_imu[:3, :3].T @ T_base_camera[:3, :3]).reshape(9))
+
+    def rig_camera(self, camera_info: CameraInfoValues | None = None) -> CameraModel | None:
+        """The rig camera for the estimator: CameraInfo's calibration when given (and not all
+        zero), else the ``camera_*`` parameters, else None (the model's training camera).
+
+        Raises:
+            ConfigError: the calibration is not a usable pinhole (e.g. fx <= 0).
+        """
+        from arvr_hybrid_vio.core.model.camera_input import CameraModel
+        if camera_info is not None and camera_info.k[0] > 0 and camera_info.width > 0:
+            k = camera_info.k
+            model = camera_info.distortion_model or "plumb_bob"
+            if model == "rational_polynomial":  # plumb_bob's superset, as OpenCV reads it
+                model = "plumb_bob"
+            distortion = tuple(camera_info.d) if any(camera_info.d) else ()
+            return CameraModel(int(camera_info.width), int(camera_info.height), k[0], k[4], k[2], k[5], distortion,
+                               self.camera_rotation_imu(), model)
+        if not self.camera_intrinsics:
+            return None
+        fx, fy, cx, cy = self.camera_intrinsics
+        width, height = self.camera_resolution
+        return CameraModel(int(width), int(height), fx, fy, cx, cy, tuple(self.camera_distortion),
+                           self.camera_rotation_imu(), self.camera_distortion_model)
+
+
+@dataclass(frozen=True)
+class CameraInfoValues:
+    """The fields of a sensor_msgs/CameraInfo the estimator uses (ROS-free)."""
+
+    width: int
+    height: int
+    k: tuple[float, ...]  # row-major 3x3 camera matrix
+    d: tuple[float, ...]  # distortion coefficients
+    distortion_model: str  # "plumb_bob", "rational_polynomial", "equidistant", ...
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@
 
 Messages are pushed in log-time order into the same ``SyncBuffer`` the node uses and every
 synced frame goes through the same ``VioEstimator``, so the poses equal the node's.
-Stamps are the message header stamps. ``--config`` reads the ``sync`` and ``estimator``
-sections of a ROS parameter file (defaults otherwise).
+Stamps are the message header stamps. ``--config`` reads the ``sync``, ``estimator`` and
+``vio`` sections of a ROS parameter file (defaults otherwise); the camera calibration comes,
+as in the node, from the bag's CameraInfo on ``vio.camera_info_topic`` or the ``vio.camera_*``
+parameters.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -29,6 +32,10 @@ from arvr_hybrid_vio.core.training.replay import run_estimator
 from arvr_hybrid_vio.core.types import SyncedFrame
 from arvr_hybrid_vio.io.bags import BagError, iter_messages, open_bag, topic_types
 from arvr_hybrid_vio.io.image_messages import grey_image
+from arvr_hybrid_vio.nodes.vio_node_config import CameraInfoValues, VioNodeConfig, load_node_configs
+
+if TYPE_CHECKING:
+    from arvr_hybrid_vio.core.model.camera_input import CameraModel
 
 LOGGER = logging.getLogger("arvr_vio_infer")
 IMAGE_TYPE = "sensor_msgs/msg/Image"
@@ -44,7 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--image-topic", default="/cam0/image_raw", help="sensor_msgs/Image topic")
     parser.add_argument("--imu-topic", default="/imu0", help="sensor_msgs/Imu topic")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="inference device")
-    parser.add_argument("--config", help="ROS parameter file with `sync` and `estimator` sections")
+    parser.add_argument("--config", help="ROS parameter file (`sync`, `estimator`, `vio` sections)")
     return parser.parse_args(argv)
 
 
@@ -104,12 +111,27 @@ def infer(bag: str, estimator: VioEstimator, *, image_topic: str, imu_topic: str
     return run_estimator(estimator, frames, source=f"{bag} ({estimator.source.name})")
 
 
-def load_configs(path: str | None, device: str) -> tuple[SyncConfig, EstimatorConfig]:
-    """Sync and estimator settings from a parameter file (when given), with the device overridden."""
-    from arvr_hybrid_vio.core.config_io import load_section
-    sync = load_section(path, "sync", SyncConfig) if path else SyncConfig()
-    estimator = load_section(path, "estimator", EstimatorConfig) if path else EstimatorConfig()
-    return sync, dataclasses.replace(estimator, device=device)
+def load_configs(path: str | None, device: str) -> tuple[SyncConfig, EstimatorConfig, VioNodeConfig | None]:
+    """Sync, estimator and (when a file is given) vio settings, with the device overridden."""
+    if not path:
+        return SyncConfig(), dataclasses.replace(EstimatorConfig(), device=device), None
+    configs = load_node_configs(path)
+    return configs.sync, dataclasses.replace(configs.estimator, device=device), configs.vio
+
+
+def rig_camera(bag: str, vio: VioNodeConfig | None) -> CameraModel | None:
+    """The camera as the node would set it: the bag's first CameraInfo on ``vio.camera_info_topic``
+    (when set and present), else the ``vio.camera_*`` parameters, else None (training camera)."""
+    if vio is None:
+        return None
+    info = None
+    if vio.camera_info_topic and vio.camera_info_topic in topic_types(bag):
+        for message in iter_messages(bag, [vio.camera_info_topic]):
+            decoded = message.decode()
+            info = CameraInfoValues(int(decoded.width), int(decoded.height), tuple(float(v) for v in decoded.k),
+                                    tuple(float(v) for v in decoded.d), str(decoded.distortion_model))
+            break
+    return vio.rig_camera(info)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         check_topics(args.bag, args.image_topic, args.imu_topic)
-        sync, config = load_configs(args.config, args.device)
+        sync, config, vio = load_configs(args.config, args.device)
         estimator = VioEstimator.from_file(args.model, config)
+        estimator.set_camera(rig_camera(args.bag, vio))
         trajectory = infer(args.bag, estimator, image_topic=args.image_topic, imu_topic=args.imu_topic, sync=sync)
         if len(trajectory) == 0:
             raise VioError(f"{args.bag}: no pose estimated (too short for the 0.5 s initialisation, or no IMU?)")

@@ -16,6 +16,8 @@ import torch
 
 from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.geometry import so3_exp
+from arvr_hybrid_vio.core.model.camera_input import (
+    MAX_MOUNT_DIFFERENCE_DEG, CameraInput, CameraModel, scaled_to, trained_camera)
 from arvr_hybrid_vio.core.model.inputs import gravity_body, inertial_inputs
 from arvr_hybrid_vio.core.model.motion_source import RelativeMotion
 from arvr_hybrid_vio.core.model.network import VioNetwork
@@ -65,6 +67,9 @@ class LearnedMotion:
         self.name = network.config.family
         fx, fy, cx, cy = network.config.intrinsics
         self.intrinsics = Intrinsics(fx, fy, cx, cy)
+        self.trained_camera = trained_camera(network.config)
+        self._rig_camera: CameraModel | None = None  # None: assume the training camera's field of view
+        self._camera_input: CameraInput | None = None  # built for the image size in use
         self._weights: np.ndarray | None = None
         self.reset()
 
@@ -87,17 +92,46 @@ class LearnedMotion:
         self._weights = None
         self._velocity_var = INITIAL_VELOCITY_VAR
 
+    def set_camera(self, camera: CameraModel | None) -> None:
+        """The rig's camera (intrinsics, distortion, mount); None assumes the training camera's
+        field of view and mount at whatever size the images have."""
+        self._rig_camera = camera
+        self._camera_input = None
+
+    def _input_for(self, image: np.ndarray) -> CameraInput:
+        height, width = image.shape
+        current = self._camera_input
+        if current is None or (current.rig.width, current.rig.height) != (width, height):
+            rig = scaled_to(self._rig_camera or self.trained_camera, width, height)
+            current = self._camera_input = CameraInput(rig, self.trained_camera)
+            if not current.identity:
+                LOGGER.info("camera %dx%d (fx %.1f, fy %.1f%s) mapped onto the training camera %dx%d; "
+                            "mount %.1f deg from the training mount", width, height, rig.fx, rig.fy,
+                            ", distorted" if rig.distortion else "", self.trained_camera.width,
+                            self.trained_camera.height, current.mount_difference_deg)
+            if current.mount_difference_deg > MAX_MOUNT_DIFFERENCE_DEG:
+                LOGGER.warning("the camera is mounted %.0f deg away from the camera this model was trained "
+                               "with: few features map into its view, expect degraded accuracy (retrain "
+                               "on data rendered with this mount)", current.mount_difference_deg)
+        return current
+
+    def _prepared(self, image: np.ndarray) -> tuple[np.ndarray, CameraInput]:
+        camera = self._input_for(image)
+        return camera.prepare(image), camera
+
     def start(self, frame: SyncedFrame) -> None:
         """The first tracked frame's image is the reference for the next step's tracks."""
-        self._prev_image = frame.image
+        self._prev_image = self._prepared(frame.image)[0]
 
     def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration) -> RelativeMotion:
         """Network step on this frame's tracks and IMU, decoded into a relative motion."""
         inertial = inertial_inputs(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2,
                                    gravity_body(state.rotation), gravity_m_s2=self.gravity_m_s2)
-        prev = frame.image if self._prev_image is None else self._prev_image
-        tracks = extract_tracks(prev, frame.image, self.intrinsics, self.network.config.tracks)
-        self._prev_image = frame.image
+        image, camera = self._prepared(frame.image)
+        prev = image if self._prev_image is None else self._prev_image
+        tracks = extract_tracks(prev, image, self.intrinsics, self.network.config.tracks,
+                                to_normalised=None if camera.identity else camera.normalise)
+        self._prev_image = image
         features = inertial.features
         context = np.array([inertial.motion_magnitude, features[-2], features[-1]])
         with torch.inference_mode():

@@ -9,7 +9,7 @@ inference and the tests all go through the same estimator.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -37,6 +37,9 @@ class MotionSource(Protocol):
 
     def start(self, frame: SyncedFrame) -> None:
         """Remember the frame that tracking starts from (its image is the first reference)."""
+
+    def set_camera(self, camera: Any) -> None:
+        """The rig's camera model (``camera_input.CameraModel``; None: the training camera's)."""
 
     def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration) -> RelativeMotion:
         """Relative motion from ``state`` (the previous frame) to ``frame``."""
@@ -67,6 +70,10 @@ class StrapdownMotion:
     def start(self, frame: SyncedFrame) -> None:
         """Nothing to remember: strapdown does not look at images."""
         del frame
+
+    def set_camera(self, camera: Any) -> None:
+        """Strapdown does not look at images."""
+        del camera
 
     def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration) -> RelativeMotion:
         """Strapdown prediction over the frame interval."""

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from arvr_hybrid_vio.core.model.camera_input import TRAINING_CAMERA_ROTATION
 from arvr_hybrid_vio.core.model.encoders import InertialEncoder, TrackEncoder
 from arvr_hybrid_vio.core.model.fusion import MotionAwareFusion
 from arvr_hybrid_vio.core.model.inputs import INERTIAL_DIM
@@ -54,6 +55,10 @@ class ModelConfig:
     fusion: str = "learned"  # learned (smooth gate, rule-initialised) | hard (the seed's rule)
     tracks: TrackConfig = field(default_factory=TrackConfig)  # feature tracking settings
     intrinsics: tuple[float, ...] = (80.0, 80.0, 79.5, 63.5)  # fx, fy, cx, cy of the training camera, px
+    image_size: tuple[int, ...] = (160, 128)  # width, height of the training camera, px
+    # R_imu_camera of the training camera, row-major: the synthetic rig's optical camera looking
+    # forward (IMU +x), tilted 10 deg down (core.synth.camera.CameraConfig's default mount).
+    camera_rotation_imu: tuple[float, ...] = TRAINING_CAMERA_ROTATION
     gravity_m_s2: float = 9.81  # gravity magnitude the inputs assume, m/s^2
 
     @property

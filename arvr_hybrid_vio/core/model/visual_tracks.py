@@ -17,12 +17,15 @@ Note: this module imports OpenCV (``opencv-python-headless``); it is ROS-free.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 TRACK_CHANNELS = 6  # x, y, dx, dy (normalised camera coords), forward-backward error (px / 4), valid
+# Pixels (N, 2) -> normalised coordinates (N, 2) float32 and a validity mask (N,): see camera_input.
+PixelsToNormalised = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,13 @@ class Intrinsics:
 
 
 def extract_tracks(prev_image: np.ndarray, image: np.ndarray, intrinsics: Intrinsics,
-                   config: TrackConfig = TrackConfig()) -> np.ndarray:
+                   config: TrackConfig = TrackConfig(), *,
+                   to_normalised: PixelsToNormalised | None = None) -> np.ndarray:
     """Tracks from ``prev_image`` into ``image`` as a fixed-size array.
+
+    ``to_normalised`` replaces the pinhole ``intrinsics`` when given: a rig camera mapped
+    onto the training camera (:class:`~arvr_hybrid_vio.core.model.camera_input.CameraInput`);
+    tracks whose start or end it marks invalid are dropped.
 
     Shape:
         prev_image (H, W) uint8, image (H, W) uint8 -> (max_tracks, TRACK_CHANNELS) float32;
@@ -66,11 +74,19 @@ def extract_tracks(prev_image: np.ndarray, image: np.ndarray, intrinsics: Intrin
     end, fb_error = _track_forward_backward(prev_image, image, start, config)
     keep = fb_error < config.max_fb_error_px
     start, end, fb_error = start[keep], end[keep], fb_error[keep]
-    count = start.shape[0]
-    scale = np.array([intrinsics.fx, intrinsics.fy], dtype=np.float32)
-    centre = np.array([intrinsics.cx, intrinsics.cy], dtype=np.float32)
-    out[:count, 0:2] = (start - centre) / scale
-    out[:count, 2:4] = (end - start) / scale
+    if to_normalised is None:
+        scale = np.array([intrinsics.fx, intrinsics.fy], dtype=np.float32)
+        centre = np.array([intrinsics.cx, intrinsics.cy], dtype=np.float32)
+        start_normalised, displacement = (start - centre) / scale, (end - start) / scale
+    else:
+        start_normalised, start_valid = to_normalised(start)
+        end_normalised, end_valid = to_normalised(end)
+        valid = start_valid & end_valid
+        start_normalised, displacement = start_normalised[valid], (end_normalised - start_normalised)[valid]
+        fb_error = fb_error[valid]
+    count = start_normalised.shape[0]
+    out[:count, 0:2] = start_normalised
+    out[:count, 2:4] = displacement
     out[:count, 4] = fb_error / 4.0
     out[:count, 5] = 1.0
     return out
