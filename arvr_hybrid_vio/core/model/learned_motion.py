@@ -92,6 +92,11 @@ class LearnedMotion:
         self._weights = None
         self._velocity_var = INITIAL_VELOCITY_VAR
 
+    @property
+    def rig_camera(self) -> CameraModel | None:
+        """The rig camera set with ``set_camera`` (None: the training camera's field of view)."""
+        return self._rig_camera
+
     def set_camera(self, camera: CameraModel | None) -> None:
         """The rig's camera (intrinsics, distortion, mount); None assumes the training camera's
         field of view and mount at whatever size the images have."""
