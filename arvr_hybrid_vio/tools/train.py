@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -87,12 +88,16 @@ def train(args: argparse.Namespace) -> Path:
         num_sanity_val_steps=0, limit_val_batches=0, enable_model_summary=False)
     last = run_dir / "checkpoints" / "last.ckpt"
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if args.resume and last.is_file() else None)
+    model_path = Path(train_cfg.models_dir) / f"{train_cfg.family}.safetensors"
+    if not trainer.is_global_zero:  # under DDP, rank 0 alone writes the timing and the model file
+        return model_path
     timing = _timing(run_dir / "timing.json", time.monotonic() - started, data.total_frames)
     best = Path(checkpoints.best_model_path) if checkpoints.best_model_path else last
-    return export_checkpoint(best, Path(train_cfg.models_dir) / f"{train_cfg.family}.safetensors", extra={
+    return export_checkpoint(best, model_path, extra={
         "train_frames": data.total_frames, "train_sequences": len(data.train_shards),
         "wall_s_total": timing["total_wall_s"], "epochs": train_cfg.epochs,
-        "device": str(trainer.strategy.root_device), "torch_threads": train_cfg.torch_threads})
+        "device": str(trainer.strategy.root_device), "devices": trainer.world_size,
+        "torch_threads": train_cfg.torch_threads})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     except VioError as exc:
         print(f"arvr-vio-train: {exc}", file=sys.stderr)
         return 2
-    LOGGER.info("model written to %s", path)
+    if int(os.environ.get("LOCAL_RANK", "0")) == 0:  # DDP ranks > 0 write nothing
+        LOGGER.info("model written to %s", path)
     return 0
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +118,42 @@ def test_tiny_training_run_exports_a_loadable_model_and_resumes(tmp_path: Path) 
     assert last["hyper_parameters"]["model_config"]["family"] == "multihead"
     timing = json.loads((tmp_path / "runs" / "multihead" / "timing.json").read_text())
     assert len(timing["runs"]) == 2 and timing["total_wall_s"] > 0
+
+
+def test_ddp_on_two_cpu_processes_trains_and_rank_zero_alone_exports(tmp_path: Path) -> None:
+    """`devices: 2` runs Lightning DDP unchanged (gloo on CPU here, NCCL on GPUs): both ranks train on
+    their shard of the windows, and rank 0 alone writes the timing and the model file."""
+    for split, seed in (("train", 21), ("train", 23), ("val", 22)):
+        motion = MotionConfig(motion="head", duration_s=2.5, rest_s=0.6)
+        write_shard(generate_sequence(SynthConfig(motion=motion), seed=seed), tmp_path / "data" / split / f"{seed}.npz")
+    config = tmp_path / "train.yaml"
+    config.write_text(f"""/**:
+  ros__parameters:
+    train:
+      model_config: {Path(__file__).resolve().parents[2] / 'config' / 'model.yaml'}
+      dataset_root: {tmp_path / 'data'}
+      cache_dir: {tmp_path / 'cache'}
+      out_dir: {tmp_path / 'runs'}
+      models_dir: {tmp_path / 'models'}
+      epochs: 1
+      batch_size: 2
+      curriculum_epochs: [1]
+      curriculum_windows: [8, 16]
+      curriculum_quantile: [0.6, 1.0]
+      passes_per_epoch: 1.0
+      accelerator: cpu
+      devices: 2
+""")
+    train = Path(sys.executable).parent / "arvr-vio-train"
+    result = subprocess.run([str(train), "--config", str(config), "--model", "multihead"], capture_output=True,
+                            text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in result.stderr
+    assert result.stderr.count("model written to") == 1
+    network, training = load_model(tmp_path / "models" / "multihead.safetensors")
+    assert network.config.family == "multihead" and training["devices"] == 2
+    timing = json.loads((tmp_path / "runs" / "multihead" / "timing.json").read_text())
+    assert len(timing["runs"]) == 1
 
 
 def test_bad_training_config_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -57,7 +57,7 @@ class VioLightningModule(L.LightningModule):
         """One optimisation step over a batch of windows."""
         losses = self._losses(batch)
         self.log_dict({f"train_{k}": v for k, v in losses.items()}, prog_bar=True, on_step=True, on_epoch=True,
-                      batch_size=batch["dt"].shape[0])
+                      batch_size=batch["dt"].shape[0], sync_dist=True)  # epoch means over every DDP rank
         return losses["loss"]
 
     def configure_optimizers(self) -> dict[str, Any]:
@@ -71,7 +71,7 @@ class VioLightningModule(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         """Log the curriculum stage."""
-        self.log("curriculum_stage", float(curriculum_stage(self.train_cfg, self.current_epoch)))
+        self.log("curriculum_stage", float(curriculum_stage(self.train_cfg, self.current_epoch)), sync_dist=True)
 
 
 def validate_network(network: VioNetwork, shards: list[dict[str, Any]], *, max_frames: int = 0) -> dict[str, float]:
@@ -113,6 +113,7 @@ class TrajectoryValidation(L.Callback):
             self._shards = [load_shard(path) for path in self.val_paths]
         with torch.no_grad():
             metrics = validate_network(pl_module.network, self._shards, max_frames=self.max_frames)
-        pl_module.log_dict(metrics, prog_bar=True)
-        LOGGER.info("epoch %d validation: %s", trainer.current_epoch,
-                    ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+        pl_module.log_dict(metrics, prog_bar=True, sync_dist=True)  # equal on every rank; sync keeps DDP quiet
+        if trainer.is_global_zero:
+            LOGGER.info("epoch %d validation: %s", trainer.current_epoch,
+                        ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
