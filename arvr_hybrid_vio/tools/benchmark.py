@@ -30,7 +30,7 @@ from arvr_hybrid_vio.core.training.replay import ground_truth, run_estimator, sh
 LOGGER = logging.getLogger("arvr_vio_benchmark")
 DEFAULT_MODELS = ("hybrid", "multihead", "lstm", "transformer", IMU_ONLY)
 LABELS = {"hybrid": "Hybrid", "multihead": "Multi-Head", "lstm": "LSTM-only", "transformer": "Transformer-only",
-          IMU_ONLY: "IMU-only"}
+          "hybrid_hard": "Hybrid hard-rule", IMU_ONLY: "IMU-only"}
 METRICS = ("ate_cm", "rpe_trans_cm", "rpe_rot_deg", "drift_m_per_100m")
 ABSOLUTE_TARGETS = {"ate_cm": 1.00, "rpe_trans_cm": 0.25, "rpe_rot_deg": 0.5, "drift_m_per_100m": 0.10}
 IMPROVEMENT_TARGETS = {"ate_cm": 7.0, "rpe_trans_cm": 17.0, "rpe_rot_deg": 24.0, "drift_m_per_100m": 23.0}

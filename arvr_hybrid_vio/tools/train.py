@@ -2,9 +2,10 @@
 
     arvr-vio-train --config config/train.yaml [--model hybrid|multihead|lstm|transformer] [--resume]
 
-Checkpoints (with both configs inside) go to ``<out_dir>/<family>/checkpoints``; ``--resume``
+Checkpoints (with both configs inside) go to ``<out_dir>/<name>/checkpoints`` (name: the family, or
+``hybrid_hard`` with ``--fusion hard``); ``--resume``
 continues from ``last.ckpt``. At the end the best checkpoint by validation ATE is exported to
-``<models_dir>/<family>.safetensors`` with the training summary in its metadata.
+``<models_dir>/<name>.safetensors`` with the training summary in its metadata.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from arvr_hybrid_vio.core.config_io import config_to_mapping, load_section
-from arvr_hybrid_vio.core.errors import VioError
+from arvr_hybrid_vio.core.errors import ConfigError, VioError
 from arvr_hybrid_vio.core.model.network import FAMILIES, ModelConfig
 
 LOGGER = logging.getLogger("arvr_vio_train")
@@ -30,6 +31,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="arvr-vio-train", description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="config/train.yaml", help="ROS parameter file with `train`/`augment`")
     parser.add_argument("--model", choices=FAMILIES, help="model family (overrides train.family)")
+    parser.add_argument("--fusion", choices=("learned", "hard"),
+                        help="hybrid only: override model.fusion; 'hard' (the seed's rule, the ablation) "
+                             "writes <family>_hard")
     parser.add_argument("--epochs", type=int, help="override train.epochs")
     parser.add_argument("--resume", action="store_true", help="continue from <out_dir>/<family>/checkpoints/last.ckpt")
     return parser.parse_args(argv)
@@ -43,7 +47,16 @@ def load_configs(args: argparse.Namespace) -> tuple[Any, Any, ModelConfig]:
     train = dataclasses.replace(train, **overrides)
     augment = load_section(args.config, "augment", AugmentConfig)
     model = dataclasses.replace(load_section(train.model_config, "model", ModelConfig), family=train.family)
+    if args.fusion is not None:
+        if train.family != "hybrid":
+            raise ConfigError(f"--fusion applies to the hybrid only (its motion-aware fusion), not {train.family}")
+        model = dataclasses.replace(model, fusion=args.fusion)
     return train, augment, model
+
+
+def run_name(model: ModelConfig) -> str:
+    """Name of the run folder and the model file: the family, with ``_hard`` for the hard-rule ablation."""
+    return model.family if model.fusion == "learned" or model.family != "hybrid" else f"{model.family}_{model.fusion}"
 
 
 def _timing(path: Path, seconds: float, frames: int) -> dict[str, Any]:
@@ -76,7 +89,7 @@ def train(args: argparse.Namespace) -> Path:
     total_steps = sum(data.windows_per_epoch(e) // train_cfg.batch_size for e in range(train_cfg.epochs))
     module = VioLightningModule(config_to_mapping(model_cfg), config_to_mapping(train_cfg), total_steps=total_steps)
     module.set_normalisation(data.stats)
-    run_dir = Path(train_cfg.out_dir) / train_cfg.family
+    run_dir = Path(train_cfg.out_dir) / run_name(model_cfg)
     checkpoints = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor="val_ate_m", mode="min", save_last=True,
                                   save_top_k=1, filename="best-{epoch:02d}", save_on_train_epoch_end=True)
     trainer = L.Trainer(
@@ -88,7 +101,7 @@ def train(args: argparse.Namespace) -> Path:
         num_sanity_val_steps=0, limit_val_batches=0, enable_model_summary=False)
     last = run_dir / "checkpoints" / "last.ckpt"
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if args.resume and last.is_file() else None)
-    model_path = Path(train_cfg.models_dir) / f"{train_cfg.family}.safetensors"
+    model_path = Path(train_cfg.models_dir) / f"{run_name(model_cfg)}.safetensors"
     if not trainer.is_global_zero:  # under DDP, rank 0 alone writes the timing and the model file
         return model_path
     timing = _timing(run_dir / "timing.json", time.monotonic() - started, data.total_frames)

@@ -86,27 +86,33 @@ def test_augmented_sequences_drop_frames_and_stay_finite(exact_shard: dict) -> N
     assert not np.allclose(noisy.inertial[:5], clean.inertial[:5])  # IMU noise/bias perturbation applied
 
 
-def test_tiny_training_run_exports_a_loadable_model_and_resumes(tmp_path: Path) -> None:
-    for split, seed in (("train", 21), ("val", 22)):
+def tiny_training(root: Path, *, train_seeds: tuple[int, ...] = (21,), epochs: int = 1,
+                  extra: str = "") -> Path:
+    """Shards of 2.5 s head motion (train seeds, val seed 22) and a training config for them; its path."""
+    for split, seed in [("train", s) for s in train_seeds] + [("val", 22)]:
         motion = MotionConfig(motion="head", duration_s=2.5, rest_s=0.6)
-        sequence = generate_sequence(SynthConfig(motion=motion), seed=seed)
-        write_shard(sequence, tmp_path / "data" / split / f"{split}_seq.npz")
-    config = tmp_path / "train.yaml"
+        write_shard(generate_sequence(SynthConfig(motion=motion), seed=seed), root / "data" / split / f"{seed}.npz")
+    config = root / "train.yaml"
     config.write_text(f"""/**:
   ros__parameters:
     train:
       model_config: {Path(__file__).resolve().parents[2] / 'config' / 'model.yaml'}
-      dataset_root: {tmp_path / 'data'}
-      cache_dir: {tmp_path / 'cache'}
-      out_dir: {tmp_path / 'runs'}
-      models_dir: {tmp_path / 'models'}
-      epochs: 1
+      dataset_root: {root / 'data'}
+      cache_dir: {root / 'cache'}
+      out_dir: {root / 'runs'}
+      models_dir: {root / 'models'}
+      epochs: {epochs}
       batch_size: 2
       curriculum_epochs: [1]
       curriculum_windows: [8, 16]
       curriculum_quantile: [0.6, 1.0]
       passes_per_epoch: 1.0
-""")
+{extra}""")
+    return config
+
+
+def test_tiny_training_run_exports_a_loadable_model_and_resumes(tmp_path: Path) -> None:
+    config = tiny_training(tmp_path)
     assert train_main(["--config", str(config), "--model", "multihead"]) == 0
     network, training = load_model(tmp_path / "models" / "multihead.safetensors")
     assert network.config.family == "multihead" and training["train_sequences"] == 1
@@ -120,30 +126,19 @@ def test_tiny_training_run_exports_a_loadable_model_and_resumes(tmp_path: Path) 
     assert len(timing["runs"]) == 2 and timing["total_wall_s"] > 0
 
 
+def test_hard_rule_ablation_is_its_own_model_file(tmp_path: Path) -> None:
+    config = tiny_training(tmp_path)
+    assert train_main(["--config", str(config), "--model", "hybrid", "--fusion", "hard"]) == 0
+    network, _ = load_model(tmp_path / "models" / "hybrid_hard.safetensors")
+    assert network.config.family == "hybrid" and network.config.fusion == "hard"
+    assert (tmp_path / "runs" / "hybrid_hard" / "checkpoints" / "last.ckpt").is_file()
+    assert not (tmp_path / "models" / "hybrid.safetensors").exists()
+
+
 def test_ddp_on_two_cpu_processes_trains_and_rank_zero_alone_exports(tmp_path: Path) -> None:
     """`devices: 2` runs Lightning DDP unchanged (gloo on CPU here, NCCL on GPUs): both ranks train on
     their shard of the windows, and rank 0 alone writes the timing and the model file."""
-    for split, seed in (("train", 21), ("train", 23), ("val", 22)):
-        motion = MotionConfig(motion="head", duration_s=2.5, rest_s=0.6)
-        write_shard(generate_sequence(SynthConfig(motion=motion), seed=seed), tmp_path / "data" / split / f"{seed}.npz")
-    config = tmp_path / "train.yaml"
-    config.write_text(f"""/**:
-  ros__parameters:
-    train:
-      model_config: {Path(__file__).resolve().parents[2] / 'config' / 'model.yaml'}
-      dataset_root: {tmp_path / 'data'}
-      cache_dir: {tmp_path / 'cache'}
-      out_dir: {tmp_path / 'runs'}
-      models_dir: {tmp_path / 'models'}
-      epochs: 1
-      batch_size: 2
-      curriculum_epochs: [1]
-      curriculum_windows: [8, 16]
-      curriculum_quantile: [0.6, 1.0]
-      passes_per_epoch: 1.0
-      accelerator: cpu
-      devices: 2
-""")
+    config = tiny_training(tmp_path, train_seeds=(21, 23), extra="      accelerator: cpu\n      devices: 2\n")
     train = Path(sys.executable).parent / "arvr-vio-train"
     result = subprocess.run([str(train), "--config", str(config), "--model", "multihead"], capture_output=True,
                             text=True, timeout=300, cwd=tmp_path)
