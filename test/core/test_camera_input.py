@@ -117,3 +117,23 @@ def test_the_training_camera_read_from_a_yaml_is_the_identity_mapping():
                           tuple(round(v, 12) for v in TRAINING_CAMERA_ROTATION))
     assert CameraInput(rounded, TRAINED).identity
     assert not CameraInput(rig_camera(yaw_deg=0.001, distortion=()), TRAINED).identity
+
+
+def test_derotated_flow_of_a_pure_rotation_is_zero_and_a_translation_is_kept():
+    from arvr_hybrid_vio.core.model.visual_tracks import TRACK_CHANNELS, derotated
+    rng = np.random.default_rng(4)
+    start = np.column_stack([rng.uniform(-0.8, 0.8, 40), rng.uniform(-0.6, 0.6, 40)])
+    rotation = so3_exp(np.array([0.02, -0.03, 0.01]))  # camera rotation prev -> cur
+    rays = np.column_stack([start, np.ones(40)]) @ rotation  # static points seen after the rotation
+    end = rays[:, :2] / rays[:, 2:]
+    tracks = np.zeros((64, TRACK_CHANNELS), dtype=np.float32)
+    tracks[:40, 0:2], tracks[:40, 2:4], tracks[:40, 5] = start, end - start, 1.0
+    out = derotated(tracks, rotation)
+    assert np.abs(out[:40, 2:4]).max() < 1e-6 and np.all(out[40:] == 0)
+    np.testing.assert_array_equal(out[:, [0, 1, 4, 5]], tracks[:, [0, 1, 4, 5]])
+    np.testing.assert_allclose(derotated(tracks, np.eye(3))[:, 2:4], tracks[:, 2:4], atol=1e-7)
+    # with the model's mount, a body rotation becomes the camera rotation
+    config = ModelConfig(derotate_tracks=True)
+    body = so3_exp(np.array([0.0, 0.0, 0.05]))  # yaw about IMU z: the forward camera pans
+    camera = config.camera_rotation(body)
+    np.testing.assert_allclose(camera, TRAINED.rotation.T @ body @ TRAINED.rotation, atol=1e-12)

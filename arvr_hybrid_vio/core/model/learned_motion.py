@@ -21,7 +21,7 @@ from arvr_hybrid_vio.core.model.camera_input import (
 from arvr_hybrid_vio.core.model.inputs import gravity_body, inertial_inputs
 from arvr_hybrid_vio.core.model.motion_source import RelativeMotion
 from arvr_hybrid_vio.core.model.network import VioNetwork
-from arvr_hybrid_vio.core.model.visual_tracks import Intrinsics, extract_tracks
+from arvr_hybrid_vio.core.model.visual_tracks import Intrinsics, derotated, extract_tracks
 from arvr_hybrid_vio.core.strapdown import NavState, Preintegration
 from arvr_hybrid_vio.core.types import SyncedFrame
 
@@ -137,6 +137,8 @@ class LearnedMotion:
         tracks = extract_tracks(prev, image, self.intrinsics, self.network.config.tracks,
                                 to_normalised=None if camera.identity else camera.normalise)
         self._prev_image = image
+        if self.network.config.derotate_tracks:
+            tracks = derotated(tracks, self.network.config.camera_rotation(pre.delta_rotation))
         features = inertial.features
         context = np.array([inertial.motion_magnitude, features[-2], features[-1]])
         with torch.inference_mode():

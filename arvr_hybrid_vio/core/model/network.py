@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -59,7 +60,14 @@ class ModelConfig:
     # R_imu_camera of the training camera, row-major: the synthetic rig's optical camera looking
     # forward (IMU +x), tilted 10 deg down (core.synth.camera.CameraConfig's default mount).
     camera_rotation_imu: tuple[float, ...] = TRAINING_CAMERA_ROTATION
+    # Feed the flow left after removing the gyro-predicted camera rotation (visual_tracks.derotated).
+    derotate_tracks: bool = False
     gravity_m_s2: float = 9.81  # gravity magnitude the inputs assume, m/s^2
+
+    def camera_rotation(self, body_rotation_prev_cur: np.ndarray) -> np.ndarray:
+        """The training camera's rotation (camera axes) for a body (IMU) rotation between frames."""
+        mount = np.asarray(self.camera_rotation_imu, dtype=np.float64).reshape(3, 3)
+        return mount.T @ np.asarray(body_rotation_prev_cur, dtype=np.float64) @ mount
 
     @property
     def token_dim(self) -> int:

@@ -92,6 +92,30 @@ def extract_tracks(prev_image: np.ndarray, image: np.ndarray, intrinsics: Intrin
     return out
 
 
+def derotated(tracks: np.ndarray, rotation_prev_cur: np.ndarray) -> np.ndarray:
+    """Tracks whose displacement channels hold the flow left after removing the camera's rotation.
+
+    ``rotation_prev_cur`` (3, 3) is the camera's rotation from the previous frame to this one (camera
+    axes, from the gyro). A static point at bearing ``x`` would appear, after that rotation alone, at
+    ``pi(R^T [x, 1])``; the derotated displacement is the tracked end point minus that prediction,
+    which leaves the translational (depth-dependent) part of the flow. Tracks whose prediction falls
+    behind the camera are marked invalid.
+
+    Shape: (N, TRACK_CHANNELS), (3, 3) -> (N, TRACK_CHANNELS) float32 (a new array).
+    """
+    out = np.array(tracks, dtype=np.float32, copy=True)
+    valid = out[:, 5] > 0
+    start = out[valid, 0:2].astype(np.float64)
+    rays = np.column_stack([start, np.ones(len(start))]) @ np.asarray(rotation_prev_cur, dtype=np.float64)
+    ahead = rays[:, 2] > 1e-3
+    predicted = rays[:, :2] / np.where(ahead, rays[:, 2], 1.0)[:, None]
+    displacement = start + out[valid, 2:4] - predicted
+    rows = np.flatnonzero(valid)
+    out[rows, 2:4] = np.where(ahead[:, None], displacement, 0.0)
+    out[rows[~ahead]] = 0.0
+    return out
+
+
 def _track_forward_backward(prev_image: np.ndarray, image: np.ndarray, start: np.ndarray,
                             config: TrackConfig) -> tuple[np.ndarray, np.ndarray]:
     """LK forward then backward; the forward-backward error is inf where either pass failed.

@@ -99,7 +99,9 @@ class VioDataModule(L.LightningDataModule):
         for name, shard, tracks in self.train_shards:
             arrays = build_sequence(name, shard, tracks, rng or np.random.default_rng(0),
                                     self.augment if rng is not None else None,
-                                    gravity_m_s2=self.model_config.gravity_m_s2)
+                                    gravity_m_s2=self.model_config.gravity_m_s2,
+                                    derotate=self.model_config.camera_rotation if self.model_config.derotate_tracks
+                                    else None)
             check_dims(arrays)
             sequences.append(arrays)
         return sequences
