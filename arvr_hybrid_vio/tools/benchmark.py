@@ -1,7 +1,7 @@
 """arvr-vio-benchmark: accuracy of every model on the held-out test sequences, against the seed's targets.
 
     arvr-vio-benchmark [--dataset data_out/dataset] [--models-dir models]
-                       [--models hybrid,multihead,lstm,transformer,imu-only] [--json report.json]
+                       [--models hybrid,hybrid_hard,multihead,lstm,transformer,imu-only] [--json report.json]
 
 Each test shard is replayed through the same sync buffer and streaming estimator the node
 uses; the estimate is scored with the evaluation core (SE(3) Umeyama alignment, RPE over
@@ -28,7 +28,7 @@ from arvr_hybrid_vio.core.evaluation import EvalConfig, evaluate
 from arvr_hybrid_vio.core.training.replay import ground_truth, run_estimator, shard_frames
 
 LOGGER = logging.getLogger("arvr_vio_benchmark")
-DEFAULT_MODELS = ("hybrid", "multihead", "lstm", "transformer", IMU_ONLY)
+DEFAULT_MODELS = ("hybrid", "hybrid_hard", "multihead", "lstm", "transformer", IMU_ONLY)
 LABELS = {"hybrid": "Hybrid", "multihead": "Multi-Head", "lstm": "LSTM-only", "transformer": "Transformer-only",
           "hybrid_hard": "Hybrid hard-rule", IMU_ONLY: "IMU-only"}
 METRICS = ("ate_cm", "rpe_trans_cm", "rpe_rot_deg", "drift_m_per_100m")
