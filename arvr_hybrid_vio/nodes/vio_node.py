@@ -211,8 +211,7 @@ class VioNode(Node):
         self.counters.add("camera_info_received")
         if msg.width and msg.height:
             self._image_size = (int(msg.height), int(msg.width))
-        values = CameraInfoValues(int(msg.width), int(msg.height), tuple(float(v) for v in msg.k),
-                                  tuple(float(v) for v in msg.d), str(msg.distortion_model))
+        values = CameraInfoValues.from_message(msg)
         if values == self._camera_info:
             return
         self._camera_info = values

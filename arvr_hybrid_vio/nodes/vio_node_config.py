@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -148,6 +148,12 @@ class CameraInfoValues:
     k: tuple[float, ...]  # row-major 3x3 camera matrix
     d: tuple[float, ...]  # distortion coefficients
     distortion_model: str  # "plumb_bob", "rational_polynomial", "equidistant", ...
+
+    @classmethod
+    def from_message(cls, msg: Any) -> CameraInfoValues:
+        """From a CameraInfo message: rclpy's live one or a decoded rosbags one (same fields)."""
+        return cls(int(msg.width), int(msg.height), tuple(float(v) for v in msg.k), tuple(float(v) for v in msg.d),
+                   str(msg.distortion_model))
 
 
 @dataclass(frozen=True)

@@ -60,14 +60,15 @@ def _stamp_ns(message: object) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
-def check_topics(bag: str, image_topic: str, imu_topic: str) -> None:
-    """Raise BagError unless both topics exist with the right types."""
+def check_topics(bag: str, image_topic: str, imu_topic: str) -> dict[str, str]:
+    """The bag's topic types; BagError unless both topics exist with the right types."""
     types = topic_types(bag)
     for topic, wanted in ((image_topic, IMAGE_TYPE), (imu_topic, IMU_TYPE)):
         if topic not in types:
             raise BagError(f"{bag}: topic {topic} not in bag; it has {sorted(types)}")
         if types[topic] != wanted:
             raise BagError(f"{bag}: topic {topic} is {types[topic]}, expected {wanted}")
+    return types
 
 
 def _message_count(bag: str, topics: tuple[str, str]) -> int | None:
@@ -119,17 +120,16 @@ def load_configs(path: str | None, device: str) -> tuple[SyncConfig, EstimatorCo
     return configs.sync, dataclasses.replace(configs.estimator, device=device), configs.vio
 
 
-def rig_camera(bag: str, vio: VioNodeConfig | None) -> CameraModel | None:
+def rig_camera(bag: str, types: dict[str, str], vio: VioNodeConfig | None) -> CameraModel | None:
     """The camera as the node would set it: the bag's first CameraInfo on ``vio.camera_info_topic``
-    (when set and present), else the ``vio.camera_*`` parameters, else None (training camera)."""
+    (when set and in ``types``, the bag's topics), else the ``vio.camera_*`` parameters, else None
+    (training camera)."""
     if vio is None:
         return None
     info = None
-    if vio.camera_info_topic and vio.camera_info_topic in topic_types(bag):
+    if vio.camera_info_topic and vio.camera_info_topic in types:
         for message in iter_messages(bag, [vio.camera_info_topic]):
-            decoded = message.decode()
-            info = CameraInfoValues(int(decoded.width), int(decoded.height), tuple(float(v) for v in decoded.k),
-                                    tuple(float(v) for v in decoded.d), str(decoded.distortion_model))
+            info = CameraInfoValues.from_message(message.decode())
             break
     return vio.rig_camera(info)
 
@@ -139,10 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     args = parse_args(argv)
     try:
-        check_topics(args.bag, args.image_topic, args.imu_topic)
+        types = check_topics(args.bag, args.image_topic, args.imu_topic)
         sync, config, vio = load_configs(args.config, args.device)
         estimator = VioEstimator.from_file(args.model, config)
-        estimator.set_camera(rig_camera(args.bag, vio))
+        estimator.set_camera(rig_camera(args.bag, types, vio))
         trajectory = infer(args.bag, estimator, image_topic=args.image_topic, imu_topic=args.imu_topic, sync=sync)
         if len(trajectory) == 0:
             raise VioError(f"{args.bag}: no pose estimated (too short for the 0.5 s initialisation, or no IMU?)")

@@ -13,7 +13,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -68,8 +67,8 @@ def _timing(path: Path, seconds: float, frames: int) -> dict[str, Any]:
     return previous
 
 
-def train(args: argparse.Namespace) -> Path:
-    """Fit, then export the best checkpoint; returns the model file path."""
+def train(args: argparse.Namespace) -> Path | None:
+    """Fit, then export the best checkpoint; the model file path (None on DDP ranks other than 0)."""
     import lightning as L
     import torch
     from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
@@ -103,7 +102,7 @@ def train(args: argparse.Namespace) -> Path:
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if args.resume and last.is_file() else None)
     model_path = Path(train_cfg.models_dir) / f"{run_name(model_cfg)}.safetensors"
     if not trainer.is_global_zero:  # under DDP, rank 0 alone writes the timing and the model file
-        return model_path
+        return None
     timing = _timing(run_dir / "timing.json", time.monotonic() - started, data.total_frames)
     best = Path(checkpoints.best_model_path) if checkpoints.best_model_path else last
     return export_checkpoint(best, model_path, extra={
@@ -122,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     except VioError as exc:
         print(f"arvr-vio-train: {exc}", file=sys.stderr)
         return 2
-    if int(os.environ.get("LOCAL_RANK", "0")) == 0:  # DDP ranks > 0 write nothing
+    if path is not None:  # None: a DDP rank other than 0, which writes nothing
         LOGGER.info("model written to %s", path)
     return 0
 
