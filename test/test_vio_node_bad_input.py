@@ -5,6 +5,8 @@ One node (in this process, spun by the node's own executor in a thread) is fed b
 driver node through a scripted sequence of phases: good data, bad images (wrong
 encoding, wrong size, truncated data), NaN/Inf IMU, duplicate and out-of-order stamps,
 a 2 s IMU gap, the camera stopping, a jump back in time, a 10x flood and a ~/reset call.
+Everything runs twice: with the estimator in the executor thread (the default) and in a
+worker thread of its own (``vio.inference_thread``).
 """
 from __future__ import annotations
 
@@ -35,14 +37,15 @@ pytestmark = pytest.mark.timeout(120)
 class Rig:
     """Driver (publishes), listener (records outputs) and the node under test."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, inference_thread: bool) -> None:
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         qos = {f"qos_overrides.{topic}.subscription.{key}": value for topic in (IMAGE_TOPIC, IMU_TOPIC)
                for key, value in (("reliability", "reliable"), ("depth", 5000))}
         overrides = [Parameter(name, value=value) for name, value in {
             "vio.model_path": "imu-only", "vio.image_topic": IMAGE_TOPIC, "vio.imu_topic": IMU_TOPIC,
-            "vio.diagnostics_period_s": 0.1, "vio.input_timeout_s": 0.5, **qos}.items()]
+            "vio.diagnostics_period_s": 0.1, "vio.input_timeout_s": 0.5, "vio.inference_thread": inference_thread,
+            **qos}.items()]
         self.node = VioNode(context=self.context, parameter_overrides=overrides)
         self.driver = rclpy.create_node("bad_input_driver", context=self.context)
         self.image_pub = self.driver.create_publisher(Image, IMAGE_TOPIC, RELIABLE)
@@ -160,9 +163,9 @@ class Rig:
         rclpy.try_shutdown(context=self.context)
 
 
-@pytest.fixture(scope="module")
-def rig():
-    rig = Rig()
+@pytest.fixture(scope="module", params=[False, True], ids=["estimator_in_executor", "estimator_in_worker_thread"])
+def rig(request):
+    rig = Rig(inference_thread=request.param)
     try:
         rig.wait_connected()
         yield rig

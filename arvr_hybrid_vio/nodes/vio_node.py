@@ -5,11 +5,12 @@ A thin adapter: messages become arrays (``ros.conversions``), the ROS-free
 :class:`~arvr_hybrid_vio.core.estimator.VioEstimator` (the same path as offline
 ``arvr-vio-infer``) turns them into poses.
 
-Threads: one single-threaded executor runs the subscription callbacks, which only
-convert and push into the buffer, so intake never waits for inference; a worker thread
-runs the estimator (frames first, then IMU-rate propagation). The diagnostics timer and
-the ``~/reset`` service run on the same executor. Every message that is not used is counted.
-Why not rclpy's MultiThreadedExecutor: see :func:`make_executor`.
+Threads: one single-threaded executor runs the subscription callbacks, which convert and
+push into the buffer and then run the estimator on whatever became ready (frames first,
+then IMU-rate propagation), so inference never competes with another Python thread for
+the GIL. With ``vio.inference_thread`` a worker thread runs the estimator instead. The
+diagnostics timer and the ``~/reset`` service run on the same executor. Every message that
+is not used is counted. Why not rclpy's MultiThreadedExecutor: see :func:`make_executor`.
 
 Topics: subscribes ``vio.image_topic`` (Image), ``vio.imu_topic`` (Imu), optional
 ``vio.camera_info_topic``; publishes ``/vio/odometry`` and ``/vio/odometry_imu_rate``
@@ -28,7 +29,6 @@ from typing import Any
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from nav_msgs.msg import Odometry, Path
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.context import Context
@@ -40,21 +40,17 @@ from std_srvs.srv import Trigger
 
 from arvr_hybrid_vio.core.errors import SensorDataError, VioError
 from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
-from arvr_hybrid_vio.core.geometry import matrix_to_quat_wxyz
 from arvr_hybrid_vio.core.model.camera_input import CameraModel
 from arvr_hybrid_vio.core.sync_buffer import SyncBuffer, SyncConfig
-from arvr_hybrid_vio.core.types import PoseEstimate, SyncedFrame
+from arvr_hybrid_vio.core.types import SyncedFrame
 from arvr_hybrid_vio.nodes.vio_health import (
     HealthReport, LatencyStats, NodeCounters, RateMeter, dropped_total, format_values, node_state)
-from arvr_hybrid_vio.nodes.vio_node_config import (
-    CameraInfoValues, VioNodeConfig, estimate_in_base, estimate_is_finite, resolve_model_path, transform_from_row_major)
+from arvr_hybrid_vio.nodes.vio_node_config import CameraInfoValues, VioNodeConfig, resolve_model_path
+from arvr_hybrid_vio.nodes.vio_outputs import VioOutputs
 from arvr_hybrid_vio.io.image_messages import grey_image
-from arvr_hybrid_vio.ros.builders import odometry, path_append, pose_stamped, transform_from_estimate, \
-    transform_stamped
 from arvr_hybrid_vio.ros.conversions import imu_to_arrays, time_to_ns
 from arvr_hybrid_vio.ros.params import declare_config, watch_config
-from arvr_hybrid_vio.ros.qos import OUTPUT_QOS, output_publisher, sensor_subscription
-from arvr_hybrid_vio.ros.tf_output import TfOutput
+from arvr_hybrid_vio.ros.qos import OUTPUT_QOS, sensor_subscription
 
 LOGGER = logging.getLogger(__name__)
 NODE_NAME = "vio_node"
@@ -69,7 +65,6 @@ class VioNode(Node):
         self.config: VioNodeConfig = declare_config(self, "vio", VioNodeConfig)
         sync_config = declare_config(self, "sync", SyncConfig)
         estimator_config = declare_config(self, "estimator", EstimatorConfig)
-        self._T_base_imu = transform_from_row_major(self.config.T_base_imu, name="vio.T_base_imu")
         self.model_path = resolve_model_path(self.config.model_path)
         self.estimator = VioEstimator.from_file(self.model_path, estimator_config)
         self.estimator.set_camera(self.config.rig_camera())
@@ -79,17 +74,20 @@ class VioNode(Node):
         self._buffer_lock = threading.Lock()
         self.counters = NodeCounters()
         self._init_health()
-        self._init_outputs()
+        self.outputs = VioOutputs(self, self.config, self.counters)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", OUTPUT_QOS)
         self._init_inputs()
         self._init_watchers()
-        self._worker = threading.Thread(target=self._run_worker, name="vio_worker", daemon=True)
-        self._worker.start()
+        self._worker: threading.Thread | None = None
+        if self.config.inference_thread:
+            self._worker = threading.Thread(target=self._run_worker, name="vio_worker", daemon=True)
+            self._worker.start()
         self.get_logger().info(f"model {self.model_path} on {estimator_config.device}; "
                                f"image {self.config.image_topic}, IMU {self.config.imu_topic}")
 
     # ------------------------------------------------------------------ setup
     def _init_health(self) -> None:
-        self._image_rate, self._imu_rate, self._odom_rate = RateMeter(), RateMeter(), RateMeter()
+        self._image_rate, self._imu_rate = RateMeter(), RateMeter()
         self._inference_ms, self._e2e_ms = LatencyStats(), LatencyStats()
         self._received_at: dict[int, float] = {}  # corrected frame stamp -> monotonic receive time
         self._imu_queue: deque[tuple[int, np.ndarray, np.ndarray]] = deque()
@@ -100,20 +98,7 @@ class VioNode(Node):
         self._seen_frames = False
         self._last_frame_ns: int | None = None
         self._image_size: tuple[int, int] | None = None  # (height, width) expected
-        self._last_path_ns: int | None = None  # last /vio/path publication
-        self._last_path_pose_ns: int | None = None  # last pose added to it
         self._last_health_message = ""
-
-    def _init_outputs(self) -> None:
-        self._odom_pub = output_publisher(self, Odometry, "/vio/odometry")
-        self._imu_rate_pub = output_publisher(self, Odometry, "/vio/odometry_imu_rate")
-        self._path_pub = output_publisher(self, Path, "/vio/path")
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", OUTPUT_QOS)
-        self._path = Path()
-        self._path.header.frame_id = self.config.odom_frame
-        self._tf = TfOutput(self)
-        if self.config.publish_static_tf:
-            self._send_static_frames()
 
     def _init_inputs(self) -> None:
         cfg = self.config
@@ -135,20 +120,11 @@ class VioNode(Node):
 
     def _on_vio_change(self, config: VioNodeConfig) -> None:
         self.config = config
+        self.outputs.config = config
 
     def _on_sync_change(self, config: SyncConfig) -> None:
         with self._buffer_lock:
             self.buffer.update_config(config)
-
-    def _send_static_frames(self) -> None:
-        stamp = self.get_clock().now().nanoseconds
-        frames = [(self.config.imu_frame, self.config.T_base_imu), (self.config.camera_frame, self.config.T_base_camera)]
-        transforms = []
-        for child, values in frames:
-            matrix = transform_from_row_major(values, name=f"{child} extrinsic")
-            transforms.append(transform_stamped(stamp, self.config.base_frame, child, matrix[:3, 3],
-                                                matrix_to_quat_wxyz(matrix[:3, :3])))
-        self._tf.send_static(transforms)
 
     # ------------------------------------------------------------- callbacks
     def _on_image(self, msg: Image) -> None:
@@ -163,7 +139,7 @@ class VioNode(Node):
                 if len(self._received_at) > 4 * self.buffer.config.capacity:  # frames dropped unprocessed
                     self._received_at.clear()
                 self._received_at[stamp_ns + self.buffer.config.time_offset_ns] = time.monotonic()
-        self._wake.set()
+        self._work_available()
 
     def _convert_image(self, msg: Image) -> np.ndarray | None:
         """Grey (H, W) uint8 pixels, or None with the reason counted and logged (throttled)."""
@@ -205,7 +181,7 @@ class VioNode(Node):
                 self.counters.add("imu_rate_queue_overflow")
             else:
                 self._imu_queue.append((sample.stamp_ns, sample.gyro_rad_s, sample.accel_m_s2))
-        self._wake.set()
+        self._work_available()
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self.counters.add("camera_info_received")
@@ -226,27 +202,37 @@ class VioNode(Node):
             self.get_logger().info(f"camera from {self.config.camera_info_topic}: {camera.width}x{camera.height}, "
                                    f"fx {camera.fx:.1f}, fy {camera.fy:.1f}, {msg.distortion_model or 'no'} distortion")
             self._pending_camera.append(camera)
-            self._wake.set()
+            self._work_available()
 
     def _on_reset(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         done = threading.Event()
         self._reset_request = done
-        self._wake.set()
+        self._work_available()
         response.success = done.wait(timeout=5.0)
         response.message = "reset: initialising from the next frames" if response.success else \
             "reset requested but the worker did not confirm within 5 s"
         return response
 
-    # ---------------------------------------------------------------- worker
+    # ------------------------------------------------------------- estimator
+    def _work_available(self) -> None:
+        """New input: wake the worker thread, or (``vio.inference_thread`` false) do the work now."""
+        if self._worker is not None:
+            self._wake.set()
+        else:
+            self._work_guarded()
+
     def _run_worker(self) -> None:
         while not self._stopping.is_set():
             self._wake.wait(timeout=0.1)
             self._wake.clear()
-            try:
-                self._work_until_idle()
-            except Exception as exc:  # keep the node alive on an unexpected estimator failure
-                self.counters.add("estimator_errors")
-                self.get_logger().error(f"estimator step failed: {exc!r}", throttle_duration_sec=2.0)
+            self._work_guarded()
+
+    def _work_guarded(self) -> None:
+        try:
+            self._work_until_idle()
+        except Exception as exc:  # keep the node alive on an unexpected estimator failure
+            self.counters.add("estimator_errors")
+            self.get_logger().error(f"estimator step failed: {exc!r}", throttle_duration_sec=2.0)
 
     def _work_until_idle(self) -> None:
         while not self._stopping.is_set():
@@ -275,7 +261,7 @@ class VioNode(Node):
         self._inference_ms.add((time.perf_counter() - started) * 1e3)
         self._last_frame_ns = int(frame.stamp_ns)
         received = self._forget_receive_times(int(frame.stamp_ns))
-        if estimate is not None and self._publish_frame_estimate(estimate) and received is not None:
+        if estimate is not None and self.outputs.publish_frame(estimate) and received is not None:
             self._e2e_ms.add((time.monotonic() - received) * 1e3)
 
     def _forget_receive_times(self, stamp_ns: int) -> float | None:
@@ -300,7 +286,7 @@ class VioNode(Node):
             return True
         estimate = self.estimator.propagate_imu(stamp_ns, gyro, accel)
         if estimate is not None:
-            self._publish_imu_rate(estimate)
+            self.outputs.publish_imu_rate(estimate)
         return True
 
     def _do_reset(self) -> None:
@@ -316,41 +302,10 @@ class VioNode(Node):
     def _reset_estimator(self) -> None:
         self.estimator.reset()
         self._last_frame_ns = None
-        self._last_path_ns = None
-        self._last_path_pose_ns = None
-        self._path = Path()
-        self._path.header.frame_id = self.config.odom_frame
+        self.outputs.reset_path()
         self._reset_reported = True
 
-    # ---------------------------------------------------------------- output
-    def _publish_frame_estimate(self, estimate: PoseEstimate) -> bool:
-        base = estimate_in_base(estimate, self._T_base_imu)
-        if not estimate_is_finite(base):
-            self.counters.add("outputs_nonfinite")
-            return False
-        cfg = self.config
-        self._odom_pub.publish(odometry(base, frame_id=cfg.odom_frame, child_frame_id=cfg.base_frame))
-        self.counters.add("odometry_published")
-        self._odom_rate.tick()
-        if cfg.publish_tf:
-            self._tf.send(transform_from_estimate(base, parent_frame=cfg.odom_frame, child_frame=cfg.base_frame))
-        if self._last_path_pose_ns is None or base.stamp_ns - self._last_path_pose_ns >= cfg.path_pose_spacing_s * 1e9:
-            path_append(self._path, pose_stamped(base, frame_id=cfg.odom_frame), max_poses=cfg.path_max_poses)
-            self._last_path_pose_ns = base.stamp_ns
-        if self._last_path_ns is None or base.stamp_ns - self._last_path_ns >= cfg.path_period_s * 1e9:
-            self._path_pub.publish(self._path)
-            self._last_path_ns = base.stamp_ns
-        return True
-
-    def _publish_imu_rate(self, estimate: PoseEstimate) -> None:
-        base = estimate_in_base(estimate, self._T_base_imu)
-        if not estimate_is_finite(base):
-            self.counters.add("outputs_nonfinite")
-            return
-        self._imu_rate_pub.publish(odometry(base, frame_id=self.config.odom_frame,
-                                            child_frame_id=self.config.base_frame))
-        self.counters.add("imu_rate_published")
-
+    # -------------------------------------------------------------- health
     def health(self) -> HealthReport:
         """The current state, level and key values (what /diagnostics publishes)."""
         now = time.monotonic()
@@ -364,7 +319,7 @@ class VioNode(Node):
         values: dict[str, object] = {"state": state, "estimator_state": self.estimator.state,
                                      "model": self.model_path, "image_rate_hz": self._image_rate.rate_hz(now),
                                      "imu_rate_hz": self._imu_rate.rate_hz(now),
-                                     "odometry_rate_hz": self._odom_rate.rate_hz(now),
+                                     "odometry_rate_hz": self.outputs.odometry_rate.rate_hz(now),
                                      "pending_frames": pending[0], "pending_imu": pending[1]}
         values.update({f"inference_ms_{k}": v for k, v in self._inference_ms.summary().items()})
         values.update({f"e2e_latency_ms_{k}": v for k, v in self._e2e_ms.summary().items()})
@@ -398,10 +353,11 @@ class VioNode(Node):
         self._diag_pub.publish(array)
 
     def stop(self) -> None:
-        """Stop the worker thread (before destroy_node)."""
+        """Stop the worker thread, if any (before destroy_node)."""
         self._stopping.set()
         self._wake.set()
-        self._worker.join(timeout=5.0)
+        if self._worker is not None:
+            self._worker.join(timeout=5.0)
 
 
 def _refuse_estimator_changes(parameters: list[Parameter]) -> SetParametersResult:
@@ -421,7 +377,8 @@ def make_executor(context: Context | None = None) -> SingleThreadedExecutor:
     images and 49 of 241 camera infos (the rest overflowed the readers' keep-last queues),
     with image -> odometry p99 of 6.1 s: its Python-level wait loop competes with the
     inference worker for the GIL. ``SingleThreadedExecutor`` delivered every message,
-    p99 30 ms. Inference already runs on its own thread, so nothing needs a second one.
+    p99 30 ms. The estimator runs in this thread too (or in a worker, ``vio.inference_thread``),
+    so nothing needs a second executor thread.
     """
     return SingleThreadedExecutor(context=context)
 

@@ -90,6 +90,11 @@ class VioNodeConfig:
     diagnostics_period_s: float = field(default=1.0, metadata=_restart("period of /diagnostics, s"))
     # An input silent this long (wall clock) makes the state "degraded", s.
     input_timeout_s: float = field(default=1.0, metadata={"description": "input silence before 'degraded', s"})
+    # Where the estimator runs. False: in the executor thread, right after the callback that
+    # completed a frame (one Python thread, so inference never waits for the GIL; incoming
+    # messages wait in the DDS queues meanwhile). True: in a worker thread of its own.
+    inference_thread: bool = field(default=False, metadata=_restart(
+        "run the estimator in a worker thread instead of the executor thread"))
     # IMU samples queued for IMU-rate propagation while inference runs (overflow is counted).
     imu_rate_queue: int = field(default=2000, metadata=_restart("IMU samples queued for IMU-rate output"))
 
