@@ -113,6 +113,10 @@ def measure_estimator(args: argparse.Namespace, model: str, configs: Any, sequen
     out: dict[str, Any] = {"params_total": bench.params_total, "model_family": bench.family,
                            **_summary(bench.step_ms, "step_latency_ms", "estimator step"),
                            **_summary(bench.imu_ms, "imu_propagate_ms", "IMU-rate propagation")}
+    if bench.paced_step_ms.size:
+        out.update(_summary(bench.paced_step_ms, "step_latency_paced_ms", "estimator step at the sensor rate"))
+    if bench.paced_network_ms.size:
+        out.update(_summary(bench.paced_network_ms, "network_in_paced_step_ms", "network share, sensor rate"))
     if bench.network_ms.size:
         out.update(_summary(bench.network_ms, "network_step_ms", "network step"))
         out.update(_summary(bench.network_in_step_ms, "network_in_step_ms", "network share of the step"))
@@ -137,7 +141,7 @@ def measure_cuda_graph(args: argparse.Namespace, estimator: Any, eager: Any, seq
     try:
         estimator.reset()
         graphed = est_bench.bench_estimator(estimator, sequence, sync_config=configs.sync, warmup=args.warmup,
-                                            network_iterations=1)
+                                            network_iterations=1, paced=False)
     finally:
         backed.remove()
     pose_diff = float(abs(graphed.positions - eager.positions).max()) if eager.positions.shape == \
@@ -247,8 +251,12 @@ def targets(results: dict[str, Any]) -> dict[str, bool]:
     device = "cuda" if results["device"].startswith("cuda") else "cpu"
     met = {
         f"step_p99_le_{STEP_TARGET_MS[device]:g}ms": results["step_latency_ms_p99"] <= STEP_TARGET_MS[device],
+        f"sensor_rate_step_p99_le_{STEP_TARGET_MS[device]:g}ms":
+            results["step_latency_paced_ms_p99"] <= STEP_TARGET_MS[device],
         "node_e2e_p99_le_step_p99_plus_2ms":
             results["node_e2e_latency_ms_p99"] <= results["step_latency_ms_p99"] + E2E_MARGIN_MS,
+        "node_e2e_p99_le_sensor_rate_step_p99_plus_2ms":
+            results["node_e2e_latency_ms_p99"] <= results["step_latency_paced_ms_p99"] + E2E_MARGIN_MS,
         "sustained_30hz_200hz_zero_drops": results["sustained_200hz_drops"] == 0,
         "sustained_30hz_200hz_keeps_up": results["sustained_200hz_e2e_ms_p99"] < KEEP_UP_MS,
         "sustained_30hz_1khz_zero_drops": results["sustained_1khz_drops"] == 0,
@@ -266,6 +274,8 @@ def targets(results: dict[str, Any]) -> dict[str, bool]:
 TABLE_ROWS = (  # (key, label); p50/p99 pairs are printed together
     ("params_total", "parameters"),
     ("step_latency_ms", "estimator step, batch 1 (VioEstimator.step)"),
+    ("step_latency_paced_ms", "estimator step at the sensor rate (30 Hz, real time)"),
+    ("network_in_paced_step_ms", "network share of the step at the sensor rate"),
     ("step_latency_eager_ms", "estimator step, eager (CUDA)"),
     ("network_step_ms", "network step alone"),
     ("network_in_step_ms", "network share of the estimator step"),

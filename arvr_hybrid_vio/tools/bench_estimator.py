@@ -88,14 +88,19 @@ class ReplayTimes:
 
 
 def replay(estimator: VioEstimator, sequence: SynthSequence, *, sync_config: SyncConfig,
-           stamp_shift_ns: int = 0) -> ReplayTimes:
+           stamp_shift_ns: int = 0, real_time: bool = False) -> ReplayTimes:
     """Push the sequence through a fresh SyncBuffer and the estimator in node order; time every call.
 
     As in the node, frames released by a push are stepped first, then the IMU sample is
-    propagated for the IMU-rate output.
+    propagated for the IMU-rate output. With ``real_time`` each sample is pushed no earlier
+    than its stamp says (sleeping in between), as a live sensor stream arrives.
     """
     buffer, times = SyncBuffer(sync_config), ReplayTimes()
-    for stamp_ns, kind, index in sensor_events(sequence):
+    events = sensor_events(sequence)
+    wall0, first_ns = time.perf_counter(), events[0][0]
+    for stamp_ns, kind, index in events:
+        if real_time and (delay := wall0 + (stamp_ns - first_ns) * 1e-9 - time.perf_counter()) > 0:
+            time.sleep(delay)
         stamp_ns += stamp_shift_ns
         if kind == EVENT_IMAGE:
             buffer.push_image(stamp_ns, sequence.images[index])
@@ -184,12 +189,19 @@ class EstimatorBench:
     params_total: int  # network parameters (0 for imu-only)
     family: str  # model family or "imu-only"
     inputs: list[tuple[Any, Any, Any]]  # recorded network inputs (for other paths, e.g. CUDA graphs)
+    paced_step_ms: np.ndarray  # (S,) VioEstimator.step in a real-time replay (empty if not run)
+    paced_network_ms: np.ndarray  # (S,) the network's share of those steps
     positions: np.ndarray  # (P, 3) positions of the timed replay's poses (to compare paths)
 
 
 def bench_estimator(estimator: VioEstimator, sequence: SynthSequence, *, sync_config: SyncConfig,
-                    warmup: int, network_iterations: int) -> EstimatorBench:
-    """Time the estimator (two replays: the first warms up, the second is timed) and its network."""
+                    warmup: int, network_iterations: int, paced: bool = True) -> EstimatorBench:
+    """Time the estimator (two replays: the first warms up, the second is timed) and its network.
+
+    With ``paced``, a third replay runs at the sensors' real rate (it takes the sequence's
+    duration): steps 33 ms apart find the weights out of the CPU caches, as in a live node,
+    where back-to-back steps keep them warm.
+    """
     network = network_of(estimator)
     replay(estimator, sequence, sync_config=sync_config)  # warm-up pass: allocations, caches, lazy imports
     estimator.reset()
@@ -208,11 +220,29 @@ def bench_estimator(estimator: VioEstimator, sequence: SynthSequence, *, sync_co
         alone = time_network_steps(network, probe.inputs, device=_device(network),
                                    warmup=max(warmup, network.config.window), iterations=network_iterations)
     skip_imu = int(round(warmup * len(times.imu_ms) / max(len(times.step_ms), 1)))
+    paced_step, paced_network = _paced_replay(estimator, sequence, sync_config=sync_config, warmup=warmup) \
+        if paced else (np.asarray([]), np.asarray([]))
     return EstimatorBench(
         step_ms=np.asarray(times.step_ms[warmup:]), imu_ms=np.asarray(times.imu_ms[skip_imu:]),
         network_in_step_ms=in_step, network_ms=alone,
         params_total=_parameter_count(network), family=getattr(estimator.source, "name", "unknown"),
-        inputs=probe.inputs if probe is not None else [], positions=np.asarray(times.positions))
+        inputs=probe.inputs if probe is not None else [], positions=np.asarray(times.positions),
+        paced_step_ms=paced_step, paced_network_ms=paced_network)
+
+
+def _paced_replay(estimator: VioEstimator, sequence: SynthSequence, *, sync_config: SyncConfig,
+                  warmup: int) -> tuple[np.ndarray, np.ndarray]:
+    """Step and network times (ms) of a real-time replay, after ``warmup`` steps."""
+    network = network_of(estimator)
+    estimator.reset()
+    probe = NetworkProbe(network, device_synchronizer(_device(network))) if network is not None else None
+    try:
+        times = replay(estimator, sequence, sync_config=sync_config, stamp_shift_ns=_later(sequence, 2),
+                       real_time=True)
+    finally:
+        if probe is not None:
+            probe.remove()
+    return np.asarray(times.step_ms[warmup:]), np.asarray(probe.durations_ms[warmup:] if probe else [])
 
 
 def _device(network: Any) -> Any:
