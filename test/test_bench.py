@@ -52,7 +52,7 @@ def test_values_are_consistent(bench_run: tuple[subprocess.CompletedProcess, dic
     assert results["params_total"] == sum(p.numel() for p in VioNetwork(TINY).parameters())
     assert results["model_family"] == "hybrid"
     for prefix in ("step_latency_ms", "step_latency_paced_ms", "network_step_ms", "node_e2e_latency_ms",
-                   "imu_propagate_ms"):
+                   "imu_propagate_ms", "imu_rate_latency_ms"):
         assert 0 < results[f"{prefix}_p50"] <= results[f"{prefix}_p99"]
     # the real-time replay steps the same frames as the back-to-back one
     assert results["step_latency_paced_ms_count"] == results["step_latency_ms_count"]

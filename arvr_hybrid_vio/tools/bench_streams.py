@@ -90,6 +90,7 @@ class StreamRun:
     odometry_received: int
     imu_rate_received: int
     imu_rate_output_hz: float  # IMU-rate odometry messages per second (receive clock)
+    imu_rate_latency_ms: np.ndarray  # IMU sample published -> its IMU-rate odometry received
     losses: dict[str, int]  # every kind of loss; all zero = no drops
     node_counted_missing: int  # what the node itself counted as lost upstream (not added to drops)
     node_values: dict[str, float]  # the node's diagnostics after the run (latencies, counters)
@@ -115,6 +116,13 @@ class StreamRun:
     def imu_rate_hz(self) -> float:
         """IMU samples published per second."""
         return _rate(self.published.imu_times)
+
+
+def _imu_rate_latency_ms(published: Published, imu_rate: list[tuple[int, float]]) -> np.ndarray:
+    """Per IMU-rate odometry: receive time minus the publish time of the IMU sample of its stamp."""
+    publish_time = dict(zip(published.imu_stamps_ns.tolist(), published.imu_times.tolist()))
+    return np.asarray([(received - publish_time[stamp]) * 1e3 for stamp, received in imu_rate
+                       if stamp in publish_time], dtype=np.float64)
 
 
 def _rate(times: np.ndarray) -> float:
@@ -165,6 +173,7 @@ def run_stream(session: Session, sequence: SynthSequence, *, name: str, shift_ns
         e2e_from_image_ms=(received[got] - published.image_times[got]) * 1e3,
         e2e_times_s=published.image_times[got] - published.image_times[0],
         odometry_received=int(got.sum()), imu_rate_received=len(imu_rate), imu_rate_output_hz=_rate(imu_times),
+        imu_rate_latency_ms=_imu_rate_latency_ms(published, imu_rate),
         losses=_losses(published, before, after, odometry_received=int(got.sum()), imu_rate_received=len(imu_rate)),
         node_counted_missing=node_counted_missing(before, after),
         node_values={key: _number(after, key) for key in (
