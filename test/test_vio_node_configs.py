@@ -9,6 +9,7 @@ import rclpy
 
 from arvr_hybrid_vio.nodes.vio_node import VioNode
 from arvr_hybrid_vio.nodes.vio_node_config import load_node_configs
+from arvr_hybrid_vio.ros.qos import IMU_QUEUE_DEPTH
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
@@ -27,6 +28,9 @@ def test_parameter_file_configures_the_node(name: str) -> None:
             assert node.estimator.config == expected.estimator
             assert node.model_path.endswith("hybrid.safetensors")  # "" = the installed default
             assert node.estimator.source.rig_camera == expected.vio.rig_camera()
+            (imu_subscription,) = [s for s in node.subscriptions if s.topic_name == expected.vio.imu_topic]
+            if name == "vio_rig":  # no QoS override: sensor QoS, deep enough for 1 kHz IMU during a step
+                assert imu_subscription.qos_profile.depth == IMU_QUEUE_DEPTH
             if name in ("vio_euroc", "vio_tumvi"):  # their real calibrations reach the estimator
                 camera = node.estimator.source.rig_camera
                 assert (camera.width, camera.height) == tuple(expected.vio.camera_resolution)

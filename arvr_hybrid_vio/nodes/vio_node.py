@@ -50,7 +50,7 @@ from arvr_hybrid_vio.nodes.vio_outputs import VioOutputs
 from arvr_hybrid_vio.io.image_messages import grey_image
 from arvr_hybrid_vio.ros.conversions import imu_to_arrays, time_to_ns
 from arvr_hybrid_vio.ros.params import declare_config, watch_config
-from arvr_hybrid_vio.ros.qos import OUTPUT_QOS, sensor_subscription
+from arvr_hybrid_vio.ros.qos import IMU_QUEUE_DEPTH, OUTPUT_QOS, sensor_subscription
 
 LOGGER = logging.getLogger(__name__)
 NODE_NAME = "vio_node"
@@ -104,7 +104,7 @@ class VioNode(Node):
         cfg = self.config
         self._subscriptions_ = [
             sensor_subscription(self, Image, cfg.image_topic, self._on_image),
-            sensor_subscription(self, Imu, cfg.imu_topic, self._on_imu)]
+            sensor_subscription(self, Imu, cfg.imu_topic, self._on_imu, depth=IMU_QUEUE_DEPTH)]
         if cfg.camera_info_topic:
             self._subscriptions_.append(sensor_subscription(
                 self, CameraInfo, cfg.camera_info_topic, self._on_camera_info))

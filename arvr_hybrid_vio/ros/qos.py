@@ -1,7 +1,7 @@
 """The QoS profiles of this package, in one place.
 
-- sensor input (camera, IMU): ``qos_profile_sensor_data`` (best effort, keep last 5),
-  overridable per topic at launch with ``QoSOverridingOptions.with_default_policies()``
+- sensor input (camera, IMU): ``qos_profile_sensor_data`` (best effort, keep last 5; the VIO
+  node keeps the last ``IMU_QUEUE_DEPTH`` IMU samples), overridable per topic at launch with ``QoSOverridingOptions.with_default_policies()``
   (``qos_overrides./imu0.subscription.reliability: reliable`` in a parameter file);
 - outputs (odometry, paths, diagnostics): reliable, keep last 10, volatile;
 - ``/tf``: reliable, keep last 100; ``/tf_static``: reliable, keep last 1, transient-local, so
@@ -24,6 +24,9 @@ from rclpy.qos import (
 from rclpy.qos_overriding_options import QoSOverridingOptions
 
 SENSOR_QOS: QoSProfile = qos_profile_sensor_data
+# IMU samples a subscription keeps while its callback thread is busy (1 s at 1 kHz): the VIO node
+# steps the estimator in the executor thread, and keep-last 5 would overflow at 1 kHz during an 8 ms step.
+IMU_QUEUE_DEPTH = 1000
 OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.VOLATILE)
 TF_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100, reliability=ReliabilityPolicy.RELIABLE,
@@ -36,14 +39,18 @@ REPLAY_LATCHED_QOS = QoSProfile(history=HistoryPolicy.KEEP_ALL, reliability=Reli
                                 durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
-def sensor_subscription(node: Node, msg_type: Any, topic: str, callback: Any, **kwargs: Any) -> Any:
-    """Subscribe with sensor-data QoS whose policies a parameter file may override.
+def sensor_subscription(node: Node, msg_type: Any, topic: str, callback: Any, *, depth: int | None = None,
+                        **kwargs: Any) -> Any:
+    """Subscribe with sensor-data QoS (keep last ``depth``, default 5) whose policies a parameter file may override.
 
     Declares ``qos_overrides.<topic>.subscription.{history,depth,reliability,durability}``
     read-only parameters on ``node`` (rclpy does this when the options are passed). rclpy
     writes the overrides into the profile it is given, so each endpoint gets its own copy.
     """
-    return node.create_subscription(msg_type, topic, callback, copy.copy(SENSOR_QOS),
+    profile = copy.copy(SENSOR_QOS)
+    if depth is not None:
+        profile.depth = depth
+    return node.create_subscription(msg_type, topic, callback, profile,
                                     qos_overriding_options=QoSOverridingOptions.with_default_policies(),
                                     **kwargs)
 

@@ -16,7 +16,8 @@ from tf2_msgs.msg import TFMessage
 
 from arvr_hybrid_vio.ros.builders import transform_stamped
 from arvr_hybrid_vio.ros.conversions import time_to_ns
-from arvr_hybrid_vio.ros.qos import OUTPUT_QOS, SENSOR_QOS, TF_QOS, TF_STATIC_QOS, output_publisher, sensor_subscription
+from arvr_hybrid_vio.ros.qos import (
+    IMU_QUEUE_DEPTH, OUTPUT_QOS, SENSOR_QOS, TF_QOS, TF_STATIC_QOS, output_publisher, sensor_subscription)
 from arvr_hybrid_vio.ros.tf_output import TfOutput
 
 IDENTITY = np.array([1.0, 0.0, 0.0, 0.0])
@@ -85,9 +86,11 @@ def test_an_override_changes_only_its_own_endpoint(context: Context) -> None:
     node = Node("qos_override_node", context=context, parameter_overrides=overrides)
     overridden = sensor_subscription(node, TFMessage, "/imu_like", lambda _msg: None)
     plain = sensor_subscription(node, TFMessage, "/other_like", lambda _msg: None)
+    deep = sensor_subscription(node, TFMessage, "/deep_like", lambda _msg: None, depth=IMU_QUEUE_DEPTH)
     publisher = output_publisher(node, TFMessage, "/odom_like")
     assert overridden.qos_profile.reliability == ReliabilityPolicy.RELIABLE and overridden.qos_profile.depth == 2000
     assert plain.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT and plain.qos_profile.depth == 5
+    assert deep.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT and deep.qos_profile.depth == IMU_QUEUE_DEPTH
     assert publisher.qos_profile.depth == 77
     assert SENSOR_QOS.reliability == ReliabilityPolicy.BEST_EFFORT and SENSOR_QOS.depth == 5
     assert OUTPUT_QOS.depth == 10
