@@ -204,13 +204,7 @@ def bench_estimator(estimator: VioEstimator, sequence: SynthSequence, *, sync_co
     """
     network = network_of(estimator)
     replay(estimator, sequence, sync_config=sync_config)  # warm-up pass: allocations, caches, lazy imports
-    estimator.reset()
-    probe = NetworkProbe(network, device_synchronizer(_device(network))) if network is not None else None
-    try:
-        times = replay(estimator, sequence, sync_config=sync_config, stamp_shift_ns=_later(sequence, 1))
-    finally:
-        if probe is not None:
-            probe.remove()
+    times, probe = _probed_replay(estimator, sequence, sync_config=sync_config, laps=1, real_time=False)
     if len(times.step_ms) <= warmup:
         raise BenchmarkError(f"estimator step: only {len(times.step_ms)} tracked frames for a warm-up of "
                              f"{warmup}; use a longer sequence")
@@ -220,8 +214,11 @@ def bench_estimator(estimator: VioEstimator, sequence: SynthSequence, *, sync_co
         alone = time_network_steps(network, probe.inputs, device=_device(network),
                                    warmup=max(warmup, network.config.window), iterations=network_iterations)
     skip_imu = int(round(warmup * len(times.imu_ms) / max(len(times.step_ms), 1)))
-    paced_step, paced_network = _paced_replay(estimator, sequence, sync_config=sync_config, warmup=warmup) \
-        if paced else (np.asarray([]), np.asarray([]))
+    paced_step, paced_network = np.asarray([]), np.asarray([])
+    if paced:
+        paced_times, paced_probe = _probed_replay(estimator, sequence, sync_config=sync_config, laps=2, real_time=True)
+        paced_step = np.asarray(paced_times.step_ms[warmup:])
+        paced_network = np.asarray(paced_probe.durations_ms[warmup:] if paced_probe else [])
     return EstimatorBench(
         step_ms=np.asarray(times.step_ms[warmup:]), imu_ms=np.asarray(times.imu_ms[skip_imu:]),
         network_in_step_ms=in_step, network_ms=alone,
@@ -230,19 +227,19 @@ def bench_estimator(estimator: VioEstimator, sequence: SynthSequence, *, sync_co
         paced_step_ms=paced_step, paced_network_ms=paced_network)
 
 
-def _paced_replay(estimator: VioEstimator, sequence: SynthSequence, *, sync_config: SyncConfig,
-                  warmup: int) -> tuple[np.ndarray, np.ndarray]:
-    """Step and network times (ms) of a real-time replay, after ``warmup`` steps."""
+def _probed_replay(estimator: VioEstimator, sequence: SynthSequence, *, sync_config: SyncConfig, laps: int,
+                   real_time: bool) -> tuple[ReplayTimes, NetworkProbe | None]:
+    """A replay of the reset estimator ``laps`` sequence lengths later, with the network's steps probed."""
     network = network_of(estimator)
     estimator.reset()
     probe = NetworkProbe(network, device_synchronizer(_device(network))) if network is not None else None
     try:
-        times = replay(estimator, sequence, sync_config=sync_config, stamp_shift_ns=_later(sequence, 2),
-                       real_time=True)
+        times = replay(estimator, sequence, sync_config=sync_config, stamp_shift_ns=_later(sequence, laps),
+                       real_time=real_time)
     finally:
         if probe is not None:
             probe.remove()
-    return np.asarray(times.step_ms[warmup:]), np.asarray(probe.durations_ms[warmup:] if probe else [])
+    return times, probe
 
 
 def _device(network: Any) -> Any:
