@@ -87,7 +87,7 @@ def train(args: argparse.Namespace) -> Path | None:
     data.setup("fit")
     total_steps = sum(data.windows_per_epoch(e) // train_cfg.batch_size for e in range(train_cfg.epochs))
     module = VioLightningModule(config_to_mapping(model_cfg), config_to_mapping(train_cfg), total_steps=total_steps)
-    module.set_normalisation(data.stats)
+    module.set_normalisation(data.stats, data.visual_velocity)
     run_dir = Path(train_cfg.out_dir) / run_name(model_cfg)
     checkpoints = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor="val_ate_m", mode="min", save_last=True,
                                   save_top_k=1, filename="best-{epoch:02d}", save_on_train_epoch_end=True)

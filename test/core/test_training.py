@@ -18,7 +18,8 @@ from arvr_hybrid_vio.core.model_io import load_model
 from arvr_hybrid_vio.core.synth.imu import ImuConfig
 from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, generate_sequence
 from arvr_hybrid_vio.core.training.config import AugmentConfig, TrainConfig, curriculum_stage, learning_rate_factor
-from arvr_hybrid_vio.core.training.losses import gaussian_nll, geodesic_angle, so3_exp, translation_loss
+from arvr_hybrid_vio.core.training.losses import (
+    gaussian_nll, geodesic_angle, integrated_translation_loss, so3_exp, translation_loss)
 from arvr_hybrid_vio.core.training.sequences import _ground_truth_at, build_sequence
 from arvr_hybrid_vio.tools.train import main as train_main
 
@@ -53,6 +54,21 @@ def test_losses_are_zero_or_minimal_where_expected() -> None:
         assert best < gaussian_nll(error, torch.log(error ** 2) + shift)
 
 
+def test_integrated_loss_accumulates_a_bias_in_the_window_start_frame() -> None:
+    target = torch.tensor([[[0.002, 0.0, 0.0], [0.002, 0.0, 0.0]]], dtype=torch.float64)  # (1, 2, 3)
+    quarter_turn = torch.tensor(Rotation.from_euler("z", 90, degrees=True).as_matrix())
+    rotations = torch.stack([quarter_turn, torch.eye(3, dtype=torch.float64)])[None]  # (1, 2, 3, 3)
+    assert integrated_translation_loss(target, target, rotations, offset_m=0.01) == 0
+    bias = torch.tensor([0.001, 0.0, 0.0], dtype=torch.float64)
+    loss = integrated_translation_loss(target + bias, target, rotations, offset_m=0.01)
+    # interval 0 in the start frame: error b, path 2 mm; interval 1 after the quarter turn: b + Rz b, path 2 + Rz 2 mm
+    first = 0.001 / (0.002 + 0.01)
+    second = np.hypot(0.001, 0.001) / (np.hypot(0.002, 0.002) + 0.01)
+    assert float(loss) == pytest.approx((first + second) / 2, rel=1e-12)
+    per_frame = translation_loss(bias.expand(1, 2, 3), target, offset_m=0.01)
+    assert float(loss) > float(per_frame)  # the same bias costs more once it has accumulated
+
+
 @pytest.fixture(scope="module")
 def exact_shard(tmp_path_factory: pytest.TempPathFactory) -> dict:
     sequence = generate_sequence(SynthConfig(motion=MotionConfig(motion="walking", duration_s=2.5, rest_s=0.5),
@@ -71,6 +87,11 @@ def test_training_targets_agree_with_the_estimator_kinematics(exact_shard: dict)
     implied = ((arrays.target_dp - arrays.dp_gc) / arrays.dt[:, None])[1:]  # delta_p = v_b dt + dp_gc
     assert np.max(np.abs(implied - true_body_velocity)) < 2e-3
     assert np.max(rotation_angle_deg(arrays.rot_error.astype(np.float64))) < 0.01  # exact gyro: nothing to correct
+    chained = np.eye(3)
+    for rotation in arrays.true_rotation.astype(np.float64):  # chains the true relative rotations
+        chained = chained @ rotation
+    first, last = _ground_truth_at(exact_shard, np.array([previous[0], arrays.stamps_ns[-1]]))[1]
+    assert rotation_angle_deg(chained.T @ (first.T @ last)) < 1e-3
     assert np.ptp(true_body_velocity) > 0.05  # the check is not vacuous (velocities up to ~9 cm/s)
 
 
@@ -116,6 +137,7 @@ def test_tiny_training_run_exports_a_loadable_model_and_resumes(tmp_path: Path) 
     assert train_main(["--config", str(config), "--model", "multihead"]) == 0
     network, training = load_model(tmp_path / "models" / "multihead.safetensors")
     assert network.config.family == "multihead" and training["train_sequences"] == 1
+    assert network.config.visual_velocity and network.visual_velocity is not None  # config/model.yaml's recipe
     last_path = tmp_path / "runs" / "multihead" / "checkpoints" / "last.ckpt"
     first_steps = torch.load(last_path, weights_only=True)["global_step"]
     assert train_main(["--config", str(config), "--model", "multihead", "--epochs", "2", "--resume"]) == 0
@@ -127,11 +149,13 @@ def test_tiny_training_run_exports_a_loadable_model_and_resumes(tmp_path: Path) 
 
 
 def test_hard_rule_ablation_is_its_own_model_file(tmp_path: Path) -> None:
-    config = tiny_training(tmp_path)
+    """Also trains with the window-integrated translation loss switched on."""
+    config = tiny_training(tmp_path, extra="      integrated_weight: 1.0\n")
     assert train_main(["--config", str(config), "--model", "hybrid", "--fusion", "hard"]) == 0
     network, _ = load_model(tmp_path / "models" / "hybrid_hard.safetensors")
     assert network.config.family == "hybrid" and network.config.fusion == "hard"
-    assert (tmp_path / "runs" / "hybrid_hard" / "checkpoints" / "last.ckpt").is_file()
+    last = torch.load(tmp_path / "runs" / "hybrid_hard" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["hyper_parameters"]["train_config"]["integrated_weight"] == 1.0
     assert not (tmp_path / "models" / "hybrid.safetensors").exists()
 
 

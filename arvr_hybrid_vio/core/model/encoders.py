@@ -11,22 +11,47 @@ from torch import Tensor, nn
 from arvr_hybrid_vio.core.model.visual_tracks import TRACK_CHANNELS
 
 
+FLOW_SUMMARY_DIM = 3  # median dx, median dy, median radial flow x*dx + y*dy of the valid tracks
+
+
+def flow_summary(tracks: Tensor) -> Tensor:
+    """Robust flow statistics of the valid tracks: medians of dx, dy and x*dx + y*dy (0 without tracks).
+
+    With derotated tracks these are the translational flow's mean direction and its expansion,
+    which a linear fit maps to the camera's translation (the README's probe).
+    Shape: (..., N, TRACK_CHANNELS) -> (..., FLOW_SUMMARY_DIM).
+    """
+    x, y, dx, dy = tracks[..., 0], tracks[..., 1], tracks[..., 2], tracks[..., 3]
+    values = torch.stack([dx, dy, x * dx + y * dy], dim=-2)  # (..., 3, N)
+    masked = torch.where(tracks[..., 5].unsqueeze(-2) > 0, values, torch.full_like(values, float("nan")))
+    return torch.nan_to_num(torch.nanmedian(masked, dim=-1).values, nan=0.0)
+
+
 class TrackEncoder(nn.Module):
-    """PointNet over a frame pair's feature tracks: shared per-track MLP, masked max and mean pooling."""
+    """PointNet over a frame pair's feature tracks: shared per-track MLP, masked max and mean pooling,
+    and optionally the robust flow summary (``flow_summary``) beside the pooled features."""
 
-    def __init__(self, out_dim: int, point_dim: int = 128) -> None:
+    def __init__(self, out_dim: int, point_dim: int = 128, *, summary: bool = False) -> None:
         super().__init__()
+        self.summary = summary
+        extra = FLOW_SUMMARY_DIM if summary else 0
         self.point_mlp = nn.Sequential(nn.Linear(TRACK_CHANNELS, 64), nn.GELU(), nn.Linear(64, point_dim), nn.GELU())
-        self.head = nn.Sequential(nn.Linear(2 * point_dim + 1, out_dim), nn.GELU(), nn.Linear(out_dim, out_dim))
+        self.head = nn.Sequential(nn.Linear(2 * point_dim + 1 + extra, out_dim), nn.GELU(), nn.Linear(out_dim, out_dim))
 
-    def forward(self, tracks: Tensor) -> Tensor:
-        """Shape: (..., N, TRACK_CHANNELS) with channel 5 = valid -> (..., out_dim)."""
+    def forward(self, tracks: Tensor, summary: Tensor | None = None) -> Tensor:
+        """Shape: (..., N, TRACK_CHANNELS) with channel 5 = valid [, (..., FLOW_SUMMARY_DIM)] -> (..., out_dim).
+
+        ``summary`` is ``flow_summary(tracks)`` when the caller has it already (computed otherwise).
+        """
         valid = tracks[..., 5:6]  # (..., N, 1)
         points = self.point_mlp(tracks) * valid  # (..., N, point_dim)
         count = valid.sum(dim=-2)  # (..., 1)
         mean = points.sum(dim=-2) / count.clamp(min=1.0)
         maximum = (points - 1e4 * (1.0 - valid)).amax(dim=-2) * (count > 0)
-        return self.head(torch.cat([maximum, mean, count / tracks.shape[-2]], dim=-1))
+        pooled = [maximum, mean, count / tracks.shape[-2]]
+        if self.summary:
+            pooled.append(flow_summary(tracks) if summary is None else summary)
+        return self.head(torch.cat(pooled, dim=-1))
 
 
 class InertialEncoder(nn.Module):

@@ -90,6 +90,7 @@ class LearnedMotion:
         self._state = self.network.initial_state(1, self.device)
         self._prev_image: np.ndarray | None = None
         self._weights = None
+        self._network_velocity: tuple[np.ndarray, np.ndarray] | None = None
         self._velocity_var = INITIAL_VELOCITY_VAR
 
     @property
@@ -149,6 +150,7 @@ class LearnedMotion:
         values = [t[0].double().cpu().numpy() for t in out[:4]]
         velocity, dtheta, translation_logvar, rotation_logvar = values
         self._weights = None if out.weights is None else out.weights[0].double().cpu().numpy()
+        self._network_velocity = (velocity, np.sqrt(np.exp(translation_logvar)) / max(pre.dt_s, 1e-3))
         delta_rotation = self._tilt_corrected(state, pre, pre.delta_rotation @ so3_exp(dtheta))
         fused = self._fuse_velocity(state, velocity, float(np.mean(np.exp(translation_logvar))), pre.dt_s)
         return RelativeMotion(delta_rotation, state.rotation.T @ fused * pre.dt_s + inertial.dp_gc,
@@ -178,6 +180,12 @@ class LearnedMotion:
             return delta_rotation
         correction = so3_exp(self.tilt_correction_per_s * pre.dt_s * np.cross(measured_up / norm, [0.0, 0.0, 1.0]))
         return state.rotation.T @ correction @ state.rotation @ delta_rotation
+
+    @property
+    def network_velocity(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The last step's network output before fusion: body-frame velocity at the interval start
+        (3,) m/s and its std (3,) m/s; None before the first step (for diagnostics)."""
+        return self._network_velocity
 
     @property
     def fusion_weights(self) -> np.ndarray | None:

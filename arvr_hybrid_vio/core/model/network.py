@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.model.camera_input import TRAINING_CAMERA_ROTATION
-from arvr_hybrid_vio.core.model.encoders import InertialEncoder, TrackEncoder
+from arvr_hybrid_vio.core.model.encoders import FLOW_SUMMARY_DIM, InertialEncoder, TrackEncoder, flow_summary
 from arvr_hybrid_vio.core.model.fusion import MotionAwareFusion
 from arvr_hybrid_vio.core.model.inputs import INERTIAL_DIM
 from arvr_hybrid_vio.core.model.streams import CausalTransformerStream, LstmStream, MultiScaleConvStream
@@ -62,12 +63,26 @@ class ModelConfig:
     camera_rotation_imu: tuple[float, ...] = TRAINING_CAMERA_ROTATION
     # Feed the flow left after removing the gyro-predicted camera rotation (visual_tracks.derotated).
     derotate_tracks: bool = False
+    # Give the visual encoder and the heads the robust flow summary (encoders.flow_summary) as well.
+    track_summary: bool = False
+    # A linear path from [flow summary, mean angular rate] to the velocity, initialised by least squares
+    # on the training data (``visual_velocity_init``) and trained with the rest. Needs track_summary.
+    visual_velocity: bool = False
     gravity_m_s2: float = 9.81  # gravity magnitude the inputs assume, m/s^2
 
     def camera_rotation(self, body_rotation_prev_cur: np.ndarray) -> np.ndarray:
         """The training camera's rotation (camera axes) for a body (IMU) rotation between frames."""
         mount = np.asarray(self.camera_rotation_imu, dtype=np.float64).reshape(3, 3)
         return mount.T @ np.asarray(body_rotation_prev_cur, dtype=np.float64) @ mount
+
+    def __post_init__(self) -> None:
+        if self.visual_velocity and not self.track_summary:
+            raise ConfigError("model.visual_velocity needs model.track_summary: true")
+
+    @property
+    def optical_axis_imu(self) -> np.ndarray:
+        """(3,) the training camera's viewing direction in the IMU (body) frame."""
+        return np.asarray(self.camera_rotation_imu, dtype=np.float64).reshape(3, 3)[:, 2]
 
     @property
     def token_dim(self) -> int:
@@ -123,12 +138,17 @@ class VioNetwork(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.visual = TrackEncoder(config.visual_dim)
+        self.visual = TrackEncoder(config.visual_dim, summary=config.track_summary)
         self.inertial = InertialEncoder(INERTIAL_DIM, config.inertial_dim)
         self.streams = nn.ModuleDict(_build_streams(config))
         self.fusion = MotionAwareFusion(mode=config.fusion) if config.family == "hybrid" else None
-        head_in = config.width + config.inertial_dim
+        head_in = config.width + config.inertial_dim + (FLOW_SUMMARY_DIM if config.track_summary else 0)
         self.head = SpecialisedHeads(head_in) if config.family in ("hybrid", "multihead") else JointHead(head_in)
+        # [flow summary, normalised mean angular rate] -> normalised velocity (zero until initialised)
+        self.visual_velocity = nn.Linear(FLOW_SUMMARY_DIM + 3, 3) if config.visual_velocity else None
+        if self.visual_velocity is not None:
+            nn.init.zeros_(self.visual_velocity.weight)
+            nn.init.zeros_(self.visual_velocity.bias)
         self.register_buffer("inertial_mean", torch.zeros(INERTIAL_DIM))
         self.register_buffer("inertial_std", torch.ones(INERTIAL_DIM))
         self.register_buffer("track_scale", torch.ones(TRACK_CHANNELS))
@@ -136,16 +156,32 @@ class VioNetwork(nn.Module):
         self.register_buffer("velocity_std", torch.ones(3))
         self.register_buffer("rotation_scale", torch.tensor(1e-3))
 
-    def _tokens(self, tracks: Tensor, inertial: Tensor) -> tuple[Tensor, Tensor]:
-        """Shape: (..., N, 6), (..., D) -> tokens (..., 768), inertial token (..., 256)."""
-        inertial_token = self.inertial((inertial - self.inertial_mean) / self.inertial_std)
-        visual_token = self.visual(tracks * self.track_scale)
-        return torch.cat([visual_token, inertial_token], dim=-1), inertial_token
+    def _tokens(self, tracks: Tensor, inertial: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Tokens, what the heads see of the frame directly besides the fused streams, and the
+        visual velocity prior.
 
-    def _decode(self, raw: Tensor, weights: Tensor | None) -> NetworkOutput:
-        """Shape: (..., 12) -> NetworkOutput with the same leading dims."""
+        Shape: (..., N, 6), (..., D) -> tokens (..., 768), head skip (..., 256 [+ FLOW_SUMMARY_DIM]):
+        the inertial token, and the flow summary when ``track_summary``; prior (..., 3) in
+        normalised velocity units when ``visual_velocity``, else None.
+        """
+        normalised = (inertial - self.inertial_mean) / self.inertial_std
+        inertial_token = self.inertial(normalised)
+        scaled = tracks * self.track_scale
+        if not self.config.track_summary:
+            return torch.cat([self.visual(scaled), inertial_token], dim=-1), inertial_token, None
+        summary = flow_summary(scaled)
+        visual_token = self.visual(scaled, summary)
+        prior = None
+        if self.visual_velocity is not None:
+            prior = self.visual_velocity(torch.cat([summary, normalised[..., 0:3]], dim=-1))
+        return (torch.cat([visual_token, inertial_token], dim=-1), torch.cat([inertial_token, summary], dim=-1),
+                prior)
+
+    def _decode(self, raw: Tensor, weights: Tensor | None, prior: Tensor | None) -> NetworkOutput:
+        """Shape: (..., 12), (..., 3) or None, (..., 3) or None -> NetworkOutput with the same leading dims."""
+        velocity = raw[..., 0:3] if prior is None else raw[..., 0:3] + prior
         return NetworkOutput(
-            velocity=self.velocity_mean + self.velocity_std * raw[..., 0:3],
+            velocity=self.velocity_mean + self.velocity_std * velocity,
             dtheta=self.rotation_scale * raw[..., 3:6],
             translation_logvar=(raw[..., 6:9] + TRANSLATION_LOGVAR_OFFSET).clamp(-30.0, 5.0),
             rotation_logvar=(raw[..., 9:12] + ROTATION_LOGVAR_OFFSET).clamp(-30.0, 5.0),
@@ -161,9 +197,9 @@ class VioNetwork(nn.Module):
 
         Shape: tracks (B, T, N, 6), inertial (B, T, INERTIAL_DIM), context (B, T, 3) -> NetworkOutput (B, T, .).
         """
-        tokens, inertial_token = self._tokens(tracks, inertial)  # (B, T, 768), (B, T, 256)
+        tokens, skip, prior = self._tokens(tracks, inertial)  # (B, T, 768), (B, T, 256 [+ 3]), (B, T, 3)
         fused, weights = self._fuse([stream(tokens) for stream in self.streams.values()], context)
-        return self._decode(self.head(torch.cat([fused, inertial_token], dim=-1)), weights)
+        return self._decode(self.head(torch.cat([fused, skip], dim=-1)), weights, prior)
 
     def initial_state(self, batch: int = 1, device: torch.device | str = "cpu") -> dict[str, tuple[Tensor, ...]]:
         """Empty streaming state of every stream."""
@@ -176,13 +212,13 @@ class VioNetwork(nn.Module):
 
         Shape: tracks (B, N, 6), inertial (B, INERTIAL_DIM), context (B, 3) -> NetworkOutput (B, .).
         """
-        token, inertial_token = self._tokens(tracks, inertial)  # (B, 768), (B, 256)
+        token, skip, prior = self._tokens(tracks, inertial)  # (B, 768), (B, 256 [+ 3]), (B, 3)
         outputs, new_state = [], {}
         for name, stream in self.streams.items():
             out, new_state[name] = stream.step(token, state[name])
             outputs.append(out)
         fused, weights = self._fuse(outputs, context)
-        return self._decode(self.head(torch.cat([fused, inertial_token], dim=-1)), weights), new_state
+        return self._decode(self.head(torch.cat([fused, skip], dim=-1)), weights, prior), new_state
 
 
 def _build_streams(config: ModelConfig) -> dict[str, nn.Module]:

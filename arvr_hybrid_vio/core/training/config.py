@@ -45,6 +45,8 @@ class TrainConfig:
     curriculum_quantile: tuple[float, ...] = (0.6, 1.0, 1.0)  # keep windows up to this motion quantile per stage
     passes_per_epoch: float = 1.0  # windows per epoch, as multiples of the frames in the data
     translation_offset_m: float = 0.005  # c of the scale-aware loss |e| / (|dp| + c), m
+    integrated_weight: float = 0.0  # weight of the window-integrated translation loss (0: off)
+    integrated_offset_m: float = 0.01  # c of its scale-aware form |E| / (|P| + c), m
     rotation_weight: float = 1.0  # weight of the geodesic rotation loss
     nll_weight: float = 0.1  # weight of the Gaussian NLL of the variances
     seed: int = 7  # seeds torch, numpy and the augmentations

@@ -35,7 +35,8 @@ class WindowDataset(Dataset):
         seq_index, start = self.windows[index]
         seq, span = self.sequences[seq_index], slice(start, start + self.length)
         return {name: torch.from_numpy(getattr(seq, name)[span]) for name in
-                ("tracks", "inertial", "context", "dp_gc", "dt", "target_dp", "rot_error")}
+                ("tracks", "inertial", "context", "dp_gc", "dt", "target_dp", "rot_error",
+                                                    "true_rotation")}
 
 
 def _light_shard(shard: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +59,35 @@ def normalisation_stats(sequences: list[SequenceArrays]) -> dict[str, torch.Tens
             "velocity_std": torch.tensor(velocity.std(0) + 1e-3)}
 
 
+def visual_velocity_init(sequences: list[SequenceArrays], stats: dict[str, torch.Tensor],
+                         config: ModelConfig) -> dict[str, torch.Tensor]:
+    """Least-squares weights of the network's ``visual_velocity`` path on clean training sequences.
+
+    Fits the body velocity (m/s) as ``W [flow summary, mean angular rate] + b`` (both as the network
+    sees them: tracks scaled by ``track_scale``, angular rate normalised), then removes the
+    component along the camera's optical axis: along it the flow only expands, which the fit maps
+    to speed through the training rooms' depths and does not transfer. The result is expressed in
+    the network's normalised velocity units (``velocity_mean``, ``velocity_std``).
+    Returns ``{"weight": (3, FLOW_SUMMARY_DIM + 3), "bias": (3,)}``.
+    """
+    from arvr_hybrid_vio.core.model.encoders import flow_summary
+    features, targets = [], []
+    for seq in sequences:
+        summary = flow_summary(torch.from_numpy(seq.tracks) * stats["track_scale"]).double()
+        rate = (torch.from_numpy(seq.inertial[:, 0:3]) - stats["inertial_mean"][0:3]) / stats["inertial_std"][0:3]
+        features.append(torch.cat([summary, rate.double()], dim=-1))
+        targets.append(torch.from_numpy((seq.target_dp - seq.dp_gc) / seq.dt[:, None]).double())
+    design = torch.cat(features)
+    design = torch.cat([design, torch.ones(len(design), 1, dtype=torch.float64)], dim=-1)
+    solution = torch.linalg.lstsq(design, torch.cat(targets)).solution.T  # (3, FLOW_SUMMARY_DIM + 3 + 1)
+    axis = torch.from_numpy(config.optical_axis_imu)
+    across = torch.eye(3, dtype=torch.float64) - torch.outer(axis, axis)
+    weight = across @ solution[:, :-1]
+    bias = across @ (solution[:, -1] - stats["velocity_mean"].double())
+    scale = 1.0 / stats["velocity_std"].double()
+    return {"weight": (scale[:, None] * weight).float(), "bias": (scale * bias).float()}
+
+
 class VioDataModule(L.LightningDataModule):
     """Training shards with cached tracks; a fresh augmented draw and curriculum stage every epoch."""
 
@@ -67,6 +97,7 @@ class VioDataModule(L.LightningDataModule):
         self.train_shards: list[tuple[str, dict[str, Any], dict[str, np.ndarray]]] = []
         self.val_paths: list[Path] = []
         self.stats: dict[str, torch.Tensor] = {}
+        self.visual_velocity: dict[str, torch.Tensor] | None = None  # least-squares init of that path
         self.total_frames = 0
 
     def setup(self, stage: str | None = None) -> None:
@@ -93,6 +124,8 @@ class VioDataModule(L.LightningDataModule):
         clean = self._sequences(None)
         self.total_frames = sum(len(s) for s in clean)
         self.stats = normalisation_stats(clean)
+        self.visual_velocity = visual_velocity_init(clean, self.stats, self.model_config) \
+            if self.model_config.visual_velocity else None
 
     def _sequences(self, rng: np.random.Generator | None) -> list[SequenceArrays]:
         sequences = []

@@ -1,4 +1,4 @@
-"""Training losses: scale-aware translation, geodesic rotation, Gaussian NLL of the variances."""
+"""Training losses: scale-aware translation (per interval and window-integrated), geodesic rotation, Gaussian NLL."""
 from __future__ import annotations
 
 import torch
@@ -40,6 +40,28 @@ def translation_loss(error: Tensor, target: Tensor, *, offset_m: float) -> Tenso
     Shape: (..., 3), (..., 3) -> ().
     """
     return (error.norm(dim=-1) / (target.norm(dim=-1) + offset_m)).mean()
+
+
+def integrated_translation_loss(predicted_dp: Tensor, target_dp: Tensor, true_rotation: Tensor, *,
+                                offset_m: float) -> Tensor:
+    """Scale-aware loss on the displacement accumulated from each window's start, ``|E_j| / (|P_j| + c)``.
+
+    Per-interval displacements are expressed in the body frame at each interval's start; both the
+    predicted and the true ones are chained into the window's first body frame with the true
+    rotations, so a velocity bias that costs little per frame (slow motion) grows with the window,
+    as it does in the trajectory (ATE, RPE, drift).
+    Shape: (B, T, 3), (B, T, 3), (B, T, 3, 3) -> ().
+    """
+    frame = torch.eye(3, dtype=predicted_dp.dtype, device=predicted_dp.device).expand(predicted_dp.shape[0], 3, 3)
+    predicted_sum = torch.zeros_like(predicted_dp[:, 0])
+    target_sum = torch.zeros_like(target_dp[:, 0])
+    losses = []
+    for step in range(predicted_dp.shape[1]):
+        predicted_sum = predicted_sum + (frame @ predicted_dp[:, step, :, None])[..., 0]
+        target_sum = target_sum + (frame @ target_dp[:, step, :, None])[..., 0]
+        losses.append((predicted_sum - target_sum).norm(dim=-1) / (target_sum.norm(dim=-1) + offset_m))
+        frame = frame @ true_rotation[:, step]
+    return torch.stack(losses, dim=1).mean()
 
 
 def rotation_loss(dtheta: Tensor, rot_error: Tensor) -> tuple[Tensor, Tensor]:

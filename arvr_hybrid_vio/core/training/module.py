@@ -20,7 +20,8 @@ from arvr_hybrid_vio.core.evaluation import EvalConfig, evaluate
 from arvr_hybrid_vio.core.model.learned_motion import LearnedMotion
 from arvr_hybrid_vio.core.model.network import ModelConfig, VioNetwork
 from arvr_hybrid_vio.core.training.config import TrainConfig, curriculum_stage, learning_rate_factor
-from arvr_hybrid_vio.core.training.losses import gaussian_nll, rotation_loss, translation_loss
+from arvr_hybrid_vio.core.training.losses import (
+    gaussian_nll, integrated_translation_loss, rotation_loss, translation_loss)
 from arvr_hybrid_vio.core.training.replay import ground_truth, run_estimator, shard_frames
 
 LOGGER = logging.getLogger(__name__)
@@ -37,10 +38,15 @@ class VioLightningModule(L.LightningModule):
         self.network = VioNetwork(self.model_cfg)
         self.total_steps = total_steps
 
-    def set_normalisation(self, stats: dict[str, Tensor]) -> None:
-        """Copy normalisation statistics into the network's buffers."""
+    def set_normalisation(self, stats: dict[str, Tensor], visual_velocity: dict[str, Tensor] | None = None) -> None:
+        """Copy normalisation statistics into the network's buffers, and the least-squares start of its
+        ``visual_velocity`` path when it has one."""
         for name, value in stats.items():
             getattr(self.network, name).copy_(value.to(getattr(self.network, name).dtype))
+        if visual_velocity is not None and self.network.visual_velocity is not None:
+            with torch.no_grad():
+                self.network.visual_velocity.weight.copy_(visual_velocity["weight"])
+                self.network.visual_velocity.bias.copy_(visual_velocity["bias"])
 
     def _losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         out = self.network(batch["tracks"], batch["inertial"], batch["context"])
@@ -50,7 +56,12 @@ class VioLightningModule(L.LightningModule):
         rot, residual = rotation_loss(out.dtheta, batch["rot_error"])
         nll = gaussian_nll(error, out.translation_logvar) + gaussian_nll(residual, out.rotation_logvar)
         total = trans + self.train_cfg.rotation_weight * rot + self.train_cfg.nll_weight * nll
-        return {"loss": total, "trans": trans, "rot": rot, "nll": nll,
+        losses = {"trans": trans, "rot": rot, "nll": nll}
+        if self.train_cfg.integrated_weight > 0.0:
+            losses["trans_window"] = integrated_translation_loss(predicted_dp, batch["target_dp"], batch["true_rotation"],
+                                                                 offset_m=self.train_cfg.integrated_offset_m)
+            total = total + self.train_cfg.integrated_weight * losses["trans_window"]
+        return {"loss": total, **losses,
                 "trans_err_mm": 1e3 * error.norm(dim=-1).mean()}
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:

@@ -45,6 +45,7 @@ class SequenceArrays:
     dt: np.ndarray  # (F,) float32 interval, s
     target_dp: np.ndarray  # (F, 3) float32 true displacement in the previous body frame, m
     rot_error: np.ndarray  # (F, 3, 3) float32 R_gyro^T R_true of the interval
+    true_rotation: np.ndarray  # (F, 3, 3) float32 true rotation of the interval, R_{k-1}^T R_k
     stamps_ns: np.ndarray  # (F,) int64 stamps of the frames (interval ends)
 
     def __len__(self) -> int:
@@ -171,9 +172,11 @@ def _frame_row(frame: Any, k: int, original: np.ndarray, truth: tuple[np.ndarray
     if derotate is not None:
         frame_tracks = derotated(frame_tracks, derotate(inertial.pre.delta_rotation))
     target_dp = rotations[k - 1].T @ (positions[k] - positions[k - 1])
-    rot_error = inertial.pre.delta_rotation.T @ (rotations[k - 1].T @ rotations[k])
+    true_rotation = rotations[k - 1].T @ rotations[k]
+    rot_error = inertial.pre.delta_rotation.T @ true_rotation
     context = np.array([inertial.motion_magnitude, inertial.features[-2], inertial.features[-1]])
-    return frame_tracks, inertial.features, context, inertial.dp_gc, np.array(inertial.pre.dt_s), target_dp, rot_error
+    return (frame_tracks, inertial.features, context, inertial.dp_gc, np.array(inertial.pre.dt_s), target_dp, rot_error,
+            true_rotation)
 
 
 def check_dims(arrays: SequenceArrays) -> None:
