@@ -266,9 +266,14 @@ def test_loop_then_ctrl_c_ends_cleanly(tmp_path: Path) -> None:
     recorder = start_recorder(["/imu0:sensor_msgs/msg/Imu:250"])
     player = subprocess.Popen([str(PLAYER), str(bag), *WAIT, "--loop", "--rate", "4", "--topics", "/imu0"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, _ = recorder.communicate(timeout=60)
-    player.send_signal(signal.SIGINT)
-    _, err = player.communicate(timeout=30)
+    try:
+        out, _ = recorder.communicate(timeout=60)
+        player.send_signal(signal.SIGINT)
+        _, err = player.communicate(timeout=30)
+    finally:  # a looping player left behind would publish into every later test
+        for process in (player, recorder):
+            if process.poll() is None:
+                process.kill()
     assert player.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err
     stamps = [row[0] for row in json.loads(out.strip().splitlines()[-1])["/imu0"]]

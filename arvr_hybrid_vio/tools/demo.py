@@ -187,11 +187,14 @@ class Watcher:
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from nav_msgs.msg import Odometry
+        from rclpy.signals import SignalHandlerOptions
 
         from arvr_hybrid_vio.ros.qos import OUTPUT_QOS
 
         self._rclpy = rclpy
-        rclpy.init(args=[])
+        # No rclpy signal handler: Ctrl-C must raise KeyboardInterrupt (then every child is stopped), not
+        # shut the context down under a spin_once (ExternalShutdownException, seen once in CI).
+        rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)
         self.node = rclpy.create_node("arvr_vio_demo")
         self.odometry_count = 0
         self.last_odometry = time.monotonic()
