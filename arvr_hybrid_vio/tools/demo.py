@@ -187,14 +187,11 @@ class Watcher:
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from nav_msgs.msg import Odometry
-        from rclpy.signals import SignalHandlerOptions
 
         from arvr_hybrid_vio.ros.qos import OUTPUT_QOS
 
         self._rclpy = rclpy
-        # No rclpy signal handler: Ctrl-C must raise KeyboardInterrupt (then every child is stopped), not
-        # shut the context down under a spin_once (ExternalShutdownException, seen once in CI).
-        rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)
+        rclpy.init(args=[])
         self.node = rclpy.create_node("arvr_vio_demo")
         self.odometry_count = 0
         self.last_odometry = time.monotonic()
@@ -220,9 +217,15 @@ class Watcher:
                     self.states_seen.append(state)
 
     def spin_for(self, seconds: float) -> None:
+        """Spin this long. Ctrl-C raises KeyboardInterrupt: rclpy's SIGINT handler may instead shut the
+        context down under a spin (ExternalShutdownException, seen in CI), which means the same here."""
+        from rclpy.executors import ExternalShutdownException
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            self._rclpy.spin_once(self.node, timeout_sec=min(0.05, max(end - time.monotonic(), 0.0)))
+            try:
+                self._rclpy.spin_once(self.node, timeout_sec=min(0.05, max(end - time.monotonic(), 0.0)))
+            except ExternalShutdownException as exc:
+                raise KeyboardInterrupt from exc
 
     def received_all(self, images: int, imu: int) -> bool:
         """The VIO node's diagnostics count every image and IMU message of the bag."""
