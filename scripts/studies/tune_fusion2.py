@@ -1,6 +1,6 @@
 """Refined fusion grid on the VALIDATION split, per sequence (hybrid)."""
 import sys
-import numpy as np, torch
+import torch
 from arvr_hybrid_vio.core.dataset import load_shard, list_shards
 from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
 from arvr_hybrid_vio.core.evaluation import EvalConfig, evaluate

@@ -11,7 +11,7 @@ import time
 import numpy as np, torch, cv2
 from torch import nn
 from arvr_hybrid_vio.core.dataset import load_shard
-from arvr_hybrid_vio.core.model.visual_tracks import Intrinsics, TrackConfig, extract_tracks
+from arvr_hybrid_vio.core.model.visual_tracks import Intrinsics, extract_tracks
 from arvr_hybrid_vio.core.model.encoders import TrackEncoder
 torch.set_num_threads(1)
 K = Intrinsics(80, 80, 79.5, 63.5)

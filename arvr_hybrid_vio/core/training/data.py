@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from arvr_hybrid_vio.core.dataset import list_shards, load_shard
 from arvr_hybrid_vio.core.errors import ConfigError
+from arvr_hybrid_vio.core.model.encoders import flow_summary
 from arvr_hybrid_vio.core.model.network import ModelConfig
 from arvr_hybrid_vio.core.model.visual_tracks import Intrinsics
 from arvr_hybrid_vio.core.training.config import AugmentConfig, TrainConfig, curriculum_stage
@@ -70,7 +71,6 @@ def visual_velocity_init(sequences: list[SequenceArrays], stats: dict[str, torch
     the network's normalised velocity units (``velocity_mean``, ``velocity_std``).
     Returns ``{"weight": (3, FLOW_SUMMARY_DIM + 3), "bias": (3,)}``.
     """
-    from arvr_hybrid_vio.core.model.encoders import flow_summary
     features, targets = [], []
     for seq in sequences:
         summary = flow_summary(torch.from_numpy(seq.tracks) * stats["track_scale"]).double()
