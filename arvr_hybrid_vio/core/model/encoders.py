@@ -33,7 +33,6 @@ class TrackEncoder(nn.Module):
 
     def __init__(self, out_dim: int, point_dim: int = 128, *, summary: bool = False) -> None:
         super().__init__()
-        self.summary = summary
         extra = FLOW_SUMMARY_DIM if summary else 0
         self.point_mlp = nn.Sequential(nn.Linear(TRACK_CHANNELS, 64), nn.GELU(), nn.Linear(64, point_dim), nn.GELU())
         self.head = nn.Sequential(nn.Linear(2 * point_dim + 1 + extra, out_dim), nn.GELU(), nn.Linear(out_dim, out_dim))
@@ -41,16 +40,14 @@ class TrackEncoder(nn.Module):
     def forward(self, tracks: Tensor, summary: Tensor | None = None) -> Tensor:
         """Shape: (..., N, TRACK_CHANNELS) with channel 5 = valid [, (..., FLOW_SUMMARY_DIM)] -> (..., out_dim).
 
-        ``summary`` is ``flow_summary(tracks)`` when the caller has it already (computed otherwise).
+        ``summary`` (``flow_summary(tracks)``) is given exactly when the encoder was built with ``summary=True``.
         """
         valid = tracks[..., 5:6]  # (..., N, 1)
         points = self.point_mlp(tracks) * valid  # (..., N, point_dim)
         count = valid.sum(dim=-2)  # (..., 1)
         mean = points.sum(dim=-2) / count.clamp(min=1.0)
         maximum = (points - 1e4 * (1.0 - valid)).amax(dim=-2) * (count > 0)
-        pooled = [maximum, mean, count / tracks.shape[-2]]
-        if self.summary:
-            pooled.append(flow_summary(tracks) if summary is None else summary)
+        pooled = [maximum, mean, count / tracks.shape[-2]] + ([] if summary is None else [summary])
         return self.head(torch.cat(pooled, dim=-1))
 
 

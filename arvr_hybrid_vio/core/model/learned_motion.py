@@ -150,9 +150,10 @@ class LearnedMotion:
         values = [t[0].double().cpu().numpy() for t in out[:4]]
         velocity, dtheta, translation_logvar, rotation_logvar = values
         self._weights = None if out.weights is None else out.weights[0].double().cpu().numpy()
-        self._network_velocity = (velocity, np.sqrt(np.exp(translation_logvar)) / max(pre.dt_s, 1e-3))
+        translation_var = np.exp(translation_logvar)
+        self._network_velocity = (velocity, np.sqrt(translation_var) / max(pre.dt_s, 1e-3))
         delta_rotation = self._tilt_corrected(state, pre, pre.delta_rotation @ so3_exp(dtheta))
-        fused = self._fuse_velocity(state, velocity, float(np.mean(np.exp(translation_logvar))), pre.dt_s)
+        fused = self._fuse_velocity(state, velocity, float(np.mean(translation_var)), pre.dt_s)
         return RelativeMotion(delta_rotation, state.rotation.T @ fused * pre.dt_s + inertial.dp_gc,
                               np.exp(rotation_logvar), np.full(3, self._velocity_var * pre.dt_s ** 2))
 

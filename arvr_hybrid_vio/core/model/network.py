@@ -70,10 +70,14 @@ class ModelConfig:
     visual_velocity: bool = False
     gravity_m_s2: float = 9.81  # gravity magnitude the inputs assume, m/s^2
 
+    @property
+    def mount(self) -> np.ndarray:
+        """(3, 3) R_imu_camera of the training camera."""
+        return np.asarray(self.camera_rotation_imu, dtype=np.float64).reshape(3, 3)
+
     def camera_rotation(self, body_rotation_prev_cur: np.ndarray) -> np.ndarray:
         """The training camera's rotation (camera axes) for a body (IMU) rotation between frames."""
-        mount = np.asarray(self.camera_rotation_imu, dtype=np.float64).reshape(3, 3)
-        return mount.T @ np.asarray(body_rotation_prev_cur, dtype=np.float64) @ mount
+        return self.mount.T @ np.asarray(body_rotation_prev_cur, dtype=np.float64) @ self.mount
 
     def __post_init__(self) -> None:
         if self.visual_velocity and not self.track_summary:
@@ -82,7 +86,7 @@ class ModelConfig:
     @property
     def optical_axis_imu(self) -> np.ndarray:
         """(3,) the training camera's viewing direction in the IMU (body) frame."""
-        return np.asarray(self.camera_rotation_imu, dtype=np.float64).reshape(3, 3)[:, 2]
+        return self.mount[:, 2]
 
     @property
     def token_dim(self) -> int:

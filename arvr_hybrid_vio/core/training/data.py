@@ -36,8 +36,7 @@ class WindowDataset(Dataset):
         seq_index, start = self.windows[index]
         seq, span = self.sequences[seq_index], slice(start, start + self.length)
         return {name: torch.from_numpy(getattr(seq, name)[span]) for name in
-                ("tracks", "inertial", "context", "dp_gc", "dt", "target_dp", "rot_error",
-                                                    "true_rotation")}
+                ("tracks", "inertial", "context", "dp_gc", "dt", "target_dp", "rot_error", "true_rotation")}
 
 
 def _light_shard(shard: dict[str, Any]) -> dict[str, Any]:
