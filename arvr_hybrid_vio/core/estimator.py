@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from arvr_hybrid_vio.core.errors import ConfigError
-from arvr_hybrid_vio.core.geometry import matrix_to_quat_wxyz
+from arvr_hybrid_vio.core.geometry import matrix_to_quat_wxyz, nearest_rotation
 from arvr_hybrid_vio.core.model.motion_source import MotionSource, RelativeMotion, StrapdownMotion
 from arvr_hybrid_vio.core.strapdown import (
     GRAVITY_M_S2, NavState, Preintegration, apply_preintegration, preintegrate, static_initial_state,
@@ -53,19 +54,6 @@ class EstimatorConfig:
     tilt_correction_per_s: float = 0.2  # learned models: roll/pitch pull towards the accelerometer, 1/s (0: off)
     velocity_random_walk: float = 0.03  # learned models: IMU velocity drift in the fusion, m/s/sqrt(s) (tuned on val)
     velocity_measurement_scale: float = 1.0  # learned models: multiplies the network's velocity variance
-
-
-def _is_finite_frame(frame: SyncedFrame) -> bool:
-    return bool(np.all(np.isfinite(frame.gyro_rad_s)) and np.all(np.isfinite(frame.accel_m_s2)))
-
-
-def _is_valid_frame(frame: SyncedFrame) -> bool:
-    image, stamps = frame.image, np.asarray(frame.imu_stamps_ns)
-    count = stamps.shape[0] if stamps.ndim == 1 else -1
-    return (isinstance(image, np.ndarray) and image.ndim == 2 and image.dtype == np.uint8
-            and min(image.shape) >= 16 and count >= 2
-            and np.shape(frame.gyro_rad_s) == (count, 3) and np.shape(frame.accel_m_s2) == (count, 3)
-            and bool(np.all(np.diff(stamps.astype(np.int64)) > 0)) and int(stamps[-1]) == int(frame.stamp_ns))
 
 
 class VioEstimator:
@@ -141,8 +129,15 @@ class VioEstimator:
         """
         self.source.set_camera(camera)
 
-    def step(self, frame: SyncedFrame) -> PoseEstimate | None:
-        """Process one synced frame; the pose at ``frame.stamp_ns``, or None (initialising or skipped)."""
+    def step(self, frame: SyncedFrame, upcoming: Sequence[SyncedFrame] = ()) -> PoseEstimate | None:
+        """Process one synced frame; the pose at ``frame.stamp_ns``, or None (initialising or skipped).
+
+        Args:
+            upcoming: the frames that will follow, in order, when the caller already has them
+                (offline replay). A learned source then evaluates its network over them in one
+                pass; the poses are those of frame-by-frame steps (to float round-off). Live
+                callers pass nothing.
+        """
         self.counters["frames"] += 1
         if not self._accept_frame(frame):
             self._degraded = self._nav is not None
@@ -151,7 +146,7 @@ class VioEstimator:
             return self._initialise(frame)
         state = self._coast_over_gap(int(frame.imu_stamps_ns[0]))
         pre = preintegrate(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2)
-        motion = self.source.relative_motion(frame, state, pre)
+        motion = self.source.relative_motion(frame, state, pre, upcoming)
         if not _is_finite_motion(motion):
             self.counters["frames_skipped_nonfinite"] += 1
             self._degraded = True
@@ -188,10 +183,10 @@ class VioEstimator:
     # ---- frames -------------------------------------------------------------------------
 
     def _accept_frame(self, frame: SyncedFrame) -> bool:
-        if not _is_valid_frame(frame):
+        if not frame.is_well_formed():
             self.counters["frames_skipped_invalid"] += 1
             return False
-        if not _is_finite_frame(frame):
+        if not frame.is_finite():
             self.counters["frames_skipped_nonfinite"] += 1
             return False
         last_stamp = self._nav.stamp_ns if self._nav is not None else (
@@ -232,7 +227,7 @@ class VioEstimator:
         return NavState(start_ns, nav.rotation, nav.position_xyz + nav.velocity_xyz * gap_s, nav.velocity_xyz)
 
     def _compose(self, state: NavState, pre: Preintegration, motion: RelativeMotion, stamp_ns: int) -> None:
-        rotation = _orthonormalised(state.rotation @ motion.delta_rotation)
+        rotation = nearest_rotation(state.rotation @ motion.delta_rotation)
         displacement = state.rotation @ motion.delta_position
         _, velocity = velocity_from_displacement(state, pre, displacement, gravity_m_s2=self.config.gravity_m_s2)
         self._nav = NavState(stamp_ns, rotation, state.position_xyz + displacement, velocity)
@@ -278,12 +273,6 @@ class VioEstimator:
                            np.stack([last_accel, accel]))
         nav = apply_preintegration(nav, pre, stamp_ns=stamp_ns, gravity_m_s2=self.config.gravity_m_s2)
         self._prop = (nav, stamp_ns, gyro, accel)
-
-
-def _orthonormalised(rotation: np.ndarray) -> np.ndarray:
-    """The nearest rotation matrix (SVD), so round-off never accumulates over long runs."""
-    left, _, right = np.linalg.svd(rotation)
-    return left @ np.diag([1.0, 1.0, np.linalg.det(left @ right)]) @ right
 
 
 def _is_finite_motion(motion: RelativeMotion) -> bool:

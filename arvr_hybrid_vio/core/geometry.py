@@ -123,6 +123,12 @@ def so3_log(matrix: np.ndarray) -> np.ndarray:
     return flat.reshape(matrix.shape[:-2] + (3,))
 
 
+def nearest_rotation(matrix: np.ndarray) -> np.ndarray:
+    """The rotation matrix nearest to a (3, 3) matrix (SVD), so round-off never accumulates over long runs."""
+    left, _, right = np.linalg.svd(matrix)
+    return left @ np.diag([1.0, 1.0, np.linalg.det(left @ right)]) @ right
+
+
 def hat(vector: np.ndarray) -> np.ndarray:
     """Skew-symmetric matrix of a 3-vector. Shape: (..., 3) -> (..., 3, 3)."""
     vector = np.asarray(vector, dtype=np.float64)

@@ -29,6 +29,20 @@ class SyncedFrame:
     frame_index: int = 0
     dropped_frames: int = 0
 
+    def is_well_formed(self) -> bool:
+        """A 2-D uint8 image of at least 16 px a side and >= 2 IMU samples of the documented shapes,
+        stamps strictly increasing and ending at the frame stamp."""
+        image, stamps = self.image, np.asarray(self.imu_stamps_ns)
+        count = stamps.shape[0] if stamps.ndim == 1 else -1
+        return (isinstance(image, np.ndarray) and image.ndim == 2 and image.dtype == np.uint8
+                and min(image.shape) >= 16 and count >= 2
+                and np.shape(self.gyro_rad_s) == (count, 3) and np.shape(self.accel_m_s2) == (count, 3)
+                and bool(np.all(np.diff(stamps.astype(np.int64)) > 0)) and int(stamps[-1]) == int(self.stamp_ns))
+
+    def is_finite(self) -> bool:
+        """No NaN or Inf in the IMU samples."""
+        return bool(np.all(np.isfinite(self.gyro_rad_s)) and np.all(np.isfinite(self.accel_m_s2)))
+
 
 @dataclass(frozen=True)
 class PoseEstimate:

@@ -44,21 +44,28 @@ def test_hybrid_parameter_count_is_within_budget() -> None:
 
 @pytest.mark.parametrize("family,summary,visual_velocity", [(family, False, False) for family in FAMILIES]
                          + [("hybrid", True, False), ("hybrid", True, True), ("multihead", True, True)])
-def test_streaming_steps_equal_the_whole_sequence_forward(family: str, summary: bool, visual_velocity: bool) -> None:
+def test_streaming_steps_and_chunks_equal_the_whole_sequence_forward(family: str, summary: bool,
+                                                                     visual_velocity: bool) -> None:
     network = perturbed_network(family, track_summary=summary, visual_velocity=visual_velocity)
-    tracks, inertial, context = random_inputs(2, 40)  # longer than the Transformer window (32)
+    tracks, inertial, context = random_inputs(2, 80)  # longer than the Transformer window (32), twice
     with torch.no_grad():
         full = network(tracks, inertial, context)
         state = network.initial_state(2)
         steps = []
-        for t in range(40):
+        for t in range(80):
             out, state = network.step(tracks[:, t], inertial[:, t], context[:, t], state)
             steps.append(out)
+        state, chunks = network.initial_state(2), []
+        for start, end in ((0, 5), (5, 6), (6, 45), (45, 80)):  # chunks shorter and longer than the window
+            out, state = network.run(tracks[:, start:end], inertial[:, start:end], context[:, start:end], state)
+            chunks.append(out)
     for index in range(4):
         streamed = torch.stack([s[index] for s in steps], dim=1)
         torch.testing.assert_close(streamed, full[index], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(torch.cat([c[index] for c in chunks], dim=1), full[index], atol=1e-5, rtol=1e-5)
     if family == "hybrid":
         torch.testing.assert_close(torch.stack([s.weights for s in steps], 1), full.weights, atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(torch.cat([c.weights for c in chunks], 1), full.weights, atol=1e-6, rtol=1e-6)
 
 
 def test_flow_summary_is_the_median_of_the_valid_tracks_only() -> None:

@@ -5,28 +5,69 @@ fuses it (variance from the network's own log-variance) with the velocity the IM
 propagated from the previous frame. The network never sees the estimator's velocity,
 so its errors cannot feed back into its inputs, and the fused velocity is pulled back
 towards the network whenever the IMU drifts.
+
+The network's inputs do not depend on its outputs either: the gravity direction they carry
+comes from an attitude of their own, the gyro integrated from the estimator's orientation
+at the start and pulled towards the accelerometer's vertical in calm intervals, without the
+network's rotation corrections. So when the frames that follow are known (offline replay),
+the network runs over up to ``LOOKAHEAD_FRAMES`` of them in one pass (``VioNetwork.run``)
+and the results are served frame by frame: the same numbers as one step per frame, to float
+round-off, at a fraction of the cost (the weights are read once per chunk, not per frame).
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from arvr_hybrid_vio.core.errors import ConfigError
-from arvr_hybrid_vio.core.geometry import so3_exp
+from arvr_hybrid_vio.core.geometry import nearest_rotation, so3_exp
 from arvr_hybrid_vio.core.model.camera_input import (
     MAX_MOUNT_DIFFERENCE_DEG, CameraInput, CameraModel, scaled_to, trained_camera)
 from arvr_hybrid_vio.core.model.inputs import gravity_body, inertial_inputs
-from arvr_hybrid_vio.core.model.motion_source import RelativeMotion
+from arvr_hybrid_vio.core.model.motion_source import LOOKAHEAD_FRAMES, RelativeMotion
 from arvr_hybrid_vio.core.model.network import VioNetwork
 from arvr_hybrid_vio.core.model.visual_tracks import Intrinsics, derotated, extract_tracks
-from arvr_hybrid_vio.core.strapdown import NavState, Preintegration
+from arvr_hybrid_vio.core.strapdown import NavState, Preintegration, preintegrate
 from arvr_hybrid_vio.core.types import SyncedFrame
 
 LOGGER = logging.getLogger(__name__)
 INITIAL_VELOCITY_VAR = 0.1 ** 2  # (m/s)^2 after the static initialisation (not always truly static)
+
+
+@dataclass(frozen=True)
+class InputState:
+    """What the network's inputs carry from one frame to the next."""
+
+    reference_image: np.ndarray | None  # the previous frame's prepared image (tracks start there)
+    attitude: np.ndarray  # (3, 3) R_world_body the inputs' gravity direction comes from
+
+
+@dataclass(frozen=True)
+class StepInputs:
+    """One frame's network inputs (float32) and the displacement the velocity is added to."""
+
+    tracks: np.ndarray  # (N, TRACK_CHANNELS)
+    inertial: np.ndarray  # (INERTIAL_DIM,)
+    context: np.ndarray  # (3,) motion magnitude, mean |gyro|, mean | |accel| - g |
+    dp_gc: np.ndarray  # (3,) float64 gravity-compensated displacement for zero start velocity, m
+
+
+@dataclass
+class FramesAhead:
+    """Network results of frames evaluated in one pass, served in order while the caller's frames match."""
+
+    frames: list[SyncedFrame]  # evaluated frames, compared by identity
+    inputs: list[StepInputs]  # their inputs
+    input_states: list[InputState]  # the input state after each
+    outputs: list[tuple[np.ndarray, ...]]  # velocity, dtheta, translation logvar, rotation logvar, weights
+    state_before: dict  # network state before the first frame
+    state_after: dict  # network state after the last frame
+    served: int = 0  # frames handed out so far
 
 
 def resolve_device(device: str) -> torch.device:
@@ -86,9 +127,11 @@ class LearnedMotion:
         return cls(network, device=resolved, gravity_m_s2=gravity_m_s2, **options)
 
     def reset(self) -> None:
-        """Empty the network's temporal state and forget the reference image."""
+        """Empty the network's temporal state and forget the reference image and the input attitude."""
         self._state = self.network.initial_state(1, self.device)
         self._prev_image: np.ndarray | None = None
+        self._attitude: np.ndarray | None = None  # set from the estimator's orientation at the next frame
+        self._ahead: FramesAhead | None = None
         self._weights = None
         self._network_velocity: tuple[np.ndarray, np.ndarray] | None = None
         self._velocity_var = INITIAL_VELOCITY_VAR
@@ -129,33 +172,104 @@ class LearnedMotion:
         """The first tracked frame's image is the reference for the next step's tracks."""
         self._prev_image = self._prepared(frame.image)[0]
 
-    def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration) -> RelativeMotion:
-        """Network step on this frame's tracks and IMU, decoded into a relative motion."""
+    def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration,
+                        upcoming: Sequence[SyncedFrame] = ()) -> RelativeMotion:
+        """Network step on this frame's tracks and IMU, decoded into a relative motion.
+
+        ``upcoming`` (the frames expected next, in order) lets the network run over them in one pass.
+        """
+        if self._attitude is None:
+            self._attitude = state.rotation
+        served = self._serve_ahead(frame)
+        if served is None:
+            self._drop_ahead()
+            served = self._evaluate(frame, pre, upcoming)
+        outputs, dp_gc = served
+        velocity, dtheta, translation_logvar, rotation_logvar, weights = outputs
+        self._weights = weights
+        translation_var = np.exp(translation_logvar)
+        self._network_velocity = (velocity, np.sqrt(translation_var) / max(pre.dt_s, 1e-3))
+        delta_rotation = self._tilt_corrected(state.rotation, pre, pre.delta_rotation @ so3_exp(dtheta))
+        fused = self._fuse_velocity(state, velocity, float(np.mean(translation_var)), pre.dt_s)
+        return RelativeMotion(delta_rotation, state.rotation.T @ fused * pre.dt_s + dp_gc,
+                              np.exp(rotation_logvar), np.full(3, self._velocity_var * pre.dt_s ** 2))
+
+    def _step_inputs(self, frame: SyncedFrame, pre: Preintegration,
+                     before: InputState) -> tuple[StepInputs, InputState]:
+        """The frame's network inputs and the input state after it (no network involved)."""
         inertial = inertial_inputs(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2,
-                                   gravity_body(state.rotation), gravity_m_s2=self.gravity_m_s2)
+                                   gravity_body(before.attitude), gravity_m_s2=self.gravity_m_s2)
         image, camera = self._prepared(frame.image)
-        prev = image if self._prev_image is None else self._prev_image
-        tracks = extract_tracks(prev, image, self.intrinsics, self.network.config.tracks,
+        reference = image if before.reference_image is None else before.reference_image
+        tracks = extract_tracks(reference, image, self.intrinsics, self.network.config.tracks,
                                 to_normalised=None if camera.identity else camera.normalise)
-        self._prev_image = image
         if self.network.config.derotate_tracks:
             tracks = derotated(tracks, self.network.config.camera_rotation(pre.delta_rotation))
         features = inertial.features
-        context = np.array([inertial.motion_magnitude, features[-2], features[-1]])
+        context = np.array([inertial.motion_magnitude, features[-2], features[-1]], dtype=np.float32)
+        attitude = nearest_rotation(before.attitude @ self._tilt_corrected(before.attitude, pre, pre.delta_rotation))
+        return (StepInputs(tracks, features.astype(np.float32), context, inertial.dp_gc),
+                InputState(image, attitude))
+
+    def _evaluate(self, frame: SyncedFrame, pre: Preintegration,
+                  upcoming: Sequence[SyncedFrame]) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        """Run the network on ``frame`` and, in the same pass, on the plausible frames of ``upcoming``."""
+        frames = [frame]
+        for following in upcoming[:LOOKAHEAD_FRAMES - 1]:
+            if following.frame_index == 0 or not (following.is_well_formed() and following.is_finite()):
+                break  # the estimator restarts or skips there
+            frames.append(following)
+        state = InputState(self._prev_image, self._attitude)
+        inputs, input_states = [], []
+        for index, current in enumerate(frames):
+            current_pre = pre if index == 0 else preintegrate(current.imu_stamps_ns, current.gyro_rad_s,
+                                                               current.accel_m_s2)
+            step_inputs, state = self._step_inputs(current, current_pre, state)
+            inputs.append(step_inputs)
+            input_states.append(state)
+        state_before = self._state
+        outputs, state_after = self._run_network(inputs, state_before)
+        self._ahead = FramesAhead(frames, inputs, input_states, outputs, state_before, state_after)
+        return self._take_ahead()
+
+    def _run_network(self, inputs: list[StepInputs], state: dict) -> tuple[list[tuple[np.ndarray, ...]], dict]:
+        """The network over consecutive frames from ``state``: one ``step`` for one frame, else ``run``."""
+        def batch(name: str) -> torch.Tensor:  # (1, T, ...) on the device
+            return torch.from_numpy(np.stack([getattr(x, name) for x in inputs]))[None].to(self.device)
+
         with torch.inference_mode():
-            out, self._state = self.network.step(
-                torch.from_numpy(tracks)[None].to(self.device),
-                torch.from_numpy(features.astype(np.float32))[None].to(self.device),
-                torch.from_numpy(context.astype(np.float32))[None].to(self.device), self._state)
-        values = [t[0].double().cpu().numpy() for t in out[:4]]
-        velocity, dtheta, translation_logvar, rotation_logvar = values
-        self._weights = None if out.weights is None else out.weights[0].double().cpu().numpy()
-        translation_var = np.exp(translation_logvar)
-        self._network_velocity = (velocity, np.sqrt(translation_var) / max(pre.dt_s, 1e-3))
-        delta_rotation = self._tilt_corrected(state, pre, pre.delta_rotation @ so3_exp(dtheta))
-        fused = self._fuse_velocity(state, velocity, float(np.mean(translation_var)), pre.dt_s)
-        return RelativeMotion(delta_rotation, state.rotation.T @ fused * pre.dt_s + inertial.dp_gc,
-                              np.exp(rotation_logvar), np.full(3, self._velocity_var * pre.dt_s ** 2))
+            if len(inputs) == 1:
+                out, state = self.network.step(batch("tracks")[:, 0], batch("inertial")[:, 0],
+                                               batch("context")[:, 0], state)
+                out = type(out)(*[None if t is None else t[:, None] for t in out])  # (1, 1, ...)
+            else:
+                out, state = self.network.run(batch("tracks"), batch("inertial"), batch("context"), state)
+        values = [None if t is None else t[0].double().cpu().numpy() for t in out]  # each (T, 3)
+        return [tuple(None if v is None else v[index] for v in values) for index in range(len(inputs))], state
+
+    def _serve_ahead(self, frame: SyncedFrame) -> tuple[tuple[np.ndarray, ...], np.ndarray] | None:
+        """The precomputed result when ``frame`` is the next frame evaluated ahead, else None."""
+        ahead = self._ahead
+        if ahead is None or ahead.frames[ahead.served] is not frame:
+            return None
+        return self._take_ahead()
+
+    def _take_ahead(self) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        """Hand out the next frame evaluated ahead: its network outputs and ``dp_gc``."""
+        ahead = self._ahead
+        index = ahead.served
+        ahead.served += 1
+        self._prev_image, self._attitude = ahead.input_states[index].reference_image, ahead.input_states[index].attitude
+        if ahead.served == len(ahead.frames):
+            self._state, self._ahead = ahead.state_after, None
+        return ahead.outputs[index], ahead.inputs[index].dp_gc
+
+    def _drop_ahead(self) -> None:
+        """Forget frames evaluated ahead that were not served (a frame was skipped or replaced); the
+        network state is rebuilt over the ones that were."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead.served:
+            self._state = self._run_network(ahead.inputs[:ahead.served], ahead.state_before)[1]
 
     def _fuse_velocity(self, state: NavState, velocity_body: np.ndarray, displacement_var: float,
                        dt_s: float) -> np.ndarray:
@@ -167,7 +281,7 @@ class LearnedMotion:
         self._velocity_var = (1.0 - gain) * prior_var
         return state.velocity_xyz + gain * (state.rotation @ velocity_body - state.velocity_xyz)
 
-    def _tilt_corrected(self, state: NavState, pre: Preintegration, delta_rotation: np.ndarray) -> np.ndarray:
+    def _tilt_corrected(self, rotation: np.ndarray, pre: Preintegration, delta_rotation: np.ndarray) -> np.ndarray:
         """Nudge roll/pitch towards the interval's mean specific force (world ``R dv / dt`` should point up).
 
         Applied only in calm intervals (mean specific force within 0.5 m/s^2 of g), as a
@@ -175,12 +289,12 @@ class LearnedMotion:
         """
         if self.tilt_correction_per_s <= 0.0 or pre.dt_s <= 0.0:
             return delta_rotation
-        measured_up = state.rotation @ pre.delta_velocity / pre.dt_s  # (3,) world, m/s^2
+        measured_up = rotation @ pre.delta_velocity / pre.dt_s  # (3,) world, m/s^2
         norm = float(np.linalg.norm(measured_up))
         if abs(norm - self.gravity_m_s2) > 0.5:
             return delta_rotation
         correction = so3_exp(self.tilt_correction_per_s * pre.dt_s * np.cross(measured_up / norm, [0.0, 0.0, 1.0]))
-        return state.rotation.T @ correction @ state.rotation @ delta_rotation
+        return rotation.T @ correction @ rotation @ delta_rotation
 
     @property
     def network_velocity(self) -> tuple[np.ndarray, np.ndarray] | None:

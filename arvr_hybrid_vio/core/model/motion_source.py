@@ -8,6 +8,7 @@ inference and the tests all go through the same estimator.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -15,6 +16,8 @@ import numpy as np
 
 from arvr_hybrid_vio.core.strapdown import GRAVITY_M_S2, NavState, Preintegration
 from arvr_hybrid_vio.core.types import SyncedFrame
+
+LOOKAHEAD_FRAMES = 64  # at most this many frames (the current one included) are passed as ``upcoming``
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,10 @@ class MotionSource(Protocol):
     def set_camera(self, camera: Any) -> None:
         """The rig's camera model (``camera_input.CameraModel``; None: the training camera's)."""
 
-    def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration) -> RelativeMotion:
-        """Relative motion from ``state`` (the previous frame) to ``frame``."""
+    def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration,
+                        upcoming: Sequence[SyncedFrame] = ()) -> RelativeMotion:
+        """Relative motion from ``state`` (the previous frame) to ``frame``; ``upcoming``: the frames
+        expected next, in order (offline replay), which a source may prepare ahead."""
 
     @property
     def fusion_weights(self) -> np.ndarray | None:
@@ -75,9 +80,10 @@ class StrapdownMotion:
         """Strapdown does not look at images."""
         del camera
 
-    def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration) -> RelativeMotion:
-        """Strapdown prediction over the frame interval."""
-        del frame
+    def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration,
+                        upcoming: Sequence[SyncedFrame] = ()) -> RelativeMotion:
+        """Strapdown prediction over the frame interval (nothing to prepare ahead)."""
+        del frame, upcoming
         dt_s = pre.dt_s
         gravity = np.array([0.0, 0.0, -self.gravity_m_s2])
         world_step = state.velocity_xyz * dt_s + 0.5 * gravity * dt_s * dt_s

@@ -12,8 +12,9 @@ inertial token (256). Families:
 
 Heads predict, per frame interval, the body-frame velocity at its start, a small
 rotation correction of the gyro preintegration, and log-variances of both
-(see ``inputs`` for how they become motion). ``forward`` runs a whole sequence;
-``step`` runs one frame with a cached state and gives the same numbers.
+(see ``inputs`` for how they become motion). ``forward`` runs a whole sequence,
+``run`` a chunk of frames continuing a cached state, ``step`` one frame with a cached
+state; all three give the same numbers.
 """
 from __future__ import annotations
 
@@ -204,6 +205,21 @@ class VioNetwork(nn.Module):
         tokens, skip, prior = self._tokens(tracks, inertial)  # (B, T, 768), (B, T, 256 [+ 3]), (B, T, 3)
         fused, weights = self._fuse([stream(tokens) for stream in self.streams.values()], context)
         return self._decode(self.head(torch.cat([fused, skip], dim=-1)), weights, prior)
+
+    def run(self, tracks: Tensor, inertial: Tensor, context: Tensor,
+            state: dict[str, tuple[Tensor, ...]]) -> tuple[NetworkOutput, dict[str, tuple[Tensor, ...]]]:
+        """A chunk of T frames that continues a cached state (T frames of ``step`` in one pass: the
+        weights are read once per chunk, not once per frame).
+
+        Shape: tracks (B, T, N, 6), inertial (B, T, INERTIAL_DIM), context (B, T, 3) -> NetworkOutput (B, T, .).
+        """
+        tokens, skip, prior = self._tokens(tracks, inertial)  # (B, T, 768), (B, T, 256 [+ 3]), (B, T, 3)
+        outputs, new_state = [], {}
+        for name, stream in self.streams.items():
+            out, new_state[name] = stream.run(tokens, state[name])
+            outputs.append(out)
+        fused, weights = self._fuse(outputs, context)
+        return self._decode(self.head(torch.cat([fused, skip], dim=-1)), weights, prior), new_state
 
     def initial_state(self, batch: int = 1, device: torch.device | str = "cpu") -> dict[str, tuple[Tensor, ...]]:
         """Empty streaming state of every stream."""

@@ -1,7 +1,8 @@
 """Causal temporal streams over per-frame tokens, each runnable whole-sequence or one step at a time.
 
-Every stream has ``forward(x) -> y`` over a sequence and ``step(x_t, state) -> (y_t, state)``
-with a cached state, and the two agree (the tests check it):
+Every stream has ``run(x, state) -> (y, state)`` over a chunk of steps that continues a cached
+state, ``forward(x) -> y`` (a whole sequence: ``run`` from the empty state) and
+``step(x_t, state) -> (y_t, state)`` (one step), and they agree (the tests check it):
 
 * :class:`LstmStream`: ``nn.LSTM`` (h, c cached);
 * :class:`CausalTransformerStream`: pre-norm Transformer encoder whose attention in each layer sees the
@@ -31,6 +32,11 @@ class LstmStream(nn.Module):
     def forward(self, tokens: Tensor) -> Tensor:
         """Shape: (B, T, in_dim) -> (B, T, width)."""
         return self.lstm(tokens)[0]
+
+    def run(self, tokens: Tensor, state: StreamState) -> tuple[Tensor, StreamState]:
+        """Shape: (B, T, in_dim) -> (B, T, width), continuing (h, c)."""
+        out, (hidden, cell) = self.lstm(tokens, (state[0], state[1]))
+        return out, (hidden, cell)
 
     def initial_state(self, batch: int, device: torch.device) -> StreamState:
         """Zero (h, c), each (layers, B, width)."""
@@ -77,30 +83,24 @@ class WindowedSelfAttention(nn.Module):
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, H, T, D)
         return q, k, v
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Shape: (B, T, width) -> (B, T, width)."""
-        q, k, v = self._split(x)
-        steps = x.shape[1]
-        distance = torch.arange(steps, device=x.device)[:, None] - torch.arange(steps, device=x.device)[None, :]
-        allowed = (distance >= 0) & (distance < self.window)  # (T, T) banded causal
-        bias = self.rel_bias[:, distance.clamp(0, self.window - 1)]  # (H, T, T)
-        bias = bias.masked_fill(~allowed, float("-inf"))
-        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=bias[None],
-                                                  dropout_p=self.dropout if self.training else 0.0)
-        return self.out(attended.transpose(1, 2).reshape(x.shape))  # (B, T, width)
+    def run(self, x: Tensor, cache_k: Tensor, cache_v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """T new tokens against their own causal past and up to ``window - 1`` cached tokens before them.
 
-    def step(self, x: Tensor, cache_k: Tensor, cache_v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """One token against cached keys/values of up to ``window - 1`` previous tokens.
-
-        Shape: x (B, width), cache (B, H, C, D) -> (B, width), caches (B, H, min(C + 1, window - 1), D).
+        Shape: x (B, T, width), cache (B, H, C, D) -> (B, T, width), caches (B, H, min(C + T, window - 1), D).
         """
-        q, k, v = self._split(x[:, None, :])
-        keys, values = torch.cat([cache_k, k], dim=2), torch.cat([cache_v, v], dim=2)  # (B, H, C + 1, D)
-        distance = torch.arange(keys.shape[2] - 1, -1, -1, device=x.device)
-        bias = self.rel_bias[:, distance][:, None, :]  # (H, 1, C + 1)
-        attended = F.scaled_dot_product_attention(q, keys, values, attn_mask=bias[None])
+        q, k, v = self._split(x)  # each (B, H, T, D)
+        keys, values = torch.cat([cache_k, k], dim=2), torch.cat([cache_v, v], dim=2)  # (B, H, C + T, D)
+        cached, steps = cache_k.shape[2], x.shape[1]
+        positions = torch.arange(keys.shape[2], device=x.device)
+        distance = positions[cached:, None] - positions[None, :]  # (T, C + T): query minus key position
+        bias = self.rel_bias[:, distance.clamp(0, self.window - 1)]  # (H, T, C + T)
+        if steps > 1 or cached + steps > self.window:  # keys in a query's future or past its window
+            bias = bias.masked_fill((distance < 0) | (distance >= self.window), float("-inf"))
+        attended = F.scaled_dot_product_attention(q, keys, values, attn_mask=bias[None],
+                                                  dropout_p=self.dropout if self.training else 0.0)
         keep = self.window - 1
-        return self.out(attended.reshape(x.shape)), keys[:, :, -keep:], values[:, :, -keep:]
+        out = self.out(attended.transpose(1, 2).reshape(x.shape[0], steps, -1))  # (B, T, width)
+        return out, keys[:, :, -keep:], values[:, :, -keep:]
 
 
 class TransformerLayer(nn.Module):
@@ -113,16 +113,11 @@ class TransformerLayer(nn.Module):
         self.ffn = nn.Sequential(nn.Linear(width, ffn), nn.GELU(), nn.Linear(ffn, width))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Shape: (B, T, width) -> (B, T, width)."""
-        x = x + self.drop(self.attention(self.norm1(x)))
-        return x + self.drop(self.ffn(self.norm2(x)))
-
-    def step(self, x: Tensor, cache_k: Tensor, cache_v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Shape: (B, width) -> (B, width) plus updated caches."""
-        attended, cache_k, cache_v = self.attention.step(self.norm1(x), cache_k, cache_v)
-        x = x + attended
-        return x + self.ffn(self.norm2(x)), cache_k, cache_v
+    def run(self, x: Tensor, cache_k: Tensor, cache_v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Shape: (B, T, width) -> (B, T, width) plus updated caches."""
+        attended, cache_k, cache_v = self.attention.run(self.norm1(x), cache_k, cache_v)
+        x = x + self.drop(attended)
+        return x + self.drop(self.ffn(self.norm2(x))), cache_k, cache_v
 
 
 class CausalTransformerStream(nn.Module):
@@ -138,10 +133,16 @@ class CausalTransformerStream(nn.Module):
 
     def forward(self, tokens: Tensor) -> Tensor:
         """Shape: (B, T, in_dim) -> (B, T, width)."""
+        return self.run(tokens, self.initial_state(tokens.shape[0], tokens.device))[0]
+
+    def run(self, tokens: Tensor, state: StreamState) -> tuple[Tensor, StreamState]:
+        """Shape: (B, T, in_dim) -> (B, T, width), continuing the key/value caches."""
         x = self.proj(tokens)
-        for block in self.blocks:
-            x = block(x)
-        return self.norm(x)
+        caches: list[Tensor] = []
+        for index, block in enumerate(self.blocks):
+            x, cache_k, cache_v = block.run(x, state[2 * index], state[2 * index + 1])
+            caches += [cache_k, cache_v]
+        return self.norm(x), tuple(caches)
 
     def initial_state(self, batch: int, device: torch.device) -> StreamState:
         """Empty key/value caches: 2 per layer, each (B, heads, 0, width / heads)."""
@@ -150,12 +151,8 @@ class CausalTransformerStream(nn.Module):
 
     def step(self, token: Tensor, state: StreamState) -> tuple[Tensor, StreamState]:
         """Shape: (B, in_dim) -> (B, width)."""
-        x = self.proj(token)
-        caches = []
-        for index, block in enumerate(self.blocks):
-            x, cache_k, cache_v = block.step(x, state[2 * index], state[2 * index + 1])
-            caches += [cache_k, cache_v]
-        return self.norm(x), tuple(caches)
+        out, state = self.run(token[:, None, :], state)
+        return out[:, 0], state
 
 
 class MultiScaleConvStream(nn.Module):
@@ -175,9 +172,13 @@ class MultiScaleConvStream(nn.Module):
         return self.merge(F.gelu(torch.cat(outs, dim=1)).transpose(1, 2))
 
     def forward(self, tokens: Tensor) -> Tensor:
-        """Shape: (B, T, in_dim) -> (B, T, width); zero left padding makes it causal."""
-        x = self.proj(tokens).transpose(1, 2)  # (B, width, T)
-        return self._convolve(F.pad(x, (self.history, 0)), tokens.shape[1])
+        """Shape: (B, T, in_dim) -> (B, T, width); the zero initial history makes it causal."""
+        return self.run(tokens, self.initial_state(tokens.shape[0], tokens.device))[0]
+
+    def run(self, tokens: Tensor, state: StreamState) -> tuple[Tensor, StreamState]:
+        """Shape: (B, T, in_dim) -> (B, T, width), continuing the history of projected tokens."""
+        window = torch.cat([state[0], self.proj(tokens).transpose(1, 2)], dim=2)  # (B, width, history + T)
+        return self._convolve(window, tokens.shape[1]), (window[:, :, window.shape[2] - self.history:],)
 
     def initial_state(self, batch: int, device: torch.device) -> StreamState:
         """Zero history of projected tokens, (B, width, max(kernel) - 1)."""
@@ -185,5 +186,5 @@ class MultiScaleConvStream(nn.Module):
 
     def step(self, token: Tensor, state: StreamState) -> tuple[Tensor, StreamState]:
         """Shape: (B, in_dim) -> (B, width)."""
-        window = torch.cat([state[0], self.proj(token)[:, :, None]], dim=2)  # (B, width, history + 1)
-        return self._convolve(window, 1)[:, 0], (window[:, :, 1:],)
+        out, state = self.run(token[:, None, :], state)
+        return out[:, 0], state

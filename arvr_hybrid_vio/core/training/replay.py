@@ -3,17 +3,22 @@
 ``synced_frames`` pushes a sequence's images and IMU samples into a
 :class:`SyncBuffer` in stamp order (IMU first on ties, as a bag in log-time order
 delivers them) and yields the synced frames; ``run_estimator`` feeds them to a
-:class:`VioEstimator` and collects the pose estimates into a :class:`Trajectory`.
-Validation during training, the benchmark and the offline tools share this path.
+:class:`VioEstimator`, telling it the frames it already holds ahead (so a learned source
+runs its network over many frames in one pass), and collects the pose estimates into a
+:class:`Trajectory`. Validation during training, the benchmark and the offline tools share
+this path.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 import numpy as np
 
 from arvr_hybrid_vio.core.estimator import VioEstimator
+from arvr_hybrid_vio.core.model.motion_source import LOOKAHEAD_FRAMES
 from arvr_hybrid_vio.core.sync_buffer import SyncBuffer, SyncConfig
 from arvr_hybrid_vio.core.trajectory import Trajectory
 from arvr_hybrid_vio.core.types import PoseEstimate, SyncedFrame
@@ -54,16 +59,25 @@ def shard_frames(shard: dict[str, Any], **kwargs: Any) -> Iterator[SyncedFrame]:
                          shard["accel"], **kwargs)
 
 
-def run_estimator(estimator: VioEstimator, frames: Iterator[SyncedFrame], *, source: str = "estimate",
-                  progress: Callable[[], None] | None = None) -> Trajectory:
-    """Step the estimator over frames (resetting it when the buffer restarts) and collect its poses."""
+def run_estimator(estimator: VioEstimator, frames: Iterable[SyncedFrame], *, source: str = "estimate",
+                  progress: Callable[[], None] | None = None, lookahead: int = LOOKAHEAD_FRAMES) -> Trajectory:
+    """Step the estimator over frames (resetting it when the buffer restarts) and collect its poses.
+
+    The next ``lookahead - 1`` frames are read ahead and passed as ``upcoming`` (0 or 1: none).
+    """
     estimates: list[PoseEstimate] = []
+    pending: deque[SyncedFrame] = deque()
+    incoming = iter(frames)
     seen = False
-    for frame in frames:
+    while True:
+        pending.extend(islice(incoming, max(lookahead, 1) - len(pending)))
+        if not pending:
+            break
+        frame = pending.popleft()
         if frame.frame_index == 0 and seen:
             estimator.reset()
         seen = True
-        estimate = estimator.step(frame)
+        estimate = estimator.step(frame, tuple(pending))
         if estimate is not None:
             estimates.append(estimate)
         if progress is not None:

@@ -1,0 +1,56 @@
+"""The learned motion source with frames known ahead (offline replay) gives the poses of one step per frame.
+
+Uses the shipped hybrid model on a rendered sequence (real tracks), long enough for two chunks
+of ``LOOKAHEAD_FRAMES``, with the irregularities a bag can hold: a frame with NaN IMU (the chunk
+stops before it), a repeated frame (evaluated ahead, then skipped by the estimator: the network
+state is rebuilt) and a restart of the sync buffer (frame index 0: the estimator resets).
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
+from arvr_hybrid_vio.core.geometry import quat_wxyz_to_matrix, rotation_angle_deg
+from arvr_hybrid_vio.core.model.motion_source import LOOKAHEAD_FRAMES
+from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, generate_sequence
+from arvr_hybrid_vio.core.training.replay import run_estimator, synced_frames
+from arvr_hybrid_vio.core.types import SyncedFrame
+
+HYBRID = Path(__file__).resolve().parents[2] / "models" / "hybrid.safetensors"
+
+
+@pytest.fixture(scope="module")
+def frames() -> list[SyncedFrame]:
+    """Synced frames of a 5 s head motion with a NaN frame, a repeated frame and a restart."""
+    sequence = generate_sequence(SynthConfig(motion=MotionConfig(motion="head", duration_s=5.0, rest_s=0.6)), seed=7)
+    clean = list(synced_frames(sequence.image_stamps_ns, sequence.images, sequence.imu_stamps_ns,
+                               sequence.gyro, sequence.accel))
+    assert len(clean) > 2 * LOOKAHEAD_FRAMES - 10
+    nan_accel = clean[40].accel_m_s2.copy()
+    nan_accel[1, 0] = np.nan
+    out = [*clean[:40], dataclasses.replace(clean[40], accel_m_s2=nan_accel), *clean[41:70],
+           dataclasses.replace(clean[69]), *clean[70:110]]  # a copy of frame 69: same stamp, skipped
+    restart = [dataclasses.replace(frame, frame_index=index) for index, frame in enumerate(clean[110:])]
+    return out + restart
+
+
+def _poses(frames: list[SyncedFrame], lookahead: int) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    estimator = VioEstimator.from_file(HYBRID, EstimatorConfig(device="cpu"))
+    trajectory = run_estimator(estimator, iter(frames), lookahead=lookahead)
+    return trajectory.positions_xyz, quat_wxyz_to_matrix(trajectory.quats_wxyz), estimator.counters
+
+
+def test_frames_known_ahead_give_the_poses_of_one_step_per_frame(frames: list[SyncedFrame]) -> None:
+    stepped_positions, stepped_rotations, stepped_counters = _poses(frames, lookahead=1)
+    ahead_positions, ahead_rotations, ahead_counters = _poses(frames, lookahead=LOOKAHEAD_FRAMES)
+    assert ahead_counters == stepped_counters
+    assert stepped_counters["frames_skipped_nonfinite"] == 1 and stepped_counters["frames_skipped_out_of_order"] == 1
+    assert stepped_counters["resets"] == 1
+    assert len(stepped_positions) == stepped_counters["frames_tracked"] > 100
+    np.testing.assert_allclose(ahead_positions, stepped_positions, atol=1e-5)
+    assert float(np.max(rotation_angle_deg(np.swapaxes(ahead_rotations, -1, -2) @ stepped_rotations))) < 1e-3
+    assert float(np.max(np.abs(stepped_positions))) > 1e-3  # the motion is not trivially zero
