@@ -159,6 +159,19 @@ def test_hard_rule_ablation_is_its_own_model_file(tmp_path: Path) -> None:
     assert not (tmp_path / "models" / "hybrid.safetensors").exists()
 
 
+def test_frozen_visual_velocity_keeps_its_least_squares_start(tmp_path: Path) -> None:
+    config = tiny_training(tmp_path, extra="      freeze_visual_velocity: true\n")
+    last_path = tmp_path / "runs" / "multihead" / "checkpoints" / "last.ckpt"
+    assert train_main(["--config", str(config), "--model", "multihead"]) == 0
+    first = torch.load(last_path, weights_only=True)["state_dict"]
+    assert train_main(["--config", str(config), "--model", "multihead", "--epochs", "2", "--resume"]) == 0
+    second = torch.load(last_path, weights_only=True)["state_dict"]
+    frozen = [name for name in first if name.startswith("network.visual_velocity.")]
+    assert len(frozen) == 2 and float(first["network.visual_velocity.weight"].abs().sum()) > 0  # started, not zero
+    assert all(torch.equal(first[name], second[name]) for name in frozen)
+    assert not torch.equal(first["network.head.translation.0.weight"], second["network.head.translation.0.weight"])
+
+
 def test_ddp_on_two_cpu_processes_trains_and_rank_zero_alone_exports(tmp_path: Path) -> None:
     """`devices: 2` runs Lightning DDP unchanged (gloo on CPU here, NCCL on GPUs): both ranks train on
     their shard of the windows, and rank 0 alone writes the timing and the model file."""

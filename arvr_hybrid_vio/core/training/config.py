@@ -48,6 +48,7 @@ class TrainConfig:
     integrated_weight: float = 0.0  # weight of the window-integrated translation loss (0: off)
     integrated_offset_m: float = 0.01  # c of its scale-aware form |E| / (|P| + c), m
     rotation_weight: float = 1.0  # weight of the geodesic rotation loss
+    freeze_visual_velocity: bool = False  # keep model.visual_velocity at its least-squares start (not trained)
     nll_weight: float = 0.1  # weight of the Gaussian NLL of the variances
     seed: int = 7  # seeds torch, numpy and the augmentations
     torch_threads: int = 1  # intra-op threads on CPU

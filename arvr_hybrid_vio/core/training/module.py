@@ -36,6 +36,10 @@ class VioLightningModule(L.LightningModule):
         self.model_cfg = config_from_mapping(ModelConfig, model_config)
         self.train_cfg = config_from_mapping(TrainConfig, train_config)
         self.network = VioNetwork(self.model_cfg)
+        if self.train_cfg.freeze_visual_velocity:
+            if self.network.visual_velocity is None:
+                raise VioError("train.freeze_visual_velocity needs model.visual_velocity: true")
+            self.network.visual_velocity.requires_grad_(False)  # AdamW skips it: no gradient, no decay
         self.total_steps = total_steps
 
     def set_normalisation(self, stats: dict[str, Tensor], visual_velocity: dict[str, Tensor] | None = None) -> None:
