@@ -213,13 +213,7 @@ class VioNetwork(nn.Module):
 
         Shape: tracks (B, T, N, 6), inertial (B, T, INERTIAL_DIM), context (B, T, 3) -> NetworkOutput (B, T, .).
         """
-        tokens, skip, prior = self._tokens(tracks, inertial)  # (B, T, 768), (B, T, 256 [+ 3]), (B, T, 3)
-        outputs, new_state = [], {}
-        for name, stream in self.streams.items():
-            out, new_state[name] = stream.run(tokens, state[name])
-            outputs.append(out)
-        fused, weights = self._fuse(outputs, context)
-        return self._decode(self.head(torch.cat([fused, skip], dim=-1)), weights, prior), new_state
+        return self._continue(tracks, inertial, context, state, "run")
 
     def initial_state(self, batch: int = 1, device: torch.device | str = "cpu") -> dict[str, tuple[Tensor, ...]]:
         """Empty streaming state of every stream."""
@@ -232,10 +226,16 @@ class VioNetwork(nn.Module):
 
         Shape: tracks (B, N, 6), inertial (B, INERTIAL_DIM), context (B, 3) -> NetworkOutput (B, .).
         """
-        token, skip, prior = self._tokens(tracks, inertial)  # (B, 768), (B, 256 [+ 3]), (B, 3)
+        return self._continue(tracks, inertial, context, state, "step")
+
+    def _continue(self, tracks: Tensor, inertial: Tensor, context: Tensor, state: dict[str, tuple[Tensor, ...]],
+                  method: str) -> tuple[NetworkOutput, dict[str, tuple[Tensor, ...]]]:
+        """Tokens, each stream's ``method`` from ``state`` ("run": a chunk (B, T, .), "step": one frame
+        (B, .)), fusion and heads."""
+        tokens, skip, prior = self._tokens(tracks, inertial)  # (..., 768), (..., 256 [+ 3]), (..., 3)
         outputs, new_state = [], {}
         for name, stream in self.streams.items():
-            out, new_state[name] = stream.step(token, state[name])
+            out, new_state[name] = getattr(stream, method)(tokens, state[name])
             outputs.append(out)
         fused, weights = self._fuse(outputs, context)
         return self._decode(self.head(torch.cat([fused, skip], dim=-1)), weights, prior), new_state
