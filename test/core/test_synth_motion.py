@@ -125,3 +125,16 @@ def test_euroc_csv_keeps_exact_nanosecond_stamps(tmp_path: Path) -> None:
     assert read_pose_file(FR1).frame == "camera_optical"
     with pytest.raises(TrajectoryError, match="not found"):
         read_pose_file(tmp_path / "missing.txt")
+
+
+def test_sweeps_translate_back_and_forth_at_handheld_speeds() -> None:
+    times, states = sample("sweep", 30.0)
+    speed = np.linalg.norm(states.velocity_xyz, axis=1)
+    assert 0.3 < speed.max() < 1.0  # peak 0.6 m/s per sweep, plus sway and drift
+    moving = times > 1.5
+    assert np.ptp(states.positions_xyz[moving], axis=0).max() < 0.8  # back and forth, not away
+
+
+def test_adding_a_preset_leaves_the_others_unchanged() -> None:
+    """A preset's position in MOTION_NAMES seeds its stream: `head` (index 5) keeps its motions."""
+    assert MOTION_NAMES.index("head") == 5 and MOTION_NAMES[-1] == "sweep"

@@ -9,7 +9,8 @@ initialisation works. The dense channels are then fitted by the quintic
 
 Presets: ``seated`` (look-around), ``standing`` (stand up, look around),
 ``walking`` (2 Hz head bob), ``saccade`` (fast turns up to 300 deg/s),
-``drift`` (slow drifts and pauses) and ``head`` (a random mix of all of them).
+``drift`` (slow drifts and pauses), ``head`` (a random mix of those) and ``sweep``
+(handheld-style translation back and forth, up to 0.6 m/s, with drifts; not in ``head``).
 """
 from __future__ import annotations
 
@@ -134,6 +135,22 @@ def walk(b: HeadBuilder, start: float, end: float) -> None:
         t += length + b.rng.uniform(0.3, 1.0)
 
 
+def sweep(b: HeadBuilder, start: float, end: float) -> None:
+    """Translation back and forth along a random direction (5-20 cm, 0.4-1.2 Hz, peak speed at most
+    0.6 m/s, as when a handheld device or a leaning head scans a scene) with a few degrees of
+    attitude wobble, then a short pause."""
+    t = start
+    while t < end - 1.5:
+        length = min(b.rng.uniform(2.0, 5.0), end - t)
+        direction = b.rng.normal(0.0, 1.0, 3)
+        amplitude = b.rng.uniform(0.05, 0.20)
+        freq = min(b.rng.uniform(0.4, 1.2), 0.6 / (2.0 * np.pi * amplitude))
+        wobble = b.rng.normal(0.0, 0.04, 3)
+        b.oscillate(t, t + length, np.r_[amplitude * direction / np.linalg.norm(direction), wobble], freq,
+                    b.rng.uniform(0.0, 2.0 * np.pi))
+        t += length + b.rng.uniform(0.2, 1.0)
+
+
 Segment = Callable[[HeadBuilder, float, float], None]
 PRESETS: dict[str, tuple[bool, tuple[Segment, ...]]] = {
     "seated": (True, (look_around, drift)),
@@ -141,8 +158,10 @@ PRESETS: dict[str, tuple[bool, tuple[Segment, ...]]] = {
     "walking": (False, (walk, look_around)),
     "saccade": (True, (saccades, drift)),
     "drift": (True, (drift,)),
+    "sweep": (False, (sweep, sweep, drift)),
 }
-MOTION_NAMES = tuple(PRESETS) + ("head",)
+# The position of a name seeds its random stream (procedural_motion): append new presets, never reorder.
+MOTION_NAMES = ("seated", "standing", "walking", "saccade", "drift", "head", "sweep")
 
 
 def _head_segment(b: HeadBuilder) -> Segment:
