@@ -5,7 +5,9 @@
                    [--config config/vio_synthetic.yaml]
 
 Messages are pushed in log-time order into the same ``SyncBuffer`` the node uses and every
-synced frame goes through the same ``VioEstimator``, so the poses equal the node's.
+synced frame goes through the same ``VioEstimator``, so the poses equal the node's (to float
+round-off: offline, the estimator is handed the next frames and runs the network over them in
+one pass, see ``core.training.replay.run_estimator``).
 Stamps are the message header stamps. ``--config`` reads the ``sync``, ``estimator`` and
 ``vio`` sections of a ROS parameter file (defaults otherwise); the camera calibration comes,
 as in the node, from the bag's CameraInfo on ``vio.camera_info_topic`` or the ``vio.camera_*``

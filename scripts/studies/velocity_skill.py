@@ -5,7 +5,9 @@
 Replays each shard through the estimator (the node's path) and compares, per frame, the network's
 body-frame velocity at the interval start (``LearnedMotion.network_velocity``) and the estimator's
 fused velocity at the frame with the ground truth: RMS error, RMS true speed and R^2 (1 - SSE/SST
-over the three axes; 0 is no better than predicting the mean velocity).
+over the three axes; 0 is no better than predicting the mean velocity), and per body axis the
+gain, the least-squares slope of predicted on true velocity (1: the right scale; a gain that changes
+from sequence to sequence is a scale error, such as flow read with the wrong scene depth).
 """
 import argparse
 
@@ -26,7 +28,9 @@ def skill(predicted: np.ndarray, truth: np.ndarray) -> str:
     rms_error = np.sqrt(np.mean(np.sum((predicted - truth) ** 2, axis=1)))
     rms_speed = np.sqrt(np.mean(np.sum(truth ** 2, axis=1)))
     r2 = 1.0 - np.sum((predicted - truth) ** 2) / np.sum((truth - truth.mean(axis=0)) ** 2)
-    return f"RMS error {100 * rms_error:5.1f} cm/s of RMS speed {100 * rms_speed:5.1f} cm/s, R2 {r2:5.2f}"
+    gains = np.sum(predicted * truth, axis=0) / np.sum(truth * truth, axis=0)  # (3,) body x, y, z
+    return (f"RMS error {100 * rms_error:5.1f} cm/s of RMS speed {100 * rms_speed:5.1f} cm/s, R2 {r2:5.2f}, "
+            f"gain x/y/z {gains[0]:5.2f} {gains[1]:5.2f} {gains[2]:5.2f}")
 
 
 def main() -> None:
