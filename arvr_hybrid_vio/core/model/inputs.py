@@ -54,13 +54,16 @@ def _resample(stamps_ns: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def inertial_inputs(stamps_ns: np.ndarray, gyro_rad_s: np.ndarray, accel_m_s2: np.ndarray,
-                    gravity_dir_body: np.ndarray, *, gravity_m_s2: float) -> FrameInertial:
+                    gravity_dir_body: np.ndarray, *, gravity_m_s2: float,
+                    pre: Preintegration | None = None) -> FrameInertial:
     """Network inputs of one frame interval (K >= 2 samples, stamps increasing).
 
     Features, in order: mean angular rate from the preintegrated rotation (3, rad/s),
     dv_gc / dt (3, m/s^2), 2 dp_gc / dt^2 (3, m/s^2), dt / NOMINAL_FRAME_S (1), gravity
     direction (3), resampled gyro (3 x IMU_RESAMPLES), resampled accel + g * gravity
     direction (3 x IMU_RESAMPLES), mean |gyro| and mean | |accel| - g | (2).
+
+    ``pre``: the preintegration of these samples when the caller already has it (else computed).
 
     Shape:
         stamps_ns (K,), gyro_rad_s (K, 3), accel_m_s2 (K, 3), gravity_dir_body (3,) -> FrameInertial.
@@ -69,7 +72,7 @@ def inertial_inputs(stamps_ns: np.ndarray, gyro_rad_s: np.ndarray, accel_m_s2: n
     gyro = np.asarray(gyro_rad_s, dtype=np.float64)
     accel = np.asarray(accel_m_s2, dtype=np.float64)
     down = np.asarray(gravity_dir_body, dtype=np.float64)
-    pre = preintegrate(stamps_ns, gyro, accel)
+    pre = preintegrate(stamps_ns, gyro, accel) if pre is None else pre
     dt_s = max(pre.dt_s, 1e-6)
     dv_gc = pre.delta_velocity + gravity_m_s2 * down * dt_s
     dp_gc = pre.delta_position + 0.5 * gravity_m_s2 * down * dt_s * dt_s

@@ -198,7 +198,7 @@ class LearnedMotion:
                      before: InputState) -> tuple[StepInputs, InputState]:
         """The frame's network inputs and the input state after it (no network involved)."""
         inertial = inertial_inputs(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2,
-                                   gravity_body(before.attitude), gravity_m_s2=self.gravity_m_s2)
+                                   gravity_body(before.attitude), gravity_m_s2=self.gravity_m_s2, pre=pre)
         image, camera = self._prepared(frame.image)
         reference = image if before.reference_image is None else before.reference_image
         tracks = extract_tracks(reference, image, self.intrinsics, self.network.config.tracks,
