@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from arvr_hybrid_vio.core.model.network import ModelConfig, VioNetwork
+from arvr_hybrid_vio.core.model.model_config import ModelConfig
+from arvr_hybrid_vio.core.model.network import VioNetwork
 from arvr_hybrid_vio.core.model_io import save_model
 from arvr_hybrid_vio.tools.bench import REQUIRED_KEYS, main
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from arvr_hybrid_vio.core.dataset import write_shard
-from arvr_hybrid_vio.core.model.network import ModelConfig, VioNetwork
+from arvr_hybrid_vio.core.model.model_config import ModelConfig
+from arvr_hybrid_vio.core.model.network import VioNetwork
 from arvr_hybrid_vio.core.model_io import save_model
 from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, generate_sequence
 from arvr_hybrid_vio.core.dataset import load_shard

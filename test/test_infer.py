@@ -1,6 +1,9 @@
 """arvr-vio-infer on a short synthetic bag: TUM of the right length, same poses as the array replay."""
 from __future__ import annotations
 
+import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +11,8 @@ import pytest
 import torch
 
 from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
-from arvr_hybrid_vio.core.model.network import ModelConfig, VioNetwork
+from arvr_hybrid_vio.core.model.model_config import ModelConfig
+from arvr_hybrid_vio.core.model.network import VioNetwork
 from arvr_hybrid_vio.core.model_io import save_model
 from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, generate_sequence
 from arvr_hybrid_vio.core.trajectory import read_tum
@@ -35,11 +39,15 @@ def replay_positions(sequence: object, model: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize("which", ["imu-only", "model"])
-def test_infer_writes_one_pose_per_tracked_frame(synthetic: tuple, tmp_path: Path, which: str) -> None:
+def test_infer_writes_one_pose_per_tracked_frame(synthetic: tuple, tmp_path: Path, which: str,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
     sequence, bag, model = synthetic
     model_arg = "imu-only" if which == "imu-only" else str(model)
     out = tmp_path / "est.tum"
-    assert main([str(bag), "--model", model_arg, "--out", str(out), "--device", "cpu"]) == 0
+    with caplog.at_level(logging.INFO):
+        assert main([str(bag), "--model", model_arg, "--out", str(out), "--device", "cpu"]) == 0
+    if which == "model":  # the reader process tracked every frame pair ahead; none was tracked again
+        assert "tracks_computed=0)" in caplog.text
     trajectory = read_tum(out)
     frames = len(sequence.image_stamps_ns)
     # the first frame's window starts at the first IMU sample; 0.5 s of IMU initialise (15 frames at 30 Hz)
@@ -61,3 +69,11 @@ def test_infer_bad_input_is_one_line_and_exit_2(synthetic: tuple, tmp_path: Path
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert message in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_the_reader_side_imports_no_torch() -> None:
+    """The bag reader process decodes and tracks while the main process imports torch: it must not import it."""
+    code = ("import sys; import arvr_hybrid_vio.tools.infer, arvr_hybrid_vio.core.model.front_end, "
+            "arvr_hybrid_vio.core.model_header; print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -21,13 +21,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from arvr_hybrid_vio.core.config_io import config_from_mapping, config_to_mapping
-from arvr_hybrid_vio.core.errors import ConfigError, ModelFileError
-from arvr_hybrid_vio.core.model.network import FAMILIES, ModelConfig, VioNetwork
-
-MODEL_FORMAT = "arvr_hybrid_vio.model"
-MODEL_FORMAT_VERSION = "1"
-
+from arvr_hybrid_vio.core.config_io import config_to_mapping
+from arvr_hybrid_vio.core.errors import ModelFileError
+from arvr_hybrid_vio.core.model_header import MODEL_FORMAT, MODEL_FORMAT_VERSION, read_config, read_metadata
+from arvr_hybrid_vio.core.model.network import VioNetwork
 
 def save_model(path: str | Path, network: VioNetwork, *, training: dict[str, Any] | None = None) -> Path:
     """Write ``network`` (weights, buffers, config) to a safetensors file; returns the path."""
@@ -42,38 +39,6 @@ def save_model(path: str | Path, network: VioNetwork, *, training: dict[str, Any
     partial.chmod(0o644)  # safetensors creates 0600 files; models are installed data
     partial.replace(path)
     return path
-
-
-def read_metadata(path: str | Path) -> dict[str, str]:
-    """The metadata of a model file, checked for format and version.
-
-    Raises:
-        ModelFileError: missing, unreadable, or of another format or version.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: model file not found (train one with arvr-vio-train, or use 'imu-only')")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-    except Exception as exc:  # safetensors raises several types for corrupt headers
-        raise ModelFileError(f"{path}: not a readable safetensors file (truncated or corrupt: {exc})") from exc
-    if metadata.get("format") != MODEL_FORMAT:
-        raise ModelFileError(f"{path}: not an arvr_hybrid_vio model (format {metadata.get('format')!r})")
-    if metadata.get("format_version") != MODEL_FORMAT_VERSION:
-        raise ModelFileError(f"{path}: model format version {metadata.get('format_version')!r}, "
-                             f"this version of arvr_hybrid_vio reads version {MODEL_FORMAT_VERSION}")
-    return metadata
-
-
-def _config_from_metadata(path: Path, metadata: dict[str, str]) -> ModelConfig:
-    try:
-        config = config_from_mapping(ModelConfig, json.loads(metadata["config"]), where=f"{path}:config")
-    except (KeyError, ValueError, ConfigError) as exc:
-        raise ModelFileError(f"{path}: model config missing or invalid ({exc})") from exc
-    if config.family not in FAMILIES:
-        raise ModelFileError(f"{path}: unknown architecture family {config.family!r}; known: {FAMILIES}")
-    return config
 
 
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -104,7 +69,7 @@ def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> tuple
     """
     path = Path(path)
     metadata = read_metadata(path)
-    config = _config_from_metadata(path, metadata)
+    config = read_config(path, metadata)
     network = VioNetwork(config)
     tensors = _read_tensors(path)
     _check_architecture(path, network, tensors)

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import logging
+import statistics
 from collections import deque
-
-import numpy as np
 
 LOGGER = logging.getLogger(__name__)
 _PERIOD_HISTORY = 16  # intervals in the median, and long intervals in a row that make a new rate
@@ -31,7 +30,7 @@ class StreamPeriod:
 
     def period(self) -> int:
         """The median of recent regular intervals, ns (0 until enough are seen)."""
-        return int(np.median(self._history)) if len(self._history) >= self._min_intervals else 0
+        return int(statistics.median(self._history)) if len(self._history) >= self._min_intervals else 0
 
     def missing_before(self, interval: int, *, period: int = 0) -> int:
         """Samples missing in an ``interval`` (ns) before a new one; learns from the interval.
@@ -47,7 +46,7 @@ class StreamPeriod:
         self._long_run.append(interval)
         if not fixed and len(self._long_run) == _PERIOD_HISTORY and \
                 max(self._long_run) <= 1.1 * min(self._long_run):
-            LOGGER.info("stream period changed from %d to %d ns", period, int(np.median(self._long_run)))
+            LOGGER.info("stream period changed from %d to %d ns", period, int(statistics.median(self._long_run)))
             self._history.clear()
             self._history.extend(self._long_run)
             self._long_run.clear()

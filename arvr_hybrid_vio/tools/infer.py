@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import logging
 import sys
 from collections.abc import Iterator
@@ -27,13 +28,17 @@ import numpy as np
 from tqdm import tqdm
 
 from arvr_hybrid_vio.core.errors import VioError
-from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
+from arvr_hybrid_vio.core.estimator import IMU_ONLY, EstimatorConfig, VioEstimator
+from arvr_hybrid_vio.core.model.front_end import TracksAhead, VisualFrontEnd, offered_to, tracks_ahead
+from arvr_hybrid_vio.core.model.model_config import ModelConfig
+from arvr_hybrid_vio.core.model_header import read_config
 from arvr_hybrid_vio.core.sync_buffer import SyncBuffer, SyncConfig
-from arvr_hybrid_vio.core.trajectory import Trajectory, write_tum
+from arvr_hybrid_vio.core.trajectory import write_tum
 from arvr_hybrid_vio.core.training.replay import run_estimator
 from arvr_hybrid_vio.core.types import SyncedFrame
 from arvr_hybrid_vio.io.bags import BagError, iter_messages, open_bag, topic_types
 from arvr_hybrid_vio.io.image_messages import grey_image
+from arvr_hybrid_vio.io.reader_process import ReaderProcess
 from arvr_hybrid_vio.nodes.vio_node_config import CameraInfoValues, VioNodeConfig, load_node_configs
 
 if TYPE_CHECKING:
@@ -42,6 +47,8 @@ if TYPE_CHECKING:
 LOGGER = logging.getLogger("arvr_vio_infer")
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 IMU_TYPE = "sensor_msgs/msg/Imu"
+# Synced frames the bag reader process may decode ahead (at 640x480 mono, ~80 MB of images).
+READ_AHEAD_FRAMES = 256
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -107,11 +114,15 @@ def bag_frames(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig,
     bar.close()
 
 
-def infer(bag: str, estimator: VioEstimator, *, image_topic: str, imu_topic: str, sync: SyncConfig,
-          progress: bool = True) -> Trajectory:
-    """The estimator's poses over a whole bag (the estimator is reset when the buffer restarts)."""
+def frames_with_tracks(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig,
+                       model: ModelConfig | None, camera: CameraModel | None,
+                       progress: bool = True) -> Iterator[tuple[SyncedFrame, TracksAhead | None]]:
+    """The bag's synced frames, each with the tracks into it computed ahead for ``model``'s visual
+    front-end on ``camera`` (None throughout when ``model`` is None: the IMU-only baseline)."""
     frames = bag_frames(bag, image_topic=image_topic, imu_topic=imu_topic, sync=sync, progress=progress)
-    return run_estimator(estimator, frames, source=f"{bag} ({estimator.source.name})")
+    if model is None:
+        return ((frame, None) for frame in frames)
+    return tracks_ahead(frames, VisualFrontEnd(model, camera))
 
 
 def load_configs(path: str | None, device: str) -> tuple[SyncConfig, EstimatorConfig, VioNodeConfig | None]:
@@ -143,9 +154,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         types = check_topics(args.bag, args.image_topic, args.imu_topic)
         sync, config, vio = load_configs(args.config, args.device)
-        estimator = VioEstimator.from_file(args.model, config)
-        estimator.set_camera(rig_camera(args.bag, types, vio))
-        trajectory = infer(args.bag, estimator, image_topic=args.image_topic, imu_topic=args.imu_topic, sync=sync)
+        camera = rig_camera(args.bag, types, vio)
+        model = None if args.model == IMU_ONLY else read_config(args.model)  # the header: no torch yet
+        # From here a child process decodes the bag and tracks features (the network's visual
+        # front-end, torch-free) while this one imports torch, loads the model and steps the
+        # estimator: both cores work at once (see io.reader_process, core.model.front_end).
+        with ReaderProcess(frames_with_tracks, (args.bag,), {
+                "image_topic": args.image_topic, "imu_topic": args.imu_topic, "sync": sync, "model": model,
+                "camera": camera}, queue_size=READ_AHEAD_FRAMES) as reader:
+            estimator = VioEstimator.from_file(args.model, config)
+            estimator.set_camera(camera)
+            # What exists now (torch, the model) lives to the end: the collector need not walk it
+            # again, during the run or at exit (~0.3 s of torch's objects at interpreter shutdown).
+            gc.freeze()
+            front_end = getattr(estimator.source, "front_end", None)
+            trajectory = run_estimator(estimator, offered_to(front_end, reader),
+                                       source=f"{args.bag} ({estimator.source.name})")
         if len(trajectory) == 0:
             raise VioError(f"{args.bag}: no pose estimated (too short for the 0.5 s initialisation, or no IMU?)")
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -154,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"arvr-vio-infer: {exc}", file=sys.stderr)
         return 2
     LOGGER.info("%d poses written to %s; estimator counters: %s", len(trajectory), args.out, estimator.counters)
+    if front_end is not None:
+        LOGGER.info("feature tracks: %s", front_end.counters)
     return 0
 
 

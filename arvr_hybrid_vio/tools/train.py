@@ -20,7 +20,7 @@ from typing import Any
 
 from arvr_hybrid_vio.core.config_io import config_to_mapping, load_section
 from arvr_hybrid_vio.core.errors import ConfigError, VioError
-from arvr_hybrid_vio.core.model.network import FAMILIES, ModelConfig
+from arvr_hybrid_vio.core.model.model_config import FAMILIES, ModelConfig
 
 LOGGER = logging.getLogger("arvr_vio_train")
 

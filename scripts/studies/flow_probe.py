@@ -17,7 +17,7 @@ import torch
 from arvr_hybrid_vio.core.dataset import load_shard
 from arvr_hybrid_vio.core.geometry import quat_wxyz_to_matrix
 from arvr_hybrid_vio.core.model.encoders import flow_summary
-from arvr_hybrid_vio.core.model.network import ModelConfig
+from arvr_hybrid_vio.core.model.model_config import ModelConfig
 from arvr_hybrid_vio.core.model.visual_tracks import Intrinsics, derotated, extract_tracks
 from arvr_hybrid_vio.core.strapdown import preintegrate
 from arvr_hybrid_vio.core.training.replay import shard_frames

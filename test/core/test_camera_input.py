@@ -9,7 +9,7 @@ from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.geometry import so3_exp
 from arvr_hybrid_vio.core.model.camera_input import (
     TRAINING_CAMERA_ROTATION, CameraInput, CameraModel, rotation_difference_deg, scaled_to, trained_camera)
-from arvr_hybrid_vio.core.model.network import ModelConfig
+from arvr_hybrid_vio.core.model.model_config import ModelConfig
 from arvr_hybrid_vio.core.model.visual_tracks import Intrinsics, extract_tracks
 from arvr_hybrid_vio.core.synth.camera import CameraConfig, distort
 

@@ -127,7 +127,8 @@ def test_bad_device_is_a_config_error() -> None:
 def _learned_estimator(tmp_path, family: str = "hybrid") -> VioEstimator:
     import torch
 
-    from arvr_hybrid_vio.core.model.network import ModelConfig, VioNetwork
+    from arvr_hybrid_vio.core.model.model_config import ModelConfig
+    from arvr_hybrid_vio.core.model.network import VioNetwork
     from arvr_hybrid_vio.core.model_io import save_model
     torch.manual_seed(0)
     path = save_model(tmp_path / f"{family}.safetensors", VioNetwork(ModelConfig(family=family)))

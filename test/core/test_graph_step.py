@@ -10,7 +10,8 @@ import torch
 
 from arvr_hybrid_vio.core.graph_step import GraphBackedStep, GraphedStep, eager_step
 from arvr_hybrid_vio.core.model.inputs import INERTIAL_DIM
-from arvr_hybrid_vio.core.model.network import ModelConfig, VioNetwork
+from arvr_hybrid_vio.core.model.model_config import ModelConfig
+from arvr_hybrid_vio.core.model.network import VioNetwork
 from arvr_hybrid_vio.core.timing import BenchmarkError
 
 TINY = ModelConfig(visual_dim=32, inertial_dim=32, width=32, transformer_layers=1, heads=2, window=4, ffn=64,

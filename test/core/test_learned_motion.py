@@ -15,7 +15,10 @@ import pytest
 
 from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
 from arvr_hybrid_vio.core.geometry import quat_wxyz_to_matrix, rotation_angle_deg
+from arvr_hybrid_vio.core.model.camera_input import CameraModel, trained_camera
+from arvr_hybrid_vio.core.model.front_end import VisualFrontEnd, offered_to, tracks_ahead
 from arvr_hybrid_vio.core.model.motion_source import LOOKAHEAD_FRAMES
+from arvr_hybrid_vio.core.model_header import read_config
 from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, generate_sequence
 from arvr_hybrid_vio.core.training.replay import run_estimator, synced_frames
 from arvr_hybrid_vio.core.types import SyncedFrame
@@ -54,3 +57,30 @@ def test_frames_known_ahead_give_the_poses_of_one_step_per_frame(frames: list[Sy
     np.testing.assert_allclose(ahead_positions, stepped_positions, atol=1e-5)
     assert float(np.max(rotation_angle_deg(np.swapaxes(ahead_rotations, -1, -2) @ stepped_rotations))) < 1e-3
     assert float(np.max(np.abs(stepped_positions))) > 1e-3  # the motion is not trivially zero
+
+
+def _poses_with_tracks_ahead(frames: list[SyncedFrame], camera: CameraModel | None) -> tuple[np.ndarray, object]:
+    """Poses when a separate front-end (as in arvr-vio-infer's reader process) computed the tracks ahead."""
+    estimator = VioEstimator.from_file(HYBRID, EstimatorConfig(device="cpu"))
+    ahead = list(tracks_ahead(frames, VisualFrontEnd(read_config(HYBRID), camera)))
+    trajectory = run_estimator(estimator, offered_to(estimator.source.front_end, ahead))
+    return trajectory.positions_xyz, estimator.source.front_end.counters
+
+
+def test_tracks_computed_ahead_are_used_and_give_the_same_poses(frames: list[SyncedFrame]) -> None:
+    plain_positions, _, counters = _poses(frames, lookahead=LOOKAHEAD_FRAMES)
+    positions, front_end = _poses_with_tracks_ahead(frames, camera=None)
+    np.testing.assert_array_equal(positions, plain_positions)
+    # every pair of frames had its tracks ready, across the NaN frame, the repeated frame (a chunk
+    # re-evaluated) and the restart; every tracked frame but the two that start asked for them
+    assert front_end.tracks_computed == 0
+    assert front_end.tracks_offered_used >= counters["frames_tracked"] - 2
+
+
+def test_tracks_computed_ahead_for_another_camera_are_not_used(frames: list[SyncedFrame]) -> None:
+    plain_positions, _, counters = _poses(frames, lookahead=LOOKAHEAD_FRAMES)
+    other = dataclasses.replace(trained_camera(read_config(HYBRID)), fx=90.0, fy=90.0)
+    positions, front_end = _poses_with_tracks_ahead(frames, camera=other)
+    np.testing.assert_array_equal(positions, plain_positions)
+    assert front_end.tracks_offered_used == 0
+    assert front_end.tracks_computed >= counters["frames_tracked"] - 2

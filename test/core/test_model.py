@@ -9,7 +9,8 @@ from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.model.encoders import flow_summary
 from arvr_hybrid_vio.core.model.fusion import MotionAwareFusion
 from arvr_hybrid_vio.core.model.inputs import INERTIAL_DIM, hard_rule_weights
-from arvr_hybrid_vio.core.model.network import FAMILIES, ModelConfig, VioNetwork, parameter_count
+from arvr_hybrid_vio.core.model.model_config import FAMILIES, ModelConfig
+from arvr_hybrid_vio.core.model.network import VioNetwork, parameter_count
 from arvr_hybrid_vio.core.model.visual_tracks import TRACK_CHANNELS
 from arvr_hybrid_vio.core.training.data import visual_velocity_init
 from arvr_hybrid_vio.core.training.sequences import SequenceArrays

@@ -11,7 +11,8 @@ from safetensors.torch import save_file
 
 from arvr_hybrid_vio.core.errors import ModelFileError
 from arvr_hybrid_vio.core.model.network import VioNetwork
-from arvr_hybrid_vio.core.model_io import MODEL_FORMAT, load_model, read_metadata, save_model
+from arvr_hybrid_vio.core.model_header import MODEL_FORMAT, read_metadata
+from arvr_hybrid_vio.core.model_io import load_model, save_model
 from test_model import perturbed_network, random_inputs
 
 

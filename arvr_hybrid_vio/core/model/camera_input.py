@@ -34,7 +34,7 @@ from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.geometry import so3_log
 
 if TYPE_CHECKING:
-    from arvr_hybrid_vio.core.model.network import ModelConfig
+    from arvr_hybrid_vio.core.model.model_config import ModelConfig
 
 LOGGER = logging.getLogger(__name__)
 _TILT = math.radians(10.0)

@@ -26,12 +26,12 @@ import torch
 
 from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.geometry import nearest_rotation, so3_exp
-from arvr_hybrid_vio.core.model.camera_input import (
-    MAX_MOUNT_DIFFERENCE_DEG, CameraInput, CameraModel, scaled_to, trained_camera)
+from arvr_hybrid_vio.core.model.camera_input import CameraModel
+from arvr_hybrid_vio.core.model.front_end import FrameView, VisualFrontEnd
 from arvr_hybrid_vio.core.model.inputs import gravity_body, inertial_inputs
 from arvr_hybrid_vio.core.model.motion_source import LOOKAHEAD_FRAMES, RelativeMotion
 from arvr_hybrid_vio.core.model.network import VioNetwork
-from arvr_hybrid_vio.core.model.visual_tracks import Intrinsics, derotated, extract_tracks
+from arvr_hybrid_vio.core.model.visual_tracks import derotated
 from arvr_hybrid_vio.core.strapdown import NavState, Preintegration, preintegrate
 from arvr_hybrid_vio.core.types import SyncedFrame
 
@@ -43,7 +43,7 @@ INITIAL_VELOCITY_VAR = 0.1 ** 2  # (m/s)^2 after the static initialisation (not 
 class InputState:
     """What the network's inputs carry from one frame to the next."""
 
-    reference_image: np.ndarray | None  # the previous frame's prepared image (tracks start there)
+    reference: FrameView | None  # the previous frame as the network sees it (tracks start there)
     attitude: np.ndarray  # (3, 3) R_world_body the inputs' gravity direction comes from
 
 
@@ -106,11 +106,7 @@ class LearnedMotion:
         self.velocity_random_walk = velocity_random_walk
         self.measurement_scale = measurement_scale
         self.name = network.config.family
-        fx, fy, cx, cy = network.config.intrinsics
-        self.intrinsics = Intrinsics(fx, fy, cx, cy)
-        self.trained_camera = trained_camera(network.config)
-        self._rig_camera: CameraModel | None = None  # None: assume the training camera's field of view
-        self._camera_input: CameraInput | None = None  # built for the image size in use
+        self.front_end = VisualFrontEnd(network.config)
         self._weights: np.ndarray | None = None
         self.reset()
 
@@ -129,7 +125,7 @@ class LearnedMotion:
     def reset(self) -> None:
         """Empty the network's temporal state and forget the reference image and the input attitude."""
         self._state = self.network.initial_state(1, self.device)
-        self._prev_image: np.ndarray | None = None
+        self._reference: FrameView | None = None
         self._attitude: np.ndarray | None = None  # set from the estimator's orientation at the next frame
         self._ahead: FramesAhead | None = None
         self._weights = None
@@ -139,38 +135,16 @@ class LearnedMotion:
     @property
     def rig_camera(self) -> CameraModel | None:
         """The rig camera set with ``set_camera`` (None: the training camera's field of view)."""
-        return self._rig_camera
+        return self.front_end.rig_camera
 
     def set_camera(self, camera: CameraModel | None) -> None:
         """The rig's camera (intrinsics, distortion, mount); None assumes the training camera's
         field of view and mount at whatever size the images have."""
-        self._rig_camera = camera
-        self._camera_input = None
-
-    def _input_for(self, image: np.ndarray) -> CameraInput:
-        height, width = image.shape
-        current = self._camera_input
-        if current is None or (current.rig.width, current.rig.height) != (width, height):
-            rig = scaled_to(self._rig_camera or self.trained_camera, width, height)
-            current = self._camera_input = CameraInput(rig, self.trained_camera)
-            if not current.identity:
-                LOGGER.info("camera %dx%d (fx %.1f, fy %.1f%s) mapped onto the training camera %dx%d; "
-                            "mount %.1f deg from the training mount", width, height, rig.fx, rig.fy,
-                            ", distorted" if rig.distortion else "", self.trained_camera.width,
-                            self.trained_camera.height, current.mount_difference_deg)
-            if current.mount_difference_deg > MAX_MOUNT_DIFFERENCE_DEG:
-                LOGGER.warning("the camera is mounted %.0f deg away from the camera this model was trained "
-                               "with: few features map into its view, expect degraded accuracy (retrain "
-                               "on data rendered with this mount)", current.mount_difference_deg)
-        return current
-
-    def _prepared(self, image: np.ndarray) -> tuple[np.ndarray, CameraInput]:
-        camera = self._input_for(image)
-        return camera.prepare(image), camera
+        self.front_end.set_camera(camera)
 
     def start(self, frame: SyncedFrame) -> None:
         """The first tracked frame's image is the reference for the next step's tracks."""
-        self._prev_image = self._prepared(frame.image)[0]
+        self._reference = self.front_end.view(frame)
 
     def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration,
                         upcoming: Sequence[SyncedFrame] = ()) -> RelativeMotion:
@@ -199,17 +173,15 @@ class LearnedMotion:
         """The frame's network inputs and the input state after it (no network involved)."""
         inertial = inertial_inputs(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2,
                                    gravity_body(before.attitude), gravity_m_s2=self.gravity_m_s2, pre=pre)
-        image, camera = self._prepared(frame.image)
-        reference = image if before.reference_image is None else before.reference_image
-        tracks = extract_tracks(reference, image, self.intrinsics, self.network.config.tracks,
-                                to_normalised=None if camera.identity else camera.normalise)
+        view = self.front_end.view(frame)
+        tracks = self.front_end.tracks(view if before.reference is None else before.reference, view)
         if self.network.config.derotate_tracks:
             tracks = derotated(tracks, self.network.config.camera_rotation(pre.delta_rotation))
         features = inertial.features
         context = np.array([inertial.motion_magnitude, features[-2], features[-1]], dtype=np.float32)
         attitude = nearest_rotation(before.attitude @ self._tilt_corrected(before.attitude, pre, pre.delta_rotation))
         return (StepInputs(tracks, features.astype(np.float32), context, inertial.dp_gc),
-                InputState(image, attitude))
+                InputState(view, attitude))
 
     def _evaluate(self, frame: SyncedFrame, pre: Preintegration,
                   upcoming: Sequence[SyncedFrame]) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
@@ -219,7 +191,7 @@ class LearnedMotion:
             if following.frame_index == 0 or not (following.is_well_formed() and following.is_finite()):
                 break  # the estimator restarts or skips there
             frames.append(following)
-        state = InputState(self._prev_image, self._attitude)
+        state = InputState(self._reference, self._attitude)
         inputs, input_states = [], []
         for index, current in enumerate(frames):
             current_pre = pre if index == 0 else preintegrate(current.imu_stamps_ns, current.gyro_rad_s,
@@ -259,7 +231,7 @@ class LearnedMotion:
         ahead = self._ahead
         index = ahead.served
         ahead.served += 1
-        self._prev_image, self._attitude = ahead.input_states[index].reference_image, ahead.input_states[index].attitude
+        self._reference, self._attitude = ahead.input_states[index].reference, ahead.input_states[index].attitude
         if ahead.served == len(ahead.frames):
             self._state, self._ahead = ahead.state_after, None
         return ahead.outputs[index], ahead.inputs[index].dp_gc

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from arvr_hybrid_vio.core.errors import ConfigError
-from arvr_hybrid_vio.core.model.network import FAMILIES
+from arvr_hybrid_vio.core.model.model_config import FAMILIES
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 from arvr_hybrid_vio.core.dataset import list_shards, load_shard
 from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.model.encoders import flow_summary
-from arvr_hybrid_vio.core.model.network import ModelConfig
+from arvr_hybrid_vio.core.model.model_config import ModelConfig
 from arvr_hybrid_vio.core.model.visual_tracks import Intrinsics
 from arvr_hybrid_vio.core.training.config import AugmentConfig, TrainConfig, curriculum_stage
 from arvr_hybrid_vio.core.training.sequences import SequenceArrays, build_sequence, cache_tracks, check_dims

@@ -8,7 +8,8 @@ import torch
 
 from arvr_hybrid_vio.core.config_io import config_from_mapping
 from arvr_hybrid_vio.core.errors import ModelFileError
-from arvr_hybrid_vio.core.model.network import ModelConfig, VioNetwork
+from arvr_hybrid_vio.core.model.model_config import ModelConfig
+from arvr_hybrid_vio.core.model.network import VioNetwork
 from arvr_hybrid_vio.core.model_io import save_model
 
 PREFIX = "network."

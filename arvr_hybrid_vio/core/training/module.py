@@ -18,7 +18,8 @@ from arvr_hybrid_vio.core.errors import VioError
 from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
 from arvr_hybrid_vio.core.evaluation import EvalConfig, evaluate
 from arvr_hybrid_vio.core.model.learned_motion import LearnedMotion
-from arvr_hybrid_vio.core.model.network import ModelConfig, VioNetwork
+from arvr_hybrid_vio.core.model.model_config import ModelConfig
+from arvr_hybrid_vio.core.model.network import VioNetwork
 from arvr_hybrid_vio.core.training.config import TrainConfig, curriculum_stage, learning_rate_factor
 from arvr_hybrid_vio.core.training.losses import (
     gaussian_nll, integrated_translation_loss, rotation_loss, translation_loss)
