@@ -16,6 +16,7 @@ round-off, at a fraction of the cost (the weights are read once per chunk, not p
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,7 +45,9 @@ class InputState:
     """What the network's inputs carry from one frame to the next."""
 
     reference: FrameView | None  # the previous frame as the network sees it (tracks start there)
-    attitude: np.ndarray  # (3, 3) R_world_body the inputs' gravity direction comes from
+    # (3, 3) R_world_body the inputs' gravity direction comes from; None until the first step takes
+    # the estimator's orientation
+    attitude: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -125,8 +128,7 @@ class LearnedMotion:
     def reset(self) -> None:
         """Empty the network's temporal state and forget the reference image and the input attitude."""
         self._state = self.network.initial_state(1, self.device)
-        self._reference: FrameView | None = None
-        self._attitude: np.ndarray | None = None  # set from the estimator's orientation at the next frame
+        self._inputs = InputState(None, None)
         self._ahead: FramesAhead | None = None
         self._weights = None
         self._network_velocity: tuple[np.ndarray, np.ndarray] | None = None
@@ -144,7 +146,7 @@ class LearnedMotion:
 
     def start(self, frame: SyncedFrame) -> None:
         """The first tracked frame's image is the reference for the next step's tracks."""
-        self._reference = self.front_end.view(frame)
+        self._inputs = dataclasses.replace(self._inputs, reference=self.front_end.view(frame))
 
     def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration,
                         upcoming: Sequence[SyncedFrame] = ()) -> RelativeMotion:
@@ -152,8 +154,8 @@ class LearnedMotion:
 
         ``upcoming`` (the frames expected next, in order) lets the network run over them in one pass.
         """
-        if self._attitude is None:
-            self._attitude = state.rotation
+        if self._inputs.attitude is None:
+            self._inputs = dataclasses.replace(self._inputs, attitude=state.rotation)
         served = self._serve_ahead(frame)
         if served is None:
             self._drop_ahead()
@@ -191,7 +193,7 @@ class LearnedMotion:
             if following.frame_index == 0 or not (following.is_well_formed() and following.is_finite()):
                 break  # the estimator restarts or skips there
             frames.append(following)
-        state = InputState(self._reference, self._attitude)
+        state = self._inputs
         inputs, input_states = [], []
         for index, current in enumerate(frames):
             current_pre = pre if index == 0 else preintegrate(current.imu_stamps_ns, current.gyro_rad_s,
@@ -231,7 +233,7 @@ class LearnedMotion:
         ahead = self._ahead
         index = ahead.served
         ahead.served += 1
-        self._reference, self._attitude = ahead.input_states[index].reference, ahead.input_states[index].attitude
+        self._inputs = ahead.input_states[index]
         if ahead.served == len(ahead.frames):
             self._state, self._ahead = ahead.state_after, None
         return ahead.outputs[index], ahead.inputs[index].dp_gc
