@@ -158,6 +158,13 @@ class VioEstimator:
         self._restart_propagation(frame)
         return self._estimate(self._nav)
 
+    def prepare_image(self, stamp_ns: int, image: np.ndarray) -> None:
+        """Visual work for a frame that still waits for its IMU (live; ``stamp_ns`` as the synced frame
+        will carry it): the source may do it now, so that ``step`` on that frame is shorter. The poses
+        are the same with or without it."""
+        if self._nav is not None:
+            self.source.prepare_image(stamp_ns, image)
+
     def propagate_imu(self, stamp_ns: int, gyro_rad_s: np.ndarray, accel_m_s2: np.ndarray) -> PoseEstimate | None:
         """IMU-rate prediction: the last frame estimate propagated with the IMU up to ``stamp_ns``.
 

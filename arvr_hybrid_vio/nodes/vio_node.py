@@ -135,11 +135,23 @@ class VioNode(Node):
             return
         stamp_ns = time_to_ns(msg.header.stamp)
         with self._buffer_lock:
-            if self.buffer.push_image(stamp_ns, image):
+            accepted = self.buffer.push_image(stamp_ns, image)
+            frame_stamp_ns = stamp_ns + self.buffer.config.time_offset_ns  # as the synced frame carries it
+            if accepted:
                 if len(self._received_at) > 4 * self.buffer.config.capacity:  # frames dropped unprocessed
                     self._received_at.clear()
-                self._received_at[stamp_ns + self.buffer.config.time_offset_ns] = time.monotonic()
+                self._received_at[frame_stamp_ns] = time.monotonic()
+        if accepted and self._worker is None and self.config.track_on_arrival:
+            self._prepare_image(frame_stamp_ns, image)
         self._work_available()
+
+    def _prepare_image(self, frame_stamp_ns: int, image: np.ndarray) -> None:
+        """The estimator's visual work for this image now, while its frame waits for the IMU."""
+        try:
+            self.estimator.prepare_image(frame_stamp_ns, image)
+        except Exception as exc:  # the frame's step does the work again (and reports a real failure)
+            self.counters.add("prepare_image_errors")
+            self.get_logger().warning(f"tracking at image arrival failed: {exc!r}", throttle_duration_sec=2.0)
 
     def _convert_image(self, msg: Image) -> np.ndarray | None:
         """Grey (H, W) uint8 pixels, or None with the reason counted and logged (throttled)."""
@@ -326,6 +338,7 @@ class VioNode(Node):
         values.update(self.counters.snapshot())
         values.update({f"sync.{k}": v for k, v in buffer_counters.items()})
         values.update({f"estimator.{k}": v for k, v in self.estimator.counters.items()})
+        values.update({f"source.{k}": v for k, v in self.estimator.source.counters.items()})
         values["dropped_total"] = dropped_total(buffer_counters, self.counters.snapshot())
         return HealthReport(level=level, state=state, message=message, values=format_values(values))
 

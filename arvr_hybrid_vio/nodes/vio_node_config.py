@@ -95,6 +95,10 @@ class VioNodeConfig:
     # messages wait in the DDS queues meanwhile). True: in a worker thread of its own.
     inference_thread: bool = field(default=False, metadata=_restart(
         "run the estimator in a worker thread instead of the executor thread"))
+    # Track an image's features as soon as it arrives, while its frame waits for the IMU sample that
+    # completes it, so the step after that sample is shorter (inference in the executor thread only).
+    track_on_arrival: bool = field(default=True, metadata={
+        "description": "track image features at arrival, before the frame's IMU is complete"})
     # IMU samples queued for IMU-rate propagation while inference runs (overflow is counted).
     imu_rate_queue: int = field(default=2000, metadata=_restart("IMU samples queued for IMU-rate output"))
 

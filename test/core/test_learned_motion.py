@@ -84,3 +84,21 @@ def test_tracks_computed_ahead_for_another_camera_are_not_used(frames: list[Sync
     np.testing.assert_array_equal(positions, plain_positions)
     assert front_end.tracks_offered_used == 0
     assert front_end.tracks_computed >= counters["frames_tracked"] - 2
+
+
+def test_images_prepared_at_arrival_give_the_same_poses(frames: list[SyncedFrame]) -> None:
+    """The node's path: each image's tracks computed when it arrives, then the frame stepped alone."""
+    stepped_positions, _, counters = _poses(frames, lookahead=1)
+    estimator = VioEstimator.from_file(HYBRID, EstimatorConfig(device="cpu"))
+    positions = []
+    for index, frame in enumerate(frames):
+        if frame.frame_index == 0 and index:
+            estimator.reset()  # as run_estimator and the node do when the buffer restarts
+        estimator.prepare_image(frame.stamp_ns, frame.image)
+        estimate = estimator.step(frame)
+        if estimate is not None:
+            positions.append(estimate.position_xyz)
+    np.testing.assert_array_equal(np.array(positions), stepped_positions)
+    source = estimator.source.counters
+    assert source["tracks_computed"] == 0  # across the NaN frame, the repeated frame and the restart
+    assert source["tracks_offered_used"] == counters["frames_tracked"] - 2  # all but the two starts

@@ -6,6 +6,9 @@ It needs the model's config only, not its weights, and imports no torch: so a ba
 process can run it ahead of the estimator (``tracks_ahead``) while the estimator's process
 imports torch and runs the network, as a VIO front-end thread runs beside its back-end.
 
+Live, the node does the same at image arrival, while the frame still waits for the IMU sample
+that completes it (``VioEstimator.prepare_image``), so the step after that sample is shorter.
+
 Tracks computed ahead are handed to the estimator's front-end with :meth:`VisualFrontEnd.offer`;
 it uses them when they are for the same reference and current frame (stamps) and the same
 rig camera, and computes the tracks itself otherwise (a frame the estimator skipped, a reset,
@@ -85,8 +88,12 @@ class VisualFrontEnd:
 
     def view(self, frame: SyncedFrame) -> FrameView:
         """The frame's image at the training camera's size."""
-        camera = self._input_for(frame.image)
-        return FrameView(frame.stamp_ns, camera.prepare(frame.image), camera.rig)
+        return self.view_image(frame.stamp_ns, frame.image)
+
+    def view_image(self, stamp_ns: int, image: np.ndarray) -> FrameView:
+        """An image (of a frame at ``stamp_ns``) at the training camera's size."""
+        camera = self._input_for(image)
+        return FrameView(int(stamp_ns), camera.prepare(image), camera.rig)
 
     def tracks(self, reference: FrameView, current: FrameView) -> np.ndarray:
         """Tracks from ``reference`` into ``current``: the offered ones when they match, else computed.
@@ -107,6 +114,10 @@ class VisualFrontEnd:
             camera = CameraInput(current.rig, self.trained_camera)
         return extract_tracks(reference.image, current.image, self.intrinsics, self.config.tracks,
                               to_normalised=None if camera.identity else camera.normalise)
+
+    def track_ahead(self, reference: FrameView, current: FrameView) -> TracksAhead:
+        """Tracks from ``reference`` into ``current`` computed now, for a step still to come."""
+        return TracksAhead(reference.stamp_ns, current.stamp_ns, current.rig, self.compute_tracks(reference, current))
 
     def offer(self, ahead: TracksAhead) -> None:
         """Tracks computed ahead (e.g. by a reader process), for :meth:`tracks` to use (the latest
@@ -145,10 +156,7 @@ def tracks_ahead(frames: Iterable[SyncedFrame], front_end: VisualFrontEnd) -> It
             yield frame, None
             continue
         current = front_end.view(frame)
-        ahead = None
-        if reference is not None:
-            ahead = TracksAhead(reference.stamp_ns, current.stamp_ns, current.rig,
-                                front_end.compute_tracks(reference, current))
+        ahead = None if reference is None else front_end.track_ahead(reference, current)
         reference = current
         yield frame, ahead
 

@@ -144,6 +144,20 @@ class LearnedMotion:
         field of view and mount at whatever size the images have."""
         self.front_end.set_camera(camera)
 
+    def prepare_image(self, stamp_ns: int, image: np.ndarray) -> None:
+        """Track features from the reference frame into an image whose frame still waits for its IMU
+        (live); the frame's step then takes them (``VisualFrontEnd.offer``). Nothing before the first
+        frame, or for an image not after the reference."""
+        reference = self._inputs.reference
+        if reference is None or int(stamp_ns) <= reference.stamp_ns:
+            return
+        self.front_end.offer(self.front_end.track_ahead(reference, self.front_end.view_image(stamp_ns, image)))
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """How the feature tracks came about (``FrontEndCounters``)."""
+        return dataclasses.asdict(self.front_end.counters)
+
     def start(self, frame: SyncedFrame) -> None:
         """The first tracked frame's image is the reference for the next step's tracks."""
         self._inputs = dataclasses.replace(self._inputs, reference=self.front_end.view(frame))

@@ -49,6 +49,14 @@ class MotionSource(Protocol):
         """Relative motion from ``state`` (the previous frame) to ``frame``; ``upcoming``: the frames
         expected next, in order (offline replay), which a source may prepare ahead."""
 
+    def prepare_image(self, stamp_ns: int, image: np.ndarray) -> None:
+        """The image of a frame that still waits for its IMU (live): visual work a source may do now,
+        so that the frame's step finds it done."""
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """The source's own counters (for diagnostics); empty when it has none."""
+
     @property
     def fusion_weights(self) -> np.ndarray | None:
         """Stream weights of the last step ((3,) for the hybrid), None when not applicable."""
@@ -79,6 +87,15 @@ class StrapdownMotion:
     def set_camera(self, camera: Any) -> None:
         """Strapdown does not look at images."""
         del camera
+
+    def prepare_image(self, stamp_ns: int, image: np.ndarray) -> None:
+        """Strapdown does not look at images."""
+        del stamp_ns, image
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """None."""
+        return {}
 
     def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration,
                         upcoming: Sequence[SyncedFrame] = ()) -> RelativeMotion:
