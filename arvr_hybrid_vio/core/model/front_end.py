@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from arvr_hybrid_vio.core.model.camera_input import (
-    MAX_MOUNT_DIFFERENCE_DEG, CameraInput, CameraModel, same_camera, scaled_to, trained_camera)
+    MAX_MOUNT_DIFFERENCE_DEG, CameraInput, CameraModel, scaled_to, trained_camera)
 from arvr_hybrid_vio.core.model.model_config import ModelConfig
 from arvr_hybrid_vio.core.model.visual_tracks import Intrinsics, extract_tracks
 from arvr_hybrid_vio.core.types import SyncedFrame
@@ -110,7 +110,7 @@ class VisualFrontEnd:
     def compute_tracks(self, reference: FrameView, current: FrameView) -> np.ndarray:
         """Tracks from ``reference`` into ``current`` (OpenCV), mapped into the training camera."""
         camera = self._camera_input
-        if camera is None or not same_camera(camera.rig, current.rig):
+        if camera is None or camera.rig != current.rig:  # a view made before a camera change
             camera = CameraInput(current.rig, self.trained_camera)
         return extract_tracks(reference.image, current.image, self.intrinsics, self.config.tracks,
                               to_normalised=None if camera.identity else camera.normalise)
