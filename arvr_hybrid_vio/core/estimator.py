@@ -145,7 +145,9 @@ class VioEstimator:
         if self._nav is None:
             return self._initialise(frame)
         state = self._coast_over_gap(int(frame.imu_stamps_ns[0]))
-        pre = preintegrate(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2)
+        pre = self.source.preintegration_ahead(frame)  # computed with the frames evaluated ahead
+        if pre is None:
+            pre = preintegrate(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2)
         motion = self.source.relative_motion(frame, state, pre, upcoming)
         if not _is_finite_motion(motion):
             self.counters["frames_skipped_nonfinite"] += 1

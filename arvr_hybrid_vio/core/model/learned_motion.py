@@ -66,6 +66,7 @@ class FramesAhead:
 
     frames: list[SyncedFrame]  # evaluated frames, compared by identity
     inputs: list[StepInputs]  # their inputs
+    preintegrations: list[Preintegration]  # their IMU preintegrations (the estimator reuses them)
     input_states: list[InputState]  # the input state after each
     outputs: list[tuple[np.ndarray, ...]]  # velocity, dtheta, translation logvar, rotation logvar, weights
     state_before: dict  # network state before the first frame
@@ -208,17 +209,23 @@ class LearnedMotion:
                 break  # the estimator restarts or skips there
             frames.append(following)
         state = self._inputs
+        pres = [pre] + [preintegrate(f.imu_stamps_ns, f.gyro_rad_s, f.accel_m_s2) for f in frames[1:]]
         inputs, input_states = [], []
-        for index, current in enumerate(frames):
-            current_pre = pre if index == 0 else preintegrate(current.imu_stamps_ns, current.gyro_rad_s,
-                                                               current.accel_m_s2)
+        for current, current_pre in zip(frames, pres):
             step_inputs, state = self._step_inputs(current, current_pre, state)
             inputs.append(step_inputs)
             input_states.append(state)
         state_before = self._state
         outputs, state_after = self._run_network(inputs, state_before)
-        self._ahead = FramesAhead(frames, inputs, input_states, outputs, state_before, state_after)
+        self._ahead = FramesAhead(frames, inputs, pres, input_states, outputs, state_before, state_after)
         return self._take_ahead()
+
+    def preintegration_ahead(self, frame: SyncedFrame) -> Preintegration | None:
+        """The preintegration of ``frame`` when it is the next frame evaluated ahead, else None."""
+        ahead = self._ahead
+        if ahead is None or ahead.frames[ahead.served] is not frame:
+            return None
+        return ahead.preintegrations[ahead.served]
 
     def _run_network(self, inputs: list[StepInputs], state: dict) -> tuple[list[tuple[np.ndarray, ...]], dict]:
         """The network over consecutive frames from ``state``: one ``step`` for one frame, else ``run``."""

@@ -53,6 +53,10 @@ class MotionSource(Protocol):
         """The image of a frame that still waits for its IMU (live): visual work a source may do now,
         so that the frame's step finds it done."""
 
+    def preintegration_ahead(self, frame: SyncedFrame) -> Preintegration | None:
+        """The frame's IMU preintegration when the source already computed it (a frame evaluated
+        ahead), so the estimator need not compute it again; else None."""
+
     @property
     def counters(self) -> dict[str, int]:
         """The source's own counters (for diagnostics); empty when it has none."""
@@ -91,6 +95,10 @@ class StrapdownMotion:
     def prepare_image(self, stamp_ns: int, image: np.ndarray) -> None:
         """Strapdown does not look at images."""
         del stamp_ns, image
+
+    def preintegration_ahead(self, frame: SyncedFrame) -> Preintegration | None:
+        """Strapdown evaluates nothing ahead."""
+        del frame
 
     @property
     def counters(self) -> dict[str, int]:
