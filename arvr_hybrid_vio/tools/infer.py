@@ -7,7 +7,9 @@
 Messages are pushed in log-time order into the same ``SyncBuffer`` the node uses and every
 synced frame goes through the same ``VioEstimator``, so the poses equal the node's (to float
 round-off: offline, the estimator is handed the next frames and runs the network over them in
-one pass, see ``core.training.replay.run_estimator``).
+one pass, see ``core.training.replay.run_estimator``). The bag is decoded, and each frame pair's
+features tracked (``core.model.front_end.tracks_ahead``), in a reader process beside this one
+(``io.reader_process``); the estimator uses those tracks where they match, which gives the same poses.
 Stamps are the message header stamps. ``--config`` reads the ``sync``, ``estimator`` and
 ``vio`` sections of a ROS parameter file (defaults otherwise); the camera calibration comes,
 as in the node, from the bag's CameraInfo on ``vio.camera_info_topic`` or the ``vio.camera_*``
