@@ -43,6 +43,10 @@ class SyncedFrame:
         """No NaN or Inf in the IMU samples."""
         return bool(np.all(np.isfinite(self.gyro_rad_s)) and np.all(np.isfinite(self.accel_m_s2)))
 
+    def is_usable(self) -> bool:
+        """Well formed and finite: a frame the estimator steps rather than skips (stamp order aside)."""
+        return self.is_well_formed() and self.is_finite()
+
 
 @dataclass(frozen=True)
 class PoseEstimate:

@@ -152,7 +152,7 @@ def tracks_ahead(frames: Iterable[SyncedFrame], front_end: VisualFrontEnd) -> It
     for frame in frames:
         if frame.frame_index == 0:
             reference = None
-        if not (frame.is_well_formed() and frame.is_finite()):
+        if not frame.is_usable():
             yield frame, None
             continue
         current = front_end.view(frame)

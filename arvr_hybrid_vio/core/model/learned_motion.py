@@ -205,7 +205,7 @@ class LearnedMotion:
         """Run the network on ``frame`` and, in the same pass, on the plausible frames of ``upcoming``."""
         frames = [frame]
         for following in upcoming[:LOOKAHEAD_FRAMES - 1]:
-            if following.frame_index == 0 or not (following.is_well_formed() and following.is_finite()):
+            if following.frame_index == 0 or not following.is_usable():
                 break  # the estimator restarts or skips there
             frames.append(following)
         state = self._inputs
@@ -222,10 +222,11 @@ class LearnedMotion:
 
     def preintegration_ahead(self, frame: SyncedFrame) -> Preintegration | None:
         """The preintegration of ``frame`` when it is the next frame evaluated ahead, else None."""
-        ahead = self._ahead
-        if ahead is None or ahead.frames[ahead.served] is not frame:
-            return None
-        return ahead.preintegrations[ahead.served]
+        return None if not self._is_next_ahead(frame) else self._ahead.preintegrations[self._ahead.served]
+
+    def _is_next_ahead(self, frame: SyncedFrame) -> bool:
+        """``frame`` is the next frame evaluated ahead (compared by identity)."""
+        return self._ahead is not None and self._ahead.frames[self._ahead.served] is frame
 
     def _run_network(self, inputs: list[StepInputs], state: dict) -> tuple[list[tuple[np.ndarray, ...]], dict]:
         """The network over consecutive frames from ``state``: one ``step`` for one frame, else ``run``."""
@@ -244,10 +245,7 @@ class LearnedMotion:
 
     def _serve_ahead(self, frame: SyncedFrame) -> tuple[tuple[np.ndarray, ...], np.ndarray] | None:
         """The precomputed result when ``frame`` is the next frame evaluated ahead, else None."""
-        ahead = self._ahead
-        if ahead is None or ahead.frames[ahead.served] is not frame:
-            return None
-        return self._take_ahead()
+        return self._take_ahead() if self._is_next_ahead(frame) else None
 
     def _take_ahead(self) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
         """Hand out the next frame evaluated ahead: its network outputs and ``dp_gc``."""
