@@ -6,6 +6,11 @@ samples (``propagate_imu``). It initialises roll and pitch from the first
 composes per-frame relative motions from a :class:`MotionSource` (strapdown for
 ``"imu-only"``, a trained network otherwise) into poses in ``odom``.
 
+The velocity at each frame is a Kalman estimate: the IMU propagates it, and it is updated with the
+motion source's velocity (the network's, when it has one) and with the camera's metric window
+velocity (``core.visual_velocity``: persistent feature tracks and the IMU over the last second,
+solved linearly; ``visual_velocity.enabled``).
+
 Bad input never reaches the outputs: a frame or IMU sample with NaN/Inf, a
 malformed image, or a stamp that goes back is skipped and counted in
 ``counters``; the state becomes ``"degraded"`` until the next good frame.
@@ -15,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +33,7 @@ from arvr_hybrid_vio.core.strapdown import (
     GRAVITY_M_S2, NavState, Preintegration, apply_preintegration, preintegrate, static_initial_state,
     velocity_from_displacement)
 from arvr_hybrid_vio.core.types import PoseEstimate, SyncedFrame
+from arvr_hybrid_vio.core.visual_velocity import VelocityMeasurement, VisualVelocity, VisualVelocityConfig
 
 if TYPE_CHECKING:  # cv2 and torch only when a learned model is used
     from arvr_hybrid_vio.core.model.camera_input import CameraModel
@@ -36,7 +42,8 @@ LOGGER = logging.getLogger(__name__)
 IMU_ONLY = "imu-only"
 COUNTER_NAMES = ("frames", "frames_tracked", "frames_skipped_nonfinite", "frames_skipped_invalid",
                  "frames_skipped_out_of_order", "imu_samples", "imu_skipped_nonfinite",
-                 "imu_skipped_out_of_order", "gaps_coasted", "resets")
+                 "imu_skipped_out_of_order", "gaps_coasted", "resets", "visual_velocity_updates")
+INITIAL_VELOCITY_VAR = 0.1 ** 2  # (m/s)^2 after the static initialisation (not always truly static)
 
 
 @dataclass(frozen=True)
@@ -47,13 +54,14 @@ class EstimatorConfig:
     init_duration_s: float = 0.5  # accelerometer span averaged for roll/pitch at start, s
     gravity_m_s2: float = GRAVITY_M_S2  # gravity magnitude, m/s^2
     max_gap_s: float = 1.0  # IMU gap above which the pose is held and temporal state reset, s
-    gyro_noise_density: float = 1.7e-4  # for the imu-only covariance, rad/s/sqrt(Hz)
-    accel_noise_density: float = 2.0e-3  # for the imu-only covariance, m/s^2/sqrt(Hz)
+    gyro_noise_density: float = 1.7e-4  # for the imu-only rotation covariance, rad/s/sqrt(Hz)
     torch_threads: int = 0  # torch intra-op threads on CPU; 0 leaves torch's default
     imu_history_s: float = 1.0  # IMU kept for re-propagation after a late frame, s
     tilt_correction_per_s: float = 0.2  # learned models: roll/pitch pull towards the accelerometer, 1/s (0: off)
-    velocity_random_walk: float = 0.03  # learned models: IMU velocity drift in the fusion, m/s/sqrt(s) (tuned on val)
+    velocity_random_walk: float = 0.03  # IMU velocity drift in the velocity fusion, m/s/sqrt(s) (tuned on val)
     velocity_measurement_scale: float = 1.0  # learned models: multiplies the network's velocity variance
+    # metric velocity from persistent feature tracks and the IMU over a window (core.visual_velocity)
+    visual_velocity: VisualVelocityConfig = field(default_factory=VisualVelocityConfig)
 
 
 class VioEstimator:
@@ -67,6 +75,8 @@ class VioEstimator:
         self.source = source
         self.counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
         self._imu_history: deque[tuple[int, np.ndarray, np.ndarray]] = deque()
+        self.visual_velocity = (VisualVelocity(config.visual_velocity, gravity_m_s2=config.gravity_m_s2)
+                                if config.visual_velocity.enabled else None)
         self.reset()
         self.counters["resets"] = 0
 
@@ -78,16 +88,14 @@ class VioEstimator:
             ModelFileError: the file is missing, truncated, or of another version/architecture.
         """
         if str(model_path) == IMU_ONLY:
-            source: MotionSource = StrapdownMotion(
-                gravity_m_s2=config.gravity_m_s2, gyro_noise_density=config.gyro_noise_density,
-                accel_noise_density=config.accel_noise_density)
+            source: MotionSource = StrapdownMotion(gravity_m_s2=config.gravity_m_s2,
+                                                   gyro_noise_density=config.gyro_noise_density)
         else:
             from arvr_hybrid_vio.core.model.learned_motion import LearnedMotion  # torch only when needed
             source = LearnedMotion.from_file(Path(model_path), device=config.device,
                                              torch_threads=config.torch_threads,
                                              gravity_m_s2=config.gravity_m_s2,
                                              tilt_correction_per_s=config.tilt_correction_per_s,
-                                             velocity_random_walk=config.velocity_random_walk,
                                              measurement_scale=config.velocity_measurement_scale)
         return cls(config, source)
 
@@ -116,10 +124,11 @@ class VioEstimator:
         self._init_accel: list[np.ndarray] = []
         self._pose_cov = np.zeros((6, 6))
         self._twist_cov = np.eye(6) * 1e-2
+        self._velocity_cov = np.eye(3) * INITIAL_VELOCITY_VAR  # world, of the state's velocity
         self._last_gyro = np.zeros(3)
         self._prop: tuple[NavState, int, np.ndarray, np.ndarray] | None = None
         self._imu_history.clear()
-        self.source.reset()
+        self._restart_temporal_state()
         self.counters["resets"] += 1
 
     def set_camera(self, camera: CameraModel | None) -> None:
@@ -128,6 +137,8 @@ class VioEstimator:
         None (the default) assumes the camera the model was trained with, at the images' size.
         """
         self.source.set_camera(camera)
+        if self.visual_velocity is not None:
+            self.visual_velocity.set_camera(camera)
 
     def step(self, frame: SyncedFrame, upcoming: Sequence[SyncedFrame] = ()) -> PoseEstimate | None:
         """Process one synced frame; the pose at ``frame.stamp_ns``, or None (initialising or skipped).
@@ -148,12 +159,13 @@ class VioEstimator:
         pre = self.source.preintegration_ahead(frame)  # computed with the frames evaluated ahead
         if pre is None:
             pre = preintegrate(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2)
+        visual = self._visual_measurement(frame, state, pre)
         motion = self.source.relative_motion(frame, state, pre, upcoming)
         if not _is_finite_motion(motion):
             self.counters["frames_skipped_nonfinite"] += 1
             self._degraded = True
             return None
-        self._compose(state, pre, motion, int(frame.stamp_ns))
+        self._compose(state, pre, motion, self._fused_velocity(state, pre, motion, visual), int(frame.stamp_ns))
         self._last_gyro = np.asarray(frame.gyro_rad_s[-1], dtype=np.float64)
         self._degraded = False
         self.counters["frames_tracked"] += 1
@@ -215,6 +227,8 @@ class VioEstimator:
         self._nav = static_initial_state(stamps, np.concatenate(self._init_accel))
         self._init_stamps, self._init_accel = [], []
         self._pose_cov = np.diag([1e-6, 1e-6, 1e-6, 1e-4, 1e-4, 1e-6])
+        if self.visual_velocity is not None:
+            self.visual_velocity.add_frame(frame.image, self._nav.rotation, None)
         self._last_gyro = np.asarray(frame.gyro_rad_s[-1], dtype=np.float64)
         self.source.start(frame)
         self.counters["frames_tracked"] += 1
@@ -229,24 +243,58 @@ class VioEstimator:
         if gap_s <= 1e-4:
             return nav
         self.counters["gaps_coasted"] += 1
+        if self.visual_velocity is not None:
+            self.visual_velocity.reset()  # the window's IMU has a hole
         if gap_s > self.config.max_gap_s:
             LOGGER.warning("IMU gap of %.2f s: holding the pose and resetting temporal state", gap_s)
-            self.source.reset()
+            self._restart_temporal_state()
             return NavState(start_ns, nav.rotation, nav.position_xyz, np.zeros(3))
         return NavState(start_ns, nav.rotation, nav.position_xyz + nav.velocity_xyz * gap_s, nav.velocity_xyz)
 
-    def _compose(self, state: NavState, pre: Preintegration, motion: RelativeMotion, stamp_ns: int) -> None:
+    def _restart_temporal_state(self) -> None:
+        """The motion source, the camera window and the velocity's uncertainty start afresh."""
+        self.source.reset()
+        if self.visual_velocity is not None:
+            self.visual_velocity.reset()
+        self._velocity_cov = np.eye(3) * INITIAL_VELOCITY_VAR
+
+    def _visual_measurement(self, frame: SyncedFrame, state: NavState,
+                            pre: Preintegration) -> VelocityMeasurement | None:
+        """The camera window's velocity at the frame interval's start (None: disabled or no solution)."""
+        if self.visual_velocity is None:
+            return None
+        measurement = self.visual_velocity.add_frame(frame.image, state.rotation @ pre.delta_rotation, pre)
+        if measurement is not None:
+            self.counters["visual_velocity_updates"] += 1
+        return measurement
+
+    def _fused_velocity(self, state: NavState, pre: Preintegration, motion: RelativeMotion,
+                        visual: VelocityMeasurement | None) -> np.ndarray:
+        """World velocity at the interval start: the IMU-propagated one, Kalman-updated with the source's
+        measurement and the camera window's (each when present)."""
+        covariance = self._velocity_cov + np.eye(3) * self.config.velocity_random_walk ** 2 * max(pre.dt_s, 1e-3)
+        velocity = state.velocity_xyz
+        if motion.velocity_body is not None:
+            velocity, covariance = _kalman_update(velocity, covariance, state.rotation @ motion.velocity_body,
+                                                  np.eye(3) * motion.velocity_var)
+        if visual is not None:
+            velocity, covariance = _kalman_update(velocity, covariance, visual.velocity_xyz, visual.covariance)
+        self._velocity_cov = covariance
+        return velocity
+
+    def _compose(self, state: NavState, pre: Preintegration, motion: RelativeMotion, start_velocity: np.ndarray,
+                 stamp_ns: int) -> None:
         rotation = nearest_rotation(state.rotation @ motion.delta_rotation)
-        displacement = state.rotation @ motion.delta_position
+        dt_s = max(pre.dt_s, 1e-3)
+        displacement = start_velocity * pre.dt_s + state.rotation @ motion.displacement_at_rest
         _, velocity = velocity_from_displacement(state, pre, displacement, gravity_m_s2=self.config.gravity_m_s2)
         self._nav = NavState(stamp_ns, rotation, state.position_xyz + displacement, velocity)
-        world_t = state.rotation @ np.diag(motion.translation_var) @ state.rotation.T
+        world_t = self._velocity_cov * pre.dt_s ** 2
         world_r = state.rotation @ np.diag(motion.rotation_var) @ state.rotation.T
         self._pose_cov[:3, :3] += world_t
         self._pose_cov[3:, 3:] += world_r
-        dt_s = max(pre.dt_s, 1e-3)
         self._twist_cov = np.zeros((6, 6))
-        self._twist_cov[:3, :3] = np.diag(motion.translation_var) / dt_s ** 2
+        self._twist_cov[:3, :3] = state.rotation.T @ self._velocity_cov @ state.rotation * (pre.dt_s / dt_s) ** 2
         self._twist_cov[3:, 3:] = np.diag(motion.rotation_var) / dt_s ** 2
 
     def _estimate(self, nav: NavState, *, angular_velocity: np.ndarray | None = None) -> PoseEstimate:
@@ -284,6 +332,16 @@ class VioEstimator:
         self._prop = (nav, stamp_ns, gyro, accel)
 
 
+def _kalman_update(velocity: np.ndarray, covariance: np.ndarray, measured: np.ndarray,
+                   measurement_cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kalman update of a (3,) state observed directly; the state and covariance after it."""
+    gain = covariance @ np.linalg.inv(covariance + measurement_cov)
+    updated = (np.eye(3) - gain) @ covariance
+    return velocity + gain @ (measured - velocity), 0.5 * (updated + updated.T)
+
+
 def _is_finite_motion(motion: RelativeMotion) -> bool:
-    return all(bool(np.all(np.isfinite(value))) for value in (
-        motion.delta_rotation, motion.delta_position, motion.rotation_var, motion.translation_var))
+    values = [motion.delta_rotation, motion.displacement_at_rest, motion.rotation_var, motion.velocity_var]
+    if motion.velocity_body is not None:
+        values.append(motion.velocity_body)
+    return all(bool(np.all(np.isfinite(value))) for value in values)

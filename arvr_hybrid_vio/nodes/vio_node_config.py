@@ -124,6 +124,12 @@ class VioNodeConfig:
         T_base_camera = transform_from_row_major(self.T_base_camera, name="vio.T_base_camera")
         return tuple(float(v) for v in (T_base_imu[:3, :3].T @ T_base_camera[:3, :3]).reshape(9))
 
+    def camera_translation_imu(self) -> tuple[float, ...]:
+        """t_imu_camera: the camera centre in IMU axes, m, from the two extrinsics."""
+        T_base_imu = transform_from_row_major(self.T_base_imu, name="vio.T_base_imu")
+        T_base_camera = transform_from_row_major(self.T_base_camera, name="vio.T_base_camera")
+        return tuple(float(v) for v in T_base_imu[:3, :3].T @ (T_base_camera[:3, 3] - T_base_imu[:3, 3]))
+
     def rig_camera(self, camera_info: CameraInfoValues | None = None) -> CameraModel | None:
         """The rig camera for the estimator: CameraInfo's calibration when given (and not all
         zero), else the ``camera_*`` parameters, else None (the model's training camera).
@@ -139,13 +145,13 @@ class VioNodeConfig:
                 model = "plumb_bob"
             distortion = tuple(camera_info.d) if any(camera_info.d) else ()
             return CameraModel(int(camera_info.width), int(camera_info.height), k[0], k[4], k[2], k[5], distortion,
-                               self.camera_rotation_imu(), model)
+                               self.camera_rotation_imu(), model, self.camera_translation_imu())
         if not self.camera_intrinsics:
             return None
         fx, fy, cx, cy = self.camera_intrinsics
         width, height = self.camera_resolution
         return CameraModel(int(width), int(height), fx, fy, cx, cy, tuple(self.camera_distortion),
-                           self.camera_rotation_imu(), self.camera_distortion_model)
+                           self.camera_rotation_imu(), self.camera_distortion_model, self.camera_translation_imu())
 
 
 @dataclass(frozen=True)

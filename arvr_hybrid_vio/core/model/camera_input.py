@@ -43,6 +43,9 @@ _TILT = math.radians(10.0)
 TRAINING_CAMERA_ROTATION = (0.0, -math.sin(_TILT), math.cos(_TILT),
                             -1.0, 0.0, 0.0,
                             0.0, -math.cos(_TILT), -math.sin(_TILT))
+# t_imu_camera of the synthetic rig's camera (CameraConfig's default mount_xyz), m. The network does not
+# use it (its tracks are derotated only); the metric velocity solve (core.visual_velocity) does.
+TRAINING_CAMERA_TRANSLATION = (0.06, 0.04, 0.01)
 MAX_MOUNT_DIFFERENCE_DEG = 30.0  # beyond this the estimator warns that the visual input is off-distribution
 _MIN_DEPTH = 0.2  # bearings with z below this (in the training camera) are dropped
 _MAX_NORMALISED = 2.0  # |x|, |y| beyond this (~63 deg off axis) are dropped
@@ -62,6 +65,7 @@ class CameraModel:
     R_imu_camera: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)  # row-major 3x3
     # "plumb_bob" (radtan k1, k2, p1, p2[, k3, ...]) or "equidistant" (fisheye k1..k4, as Kalibr and ROS)
     distortion_model: str = "plumb_bob"
+    t_imu_camera: tuple[float, ...] = (0.0, 0.0, 0.0)  # camera centre in IMU axes, m
 
     def __post_init__(self) -> None:
         if self.width < 16 or self.height < 16:
@@ -81,6 +85,8 @@ class CameraModel:
         if rotation.shape != (3, 3) or not np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-5) \
                 or np.linalg.det(rotation) < 0:
             raise ConfigError(f"camera: R_imu_camera is not a rotation: {self.R_imu_camera}")
+        if len(self.t_imu_camera) != 3 or not np.isfinite(self.t_imu_camera).all():
+            raise ConfigError(f"camera: t_imu_camera needs 3 finite values, got {self.t_imu_camera}")
 
     @property
     def rotation(self) -> np.ndarray:
@@ -97,7 +103,8 @@ def trained_camera(config: ModelConfig) -> CameraModel:
     """The camera a model was trained with (from its config)."""
     fx, fy, cx, cy = config.intrinsics
     width, height = config.image_size
-    return CameraModel(int(width), int(height), fx, fy, cx, cy, (), tuple(config.camera_rotation_imu))
+    return CameraModel(int(width), int(height), fx, fy, cx, cy, (), tuple(config.camera_rotation_imu),
+                       t_imu_camera=TRAINING_CAMERA_TRANSLATION)
 
 
 def scaled_to(camera: CameraModel, width: int, height: int) -> CameraModel:
@@ -107,7 +114,7 @@ def scaled_to(camera: CameraModel, width: int, height: int) -> CameraModel:
     sx, sy = width / camera.width, height / camera.height
     return CameraModel(width, height, camera.fx * sx, camera.fy * sy, (camera.cx + 0.5) * sx - 0.5,
                        (camera.cy + 0.5) * sy - 0.5, camera.distortion, camera.R_imu_camera,
-                       camera.distortion_model)
+                       camera.distortion_model, camera.t_imu_camera)
 
 
 def same_camera(a: CameraModel, b: CameraModel, *, tolerance: float = 1e-6) -> bool:
@@ -130,8 +137,6 @@ class CameraInput:
         self.trained = trained
         self.identity = same_camera(rig, trained)  # then the training camera's pinhole is the whole mapping
         self._scale = np.array([rig.width / trained.width, rig.height / trained.height])
-        self._rig_k = rig.matrix
-        self._rig_distortion = np.asarray(rig.distortion, dtype=np.float64) if rig.distortion else None
         self._R_trained_rig = trained.rotation.T @ rig.rotation
         self.mount_difference_deg = rotation_difference_deg(rig, trained)
 
@@ -157,15 +162,7 @@ class CameraInput:
         """
         # prepared pixel centres -> rig pixel centres (pixel centres at integers in both)
         rig_pixels = (pixels + 0.5) * self._scale - 0.5
-        if self._rig_distortion is not None and self.rig.distortion_model == "equidistant":
-            undistorted = cv2.fisheye.undistortPoints(rig_pixels.reshape(-1, 1, 2).astype(np.float64), self._rig_k,
-                                                      self._rig_distortion).reshape(-1, 2)
-        elif self._rig_distortion is not None:
-            undistorted = cv2.undistortPoints(  # OpenCV's default 5 iterations leave ~1e-3 at the edges
-                rig_pixels.reshape(-1, 1, 2).astype(np.float64), self._rig_k, self._rig_distortion, None, None,
-                None, (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10)).reshape(-1, 2)
-        else:
-            undistorted = (rig_pixels - np.array([self.rig.cx, self.rig.cy])) / np.array([self.rig.fx, self.rig.fy])
+        undistorted = undistorted_normalised(self.rig, rig_pixels)
         bearings = np.column_stack([undistorted, np.ones(len(undistorted))]) @ self._R_trained_rig.T
         depth = bearings[:, 2]
         valid = depth > _MIN_DEPTH
@@ -173,3 +170,19 @@ class CameraInput:
         normalised[valid] = bearings[valid, :2] / depth[valid, None]
         valid &= np.all(np.abs(normalised) <= _MAX_NORMALISED, axis=1)
         return normalised.astype(np.float32), valid
+
+
+def undistorted_normalised(camera: CameraModel, pixels: np.ndarray) -> np.ndarray:
+    """Pixels of ``camera``'s image -> undistorted normalised coordinates (x/z, y/z) of its own axes.
+
+    Shape: (N, 2) float -> (N, 2) float64.
+    """
+    pixels = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
+    if not any(camera.distortion):
+        return (pixels - np.array([camera.cx, camera.cy])) / np.array([camera.fx, camera.fy])
+    distortion = np.asarray(camera.distortion, dtype=np.float64)
+    if camera.distortion_model == "equidistant":
+        return cv2.fisheye.undistortPoints(pixels.reshape(-1, 1, 2), camera.matrix, distortion).reshape(-1, 2)
+    return cv2.undistortPoints(  # OpenCV's default 5 iterations leave ~1e-3 at the edges
+        pixels.reshape(-1, 1, 2), camera.matrix, distortion, None, None, None,
+        (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10)).reshape(-1, 2)

@@ -1,10 +1,9 @@
 """The estimator's learned motion source: features -> network step (cached state) -> relative motion.
 
-The network's velocity is a measurement, not the state: a scalar-variance Kalman update
-fuses it (variance from the network's own log-variance) with the velocity the IMU
-propagated from the previous frame. The network never sees the estimator's velocity,
-so its errors cannot feed back into its inputs, and the fused velocity is pulled back
-towards the network whenever the IMU drifts.
+The network's velocity is a measurement, not the state: the estimator fuses it (variance from
+the network's own log-variance) with the velocity the IMU propagated from the previous frame
+and with the camera's window velocity. The network never sees the estimator's velocity,
+so its errors cannot feed back into its inputs.
 
 The network's inputs do not depend on its outputs either: the gravity direction they carry
 comes from an attitude of their own, the gyro integrated from the estimator's orientation
@@ -37,7 +36,6 @@ from arvr_hybrid_vio.core.strapdown import NavState, Preintegration, preintegrat
 from arvr_hybrid_vio.core.types import SyncedFrame
 
 LOGGER = logging.getLogger(__name__)
-INITIAL_VELOCITY_VAR = 0.1 ** 2  # (m/s)^2 after the static initialisation (not always truly static)
 
 
 @dataclass(frozen=True)
@@ -93,21 +91,18 @@ class LearnedMotion:
     """Relative motion from a trained :class:`VioNetwork`, one streaming step per frame."""
 
     def __init__(self, network: VioNetwork, *, device: torch.device, gravity_m_s2: float,
-                 tilt_correction_per_s: float = 0.2, velocity_random_walk: float = 0.03,
-                 measurement_scale: float = 1.0) -> None:
+                 tilt_correction_per_s: float = 0.2, measurement_scale: float = 1.0) -> None:
         """Wrap an eval-mode network already on ``device``.
 
         Args:
             tilt_correction_per_s: rate (1/s) at which roll and pitch are pulled towards the
                 accelerometer's gravity direction in calm intervals; 0 disables it.
-            velocity_random_walk: growth of the IMU-propagated velocity's std, m/s/sqrt(s).
             measurement_scale: multiplies the network's velocity variance in the update.
         """
         self.network = network.eval()
         self.device = device
         self.gravity_m_s2 = gravity_m_s2
         self.tilt_correction_per_s = tilt_correction_per_s
-        self.velocity_random_walk = velocity_random_walk
         self.measurement_scale = measurement_scale
         self.name = network.config.family
         self.front_end = VisualFrontEnd(network.config)
@@ -133,7 +128,6 @@ class LearnedMotion:
         self._ahead: FramesAhead | None = None
         self._weights = None
         self._network_velocity: tuple[np.ndarray, np.ndarray] | None = None
-        self._velocity_var = INITIAL_VELOCITY_VAR
 
     @property
     def rig_camera(self) -> CameraModel | None:
@@ -179,11 +173,11 @@ class LearnedMotion:
         velocity, dtheta, translation_logvar, rotation_logvar, weights = outputs
         self._weights = weights
         translation_var = np.exp(translation_logvar)
-        self._network_velocity = (velocity, np.sqrt(translation_var) / max(pre.dt_s, 1e-3))
+        dt_s = max(pre.dt_s, 1e-3)
+        self._network_velocity = (velocity, np.sqrt(translation_var) / dt_s)
         delta_rotation = self._tilt_corrected(state.rotation, pre, pre.delta_rotation @ so3_exp(dtheta))
-        fused = self._fuse_velocity(state, velocity, float(np.mean(translation_var)), pre.dt_s)
-        return RelativeMotion(delta_rotation, state.rotation.T @ fused * pre.dt_s + dp_gc,
-                              np.exp(rotation_logvar), np.full(3, self._velocity_var * pre.dt_s ** 2))
+        return RelativeMotion(delta_rotation, dp_gc, np.exp(rotation_logvar), velocity_body=velocity,
+                              velocity_var=self.measurement_scale * float(np.mean(translation_var)) / dt_s ** 2)
 
     def _step_inputs(self, frame: SyncedFrame, pre: Preintegration,
                      before: InputState) -> tuple[StepInputs, InputState]:
@@ -263,16 +257,6 @@ class LearnedMotion:
         ahead, self._ahead = self._ahead, None
         if ahead is not None and ahead.served:
             self._state = self._run_network(ahead.inputs[:ahead.served], ahead.state_before)[1]
-
-    def _fuse_velocity(self, state: NavState, velocity_body: np.ndarray, displacement_var: float,
-                       dt_s: float) -> np.ndarray:
-        """Kalman update of the IMU-propagated world velocity with the network's (world) velocity."""
-        dt_s = max(dt_s, 1e-3)
-        prior_var = self._velocity_var + self.velocity_random_walk ** 2 * dt_s
-        measurement_var = self.measurement_scale * displacement_var / dt_s ** 2
-        gain = prior_var / (prior_var + measurement_var)
-        self._velocity_var = (1.0 - gain) * prior_var
-        return state.velocity_xyz + gain * (state.rotation @ velocity_body - state.velocity_xyz)
 
     def _tilt_corrected(self, rotation: np.ndarray, pre: Preintegration, delta_rotation: np.ndarray) -> np.ndarray:
         """Nudge roll/pitch towards the interval's mean specific force (world ``R dv / dt`` should point up).

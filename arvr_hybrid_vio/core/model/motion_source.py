@@ -22,12 +22,19 @@ LOOKAHEAD_FRAMES = 64  # at most this many frames (the current one included) are
 
 @dataclass(frozen=True)
 class RelativeMotion:
-    """Motion of the body between two frames, in the body frame of the first."""
+    """Motion of the body between two frames, in the body frame of the first.
+
+    The translation is split where the estimator's velocity enters: the body moves by
+    ``R_prev^T v dt + displacement_at_rest``, with ``v`` the world velocity at the first frame, which
+    the estimator fuses (IMU propagation, the source's ``velocity_body`` when it has one, the camera's
+    window velocity).
+    """
 
     delta_rotation: np.ndarray  # (3, 3) R_prev_curr
-    delta_position: np.ndarray  # (3,) position of curr in prev's body frame, m
+    displacement_at_rest: np.ndarray  # (3,) where curr would be, in prev's body frame, with zero start velocity, m
     rotation_var: np.ndarray  # (3,) variance of the rotation error (so(3), rad^2)
-    translation_var: np.ndarray  # (3,) variance of the translation error, m^2
+    velocity_body: np.ndarray | None = None  # (3,) the source's measurement of the start velocity, body, m/s
+    velocity_var: float = 0.0  # its variance per axis, (m/s)^2
 
 
 class MotionSource(Protocol):
@@ -70,19 +77,16 @@ class MotionSource(Protocol):
 class StrapdownMotion:
     """IMU-only baseline: the relative motion is the strapdown prediction.
 
-    Variances grow with the IMU noise densities (white noise only), so the
-    covariance published for this baseline is a lower bound.
+    The rotation variance grows with the gyro noise density (white noise only): a lower bound.
+    The velocity's uncertainty is the estimator's (``EstimatorConfig.velocity_random_walk``).
     """
 
     gravity_m_s2: float = GRAVITY_M_S2  # gravity magnitude, m/s^2
     gyro_noise_density: float = 1.7e-4  # rad/s/sqrt(Hz)
-    accel_noise_density: float = 2.0e-3  # m/s^2/sqrt(Hz)
     name: str = "imu-only"
-    _velocity_var: float = 0.0
 
     def reset(self) -> None:
-        """Forget the accumulated velocity variance."""
-        self._velocity_var = 0.0
+        """Nothing to forget."""
 
     def start(self, frame: SyncedFrame) -> None:
         """Nothing to remember: strapdown does not look at images."""
@@ -107,16 +111,12 @@ class StrapdownMotion:
 
     def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration,
                         upcoming: Sequence[SyncedFrame] = ()) -> RelativeMotion:
-        """Strapdown prediction over the frame interval (nothing to prepare ahead)."""
+        """Strapdown prediction over the frame interval (nothing to prepare ahead, no velocity measured)."""
         del frame, upcoming
         dt_s = pre.dt_s
         gravity = np.array([0.0, 0.0, -self.gravity_m_s2])
-        world_step = state.velocity_xyz * dt_s + 0.5 * gravity * dt_s * dt_s
-        delta_position = state.rotation.T @ world_step + pre.delta_position
-        self._velocity_var += self.accel_noise_density ** 2 * dt_s
-        rotation_var = np.full(3, self.gyro_noise_density ** 2 * dt_s)
-        translation_var = np.full(3, self._velocity_var * dt_s * dt_s + 1e-12)
-        return RelativeMotion(pre.delta_rotation, delta_position, rotation_var, translation_var)
+        at_rest = state.rotation.T @ (0.5 * gravity * dt_s * dt_s) + pre.delta_position
+        return RelativeMotion(pre.delta_rotation, at_rest, np.full(3, self.gyro_noise_density ** 2 * dt_s))
 
     @property
     def fusion_weights(self) -> np.ndarray | None:

@@ -1,0 +1,132 @@
+"""Persistent KLT feature tracks over a window of frames, for the metric velocity solve.
+
+Unlike the network's input (``core.model.visual_tracks``: corners detected afresh in every frame
+pair), these tracks keep their identity from frame to frame: each frame's points are tracked into
+the next with pyramidal Lucas-Kanade, kept when the forward-backward check agrees, and topped up
+with new Shi-Tomasi corners away from the surviving ones. The tracker remembers each feature's
+normalised (undistorted) coordinates in the last ``window_frames`` frames: the observations of
+:func:`core.window_velocity.solve_window_velocity`.
+
+Images larger than ``max_width_px`` are tracked at a reduced size (coordinates are scaled back
+before undistortion), so a 752x480 rig costs about what the 160x128 training camera does.
+
+Note: imports OpenCV (``opencv-python-headless``); ROS-free.
+"""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from arvr_hybrid_vio.core.window_velocity import WindowObservations
+
+# Pixels (N, 2) of the full-size image -> normalised undistorted coordinates (N, 2)
+PixelsToNormalised = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Feature tracking settings of the velocity solve (section ``visual_velocity``)."""
+
+    max_features: int = 80  # features kept per frame
+    min_distance_px: float = 8.0  # spacing of new corners from each other and from tracked ones, px
+    quality_level: float = 0.01  # Shi-Tomasi quality relative to the best corner
+    window_px: int = 15  # Lucas-Kanade window side, px
+    pyramid_levels: int = 3  # Lucas-Kanade pyramid levels
+    max_fb_error_px: float = 0.5  # forward-backward disagreement above which a track ends, px
+    max_width_px: int = 320  # wider images are tracked at this width
+
+
+class FeatureTracker:
+    """Tracks features frame to frame and keeps their observations over a window."""
+
+    def __init__(self, config: TrackerConfig) -> None:
+        self.config = config
+        self._window: deque[tuple[np.ndarray, np.ndarray]] = deque()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track (after a reset, a gap or a camera change)."""
+        self._window.clear()
+        self._image: np.ndarray | None = None
+        self._points = np.zeros((0, 2), dtype=np.float32)
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._next_id = 0
+
+    @property
+    def frames(self) -> int:
+        """Frames in the window (the current one included)."""
+        return len(self._window)
+
+    def drop_oldest(self) -> None:
+        """Forget the oldest frame's observations."""
+        self._window.popleft()
+
+    def add_frame(self, image: np.ndarray, to_normalised: PixelsToNormalised) -> None:
+        """Track the previous frame's features into ``image``, top them up, and remember the frame.
+
+        Shape: image (H, W) uint8.
+        """
+        small, scale = self._resized(image)
+        if self._image is not None and self._image.shape == small.shape and len(self._points):
+            self._track_into(small)
+        elif self._image is not None and self._image.shape != small.shape:
+            self.reset()
+        self._detect(small)
+        self._image = small
+        normalised = to_normalised((self._points.astype(np.float64) + 0.5) * scale - 0.5)
+        finite = np.all(np.isfinite(normalised), axis=1)
+        self._window.append((self._ids[finite].copy(), normalised[finite]))
+
+    def observations(self, frames: np.ndarray) -> WindowObservations:
+        """The observations in the window frames ``frames`` (indices, 0 = the oldest), numbered by
+        their position in ``frames``."""
+        chosen = [self._window[int(index)] for index in frames]
+        numbers = [np.full(len(ids), number, dtype=np.int64) for number, (ids, _) in enumerate(chosen)]
+        if not chosen:
+            return WindowObservations(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 2)))
+        return WindowObservations(np.concatenate(numbers), np.concatenate([ids for ids, _ in chosen]),
+                                  np.concatenate([xy for _, xy in chosen]))
+
+    def _resized(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The image to track on and the factor from its pixels to the full image's."""
+        height, width = image.shape
+        if width <= self.config.max_width_px:
+            return image, np.ones(2)
+        size = (self.config.max_width_px, max(16, round(height * self.config.max_width_px / width)))
+        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        return small, np.array([width / size[0], height / size[1]])
+
+    def _track_into(self, image: np.ndarray) -> None:
+        config = self.config
+        params = dict(winSize=(config.window_px, config.window_px), maxLevel=config.pyramid_levels,
+                      criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03))
+        start = self._points.reshape(-1, 1, 2)
+        end, status, _ = cv2.calcOpticalFlowPyrLK(self._image, image, start, None, **params)
+        back, status_back, _ = cv2.calcOpticalFlowPyrLK(image, self._image, end, None, **params)
+        end, back = end.reshape(-1, 2), back.reshape(-1, 2)
+        height, width = image.shape
+        keep = ((status.reshape(-1) == 1) & (status_back.reshape(-1) == 1)
+                & (np.linalg.norm(back - self._points, axis=1) < config.max_fb_error_px)
+                & (end[:, 0] >= 0) & (end[:, 0] <= width - 1) & (end[:, 1] >= 0) & (end[:, 1] <= height - 1))
+        self._points, self._ids = end[keep].astype(np.float32), self._ids[keep]
+
+    def _detect(self, image: np.ndarray) -> None:
+        wanted = self.config.max_features - len(self._points)
+        if wanted <= 0:
+            return
+        mask = np.full(image.shape, 255, dtype=np.uint8)
+        radius = max(1, int(round(self.config.min_distance_px)))
+        for x, y in self._points:
+            cv2.circle(mask, (int(round(x)), int(round(y))), radius, 0, -1)
+        corners = cv2.goodFeaturesToTrack(image, wanted, self.config.quality_level, self.config.min_distance_px,
+                                          mask=mask, blockSize=5)
+        if corners is None:
+            return
+        corners = corners.reshape(-1, 2).astype(np.float32)
+        self._points = np.vstack([self._points, corners])
+        self._ids = np.concatenate([self._ids, self._next_id + np.arange(len(corners))])
+        self._next_id += len(corners)
