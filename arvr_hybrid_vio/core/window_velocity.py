@@ -1,25 +1,32 @@
 """Metric velocity from a window of feature tracks and the IMU: a linear visual-inertial solve.
 
-Over a window of camera frames ``i = 0..N-1`` the body's orientation ``R_i`` (world <- body) is
-known from the gyro and the IMU gives, for each frame, the position the body would reach with zero
-start velocity: ``s_i`` (gravity and the rotated, double-integrated specific force). The camera
-centre is then linear in one unknown, the world velocity ``v0`` at the window start::
+Over a window of camera frames ``i = 0..N-1`` the body's orientation ``R_i`` (world <- body) comes
+from the estimator (the gyro) and the IMU gives, for each frame, the position the body would reach
+with zero start velocity: ``s_i`` (gravity and the rotated, double-integrated specific force). The
+camera centre is then linear in the world velocity ``v0`` at the window start and in a constant
+world acceleration error ``a`` (accelerometer bias, and attitude error letting gravity leak in)::
 
-    c_i = p_0 + v0 t_i + s_i + R_i t_body_cam,      p_0 = 0 (the window's origin)
+    c_i = p_0 + v0 t_i + a t_i^2 / 2 + s_i + R_i t_body_cam,      p_0 = 0 (the window's origin)
 
 A static landmark ``L_j`` seen at normalised coordinates ``(x, y)`` in frame ``i`` satisfies, in
 that camera's axes ``q = R_cam_i^T (L_j - c_i)``, the two linear equations ``q_x - x q_z = 0`` and
 ``q_y - y q_z = 0`` (the direct linear transform of a projection). Stacked over all observations
-they are linear in ``(v0, L_1..L_J)``; the landmarks are eliminated per feature (Schur complement),
-which leaves a 3x3 system in ``v0``. Each row is divided by the landmark's depth from the previous
-iteration, so residuals are in normalised image units (pixels / focal length) and Huber-weighted.
-This is the closed-form structure of visual-inertial initialisation (Martinelli, "Closed-form
-solution of visual-inertial structure from motion", IJCV 2014; Kaiser et al., RA-L 2017), run on a
-sliding window: the IMU fixes the metric scale, the camera fixes the velocity the accelerometer
-can only integrate. Nothing here is learned.
+they are linear in ``(v0, a, L_1..L_J)``; the landmarks are eliminated per feature (Schur
+complement), which leaves a 6x6 system. Each row is divided by the landmark's depth from the
+previous pass, so residuals are in normalised image units (pixels / focal length), and
+Huber-weighted. This is the closed-form structure of visual-inertial initialisation (Martinelli,
+"Closed-form solution of visual-inertial structure from motion", IJCV 2014; Kaiser et al., RA-L
+2017), run on a sliding window: the IMU fixes the metric scale, the camera the velocity that the
+accelerometer can only integrate. Nothing here is learned.
 
-The covariance is the inverse of the reduced normal matrix times the robust residual variance: large
-along directions the window cannot see (e.g. motion along the optical axis with little parallax).
+Kaiser et al. also solve for the gyro bias. That was tried here (the bias rotating the bearings and
+the specific force, linearised per pass) and made the estimator worse on the validation split: the
+bias is weakly observed over a few seconds, and the velocity is very sensitive to it (README).
+
+The covariance is the inverse of the reduced normal matrix times the robust residual variance, times
+``measurement_scale`` (the windows of consecutive frames overlap, so their errors are correlated):
+large along directions the window cannot see (e.g. motion along the optical axis with little
+parallax).
 """
 from __future__ import annotations
 
@@ -35,6 +42,7 @@ class WindowVelocityConfig:
     min_observations: int = 3  # a feature counts when seen in at least this many window frames
     min_features: int = 12  # fewer usable features: no measurement
     huber_normalised: float = 0.01  # Huber threshold on residuals, normalised units (~0.8 px at f=80)
+    reject_normalised: float = 0.04  # residuals above this are dropped from the next pass (~3 px at f=80)
     min_noise_normalised: float = 0.004  # floor on the residual std used for the covariance
     iterations: int = 3  # depth reweighting / Huber passes
     min_depth_m: float = 0.1  # landmarks nearer than this (or behind) are dropped
@@ -59,19 +67,19 @@ class WindowObservations:
 
 @dataclass(frozen=True)
 class WindowVelocity:
-    """The solve's result: world velocity at the window's first frame, its covariance, and support."""
+    """The solve's result at the window's first frame, its covariance, and its support."""
 
     velocity_xyz: np.ndarray  # (3,) world, m/s, at frame 0 of the window
     acceleration_xyz: np.ndarray  # (3,) world acceleration error the IMU left (bias, tilt), m/s^2
     covariance: np.ndarray  # (6, 6) of (velocity, acceleration error)
-
-    def velocity_at(self, time_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """The velocity correction at ``time_s`` after the window start, ``v0 + a t``, and its (3, 3)
-        covariance (the IMU's own velocity change is the caller's)."""
-        jacobian = np.hstack([np.eye(3), time_s * np.eye(3)])
-        return self.velocity_xyz + time_s * self.acceleration_xyz, jacobian @ self.covariance @ jacobian.T
     features_used: int  # features that entered the solve
     residual_std: float  # robust residual std, normalised units
+
+    def velocity_at(self, time_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """``v0 + a t`` at ``time_s`` after the window start and its (3, 3) covariance (the IMU's own
+        velocity change since the window start is the caller's to add)."""
+        jacobian = np.hstack([np.eye(3), time_s * np.eye(3)])
+        return self.velocity_xyz + time_s * self.acceleration_xyz, jacobian @ self.covariance @ jacobian.T
 
 
 def solve_window_velocity(observations: WindowObservations, times_s: np.ndarray,
@@ -115,6 +123,7 @@ def solve_window_velocity(observations: WindowObservations, times_s: np.ndarray,
         residual = (rows @ relative[:, :, None])[:, :, 0] / np.maximum(depth, config.min_depth_m)[:, None]
         magnitude = np.linalg.norm(residual, axis=1)  # normalised units
         huber = np.minimum(1.0, config.huber_normalised / np.maximum(magnitude, 1e-12))
+        huber[magnitude > config.reject_normalised] = 0.0  # gross mismatches leave the next pass
         weights = huber / np.maximum(depth, config.min_depth_m) ** 2
     used = int(np.count_nonzero(keep & (np.bincount(feature, minlength=count) > 0)))
     if used < config.min_features or not np.all(np.isfinite(solution)):
