@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from arvr_hybrid_vio.core.errors import ConfigError
-from arvr_hybrid_vio.core.geometry import matrix_to_quat_wxyz, nearest_rotation
+from arvr_hybrid_vio.core.geometry import matrix_to_quat_wxyz, nearest_rotation, so3_exp
 from arvr_hybrid_vio.core.model.motion_source import MotionSource, RelativeMotion, StrapdownMotion
 from arvr_hybrid_vio.core.strapdown import (
     GRAVITY_M_S2, NavState, Preintegration, apply_preintegration, preintegrate, static_initial_state,
@@ -166,6 +166,8 @@ class VioEstimator:
             self._degraded = True
             return None
         self._compose(state, pre, motion, self._fused_velocity(state, pre, motion, visual), int(frame.stamp_ns))
+        if visual is not None:
+            self._level_with(visual, pre.dt_s)
         self._last_gyro = np.asarray(frame.gyro_rad_s[-1], dtype=np.float64)
         self._degraded = False
         self.counters["frames_tracked"] += 1
@@ -281,6 +283,20 @@ class VioEstimator:
             velocity, covariance = _kalman_update(velocity, covariance, visual.velocity_xyz, visual.covariance)
         self._velocity_cov = covariance
         return velocity
+
+    def _level_with(self, visual: VelocityMeasurement, dt_s: float) -> None:
+        """Turn roll and pitch towards what the window's acceleration error says: gravity leaking into
+        the horizontal, ``a_h = g (-d_y, d_x)`` for a small world tilt error ``d``, at a rate of
+        ``visual_velocity.tilt_correction_per_s``. It holds the tilt error steady against gyro drift,
+        which the window's constant ``a`` then absorbs."""
+        rate = self.config.visual_velocity.tilt_correction_per_s
+        if rate <= 0.0:
+            return
+        error = visual.acceleration_xyz / self.config.gravity_m_s2
+        tilt = np.array([error[1], -error[0], 0.0]) * min(1.0, rate * dt_s)
+        nav = self._nav
+        self._nav = NavState(nav.stamp_ns, nearest_rotation(so3_exp(-tilt) @ nav.rotation), nav.position_xyz,
+                             nav.velocity_xyz)
 
     def _compose(self, state: NavState, pre: Preintegration, motion: RelativeMotion, start_velocity: np.ndarray,
                  stamp_ns: int) -> None:

@@ -28,6 +28,7 @@ class VisualVelocityConfig:
     enabled: bool = True  # fuse the window's velocity into the estimator (false: IMU and motion source only)
     window_s: float = 4.0  # span of the window, s (tuned on the validation split)
     frame_stride: int = 4  # the solve uses every this many frames of the window, the newest included
+    tilt_correction_per_s: float = 0.2  # roll/pitch pull towards the window's gravity leak, 1/s (0: off; tuned on val)
     solve: WindowVelocityConfig = field(default_factory=WindowVelocityConfig)  # the linear solve
     tracker: TrackerConfig = field(default_factory=TrackerConfig)  # the persistent feature tracks
 
@@ -39,6 +40,7 @@ class VelocityMeasurement:
     velocity_xyz: np.ndarray  # (3,) world, m/s
     covariance: np.ndarray  # (3, 3) (m/s)^2
     features_used: int  # features in the solve
+    acceleration_xyz: np.ndarray  # (3,) the window's world acceleration error (gravity leak, bias), m/s^2
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,8 @@ class VisualVelocity:
             return None
         velocity, covariance = self.last.velocity_at(float(times[-2]))  # at the previous frame
         covariance = covariance + self.config.solve.velocity_floor_m_s ** 2 * np.eye(3)
-        return VelocityMeasurement(velocity + velocity_change, covariance, self.last.features_used)
+        return VelocityMeasurement(velocity + velocity_change, covariance, self.last.features_used,
+                                   self.last.acceleration_xyz)
 
     def _camera_for(self, shape: tuple[int, ...]) -> CameraModel:
         height, width = shape
