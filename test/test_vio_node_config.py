@@ -1,6 +1,8 @@
 """ROS-free parts of the VIO node: configs, extrinsics, model resolution, base-frame outputs, health state."""
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +165,13 @@ def test_rig_camera_from_camera_info_then_parameters_then_none():
     mounted = VioNodeConfig(T_base_imu=tuple(T_base_imu.reshape(16)), T_base_camera=tuple(T_base_camera.reshape(16)))
     np.testing.assert_allclose(np.reshape(mounted.camera_rotation_imu(), (3, 3)),
                                T_base_imu[:3, :3].T @ T_base_camera[:3, :3], atol=1e-12)
+    # and its centre, in IMU axes, is the lever arm of the window velocity
+    T_imu_camera = np.linalg.inv(T_base_imu) @ T_base_camera
+    np.testing.assert_allclose(mounted.camera_translation_imu(), T_imu_camera[:3, 3], atol=1e-12)
+    mounted = dataclasses.replace(mounted, camera_intrinsics=(458.7, 457.3, 367.2, 248.4),
+                                  camera_resolution=(752, 480))
+    np.testing.assert_allclose(mounted.rig_camera().t_imu_camera, T_imu_camera[:3, 3], atol=1e-12)
+    np.testing.assert_allclose(mounted.rig_camera(info).t_imu_camera, T_imu_camera[:3, 3], atol=1e-12)
 
 
 @pytest.mark.parametrize("kwargs", [
