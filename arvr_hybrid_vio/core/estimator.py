@@ -167,7 +167,7 @@ class VioEstimator:
             return None
         self._compose(state, pre, motion, self._fused_velocity(state, pre, motion, visual), int(frame.stamp_ns))
         if visual is not None:
-            self._level_with(visual, pre.dt_s)
+            self._level_with(visual, pre.dt_s * max(1, self.config.visual_velocity.solve_every))
         self._last_gyro = np.asarray(frame.gyro_rad_s[-1], dtype=np.float64)
         self._degraded = False
         self.counters["frames_tracked"] += 1
@@ -180,6 +180,8 @@ class VioEstimator:
         are the same with or without it."""
         if self._nav is not None:
             self.source.prepare_image(stamp_ns, image)
+            if self.visual_velocity is not None:
+                self.visual_velocity.prepare_image(stamp_ns, image)
 
     def propagate_imu(self, stamp_ns: int, gyro_rad_s: np.ndarray, accel_m_s2: np.ndarray) -> PoseEstimate | None:
         """IMU-rate prediction: the last frame estimate propagated with the IMU up to ``stamp_ns``.
@@ -230,7 +232,7 @@ class VioEstimator:
         self._init_stamps, self._init_accel = [], []
         self._pose_cov = np.diag([1e-6, 1e-6, 1e-6, 1e-4, 1e-4, 1e-6])
         if self.visual_velocity is not None:
-            self.visual_velocity.add_frame(frame.image, self._nav.rotation, None)
+            self.visual_velocity.add_frame(int(frame.stamp_ns), frame.image, self._nav.rotation, None)
         self._last_gyro = np.asarray(frame.gyro_rad_s[-1], dtype=np.float64)
         self.source.start(frame)
         self.counters["frames_tracked"] += 1
@@ -265,7 +267,8 @@ class VioEstimator:
         """The camera window's velocity at the frame interval's start (None: disabled or no solution)."""
         if self.visual_velocity is None:
             return None
-        measurement = self.visual_velocity.add_frame(frame.image, state.rotation @ pre.delta_rotation, pre)
+        measurement = self.visual_velocity.add_frame(int(frame.stamp_ns), frame.image,
+                                                     state.rotation @ pre.delta_rotation, pre)
         if measurement is not None:
             self.counters["visual_velocity_updates"] += 1
         return measurement
@@ -288,7 +291,7 @@ class VioEstimator:
         """Turn roll and pitch towards what the window's acceleration error says: gravity leaking into
         the horizontal, ``a_h = g (-d_y, d_x)`` for a small world tilt error ``d``, at a rate of
         ``visual_velocity.tilt_correction_per_s``. It holds the tilt error steady against gyro drift,
-        which the window's constant ``a`` then absorbs."""
+        which the window's constant ``a`` then absorbs. ``dt_s``: the time one solve stands for."""
         rate = self.config.visual_velocity.tilt_correction_per_s
         if rate <= 0.0:
             return

@@ -40,21 +40,37 @@ class TrackerConfig:
     max_width_px: int = 320  # wider images are tracked at this width
 
 
+@dataclass(frozen=True)
+class TrackedFrame:
+    """A frame's features after tracking from the tracker's last frame: what committing it sets."""
+
+    key: tuple[int | None, int]  # (stamp of the frame tracked from, None for none; this frame's stamp)
+    image: np.ndarray  # (h, w) uint8 as tracked (resized when wider than max_width_px)
+    scale: np.ndarray  # (2,) from its pixels to the full image's
+    points: np.ndarray  # (N, 2) float32 pixels of ``image``
+    ids: np.ndarray  # (N,) int64 feature identities
+    next_id: int  # the first identity not yet given
+
+
 class FeatureTracker:
-    """Tracks features frame to frame and keeps their observations over a window."""
+    """Tracks features frame to frame and keeps their observations over a window.
+
+    Tracking is split from keeping: :meth:`prepare` tracks a frame ahead (live, at image arrival,
+    while its IMU is not complete); :meth:`add_frame` takes that result when it was tracked from the
+    same frame, and tracks the frame itself otherwise. Same function, same numbers.
+    """
 
     def __init__(self, config: TrackerConfig) -> None:
         self.config = config
         self._window: deque[tuple[np.ndarray, np.ndarray]] = deque()
+        self.prepared_used = 0  # frames whose tracking was done by ``prepare``
         self.reset()
 
     def reset(self) -> None:
         """Forget every track (after a reset, a gap or a camera change)."""
         self._window.clear()
-        self._image: np.ndarray | None = None
-        self._points = np.zeros((0, 2), dtype=np.float32)
-        self._ids = np.zeros(0, dtype=np.int64)
-        self._next_id = 0
+        self._last: TrackedFrame | None = None
+        self._prepared: TrackedFrame | None = None
 
     @property
     def frames(self) -> int:
@@ -65,21 +81,27 @@ class FeatureTracker:
         """Forget the oldest frame's observations."""
         self._window.popleft()
 
-    def add_frame(self, image: np.ndarray, to_normalised: PixelsToNormalised) -> None:
+    def prepare(self, stamp_ns: int, image: np.ndarray) -> None:
+        """Track a frame that is not added yet (its stamp after the last frame's), for ``add_frame``."""
+        if self._last is None or int(stamp_ns) > self._last.key[1]:
+            self._prepared = self._track(int(stamp_ns), image)
+
+    def add_frame(self, stamp_ns: int, image: np.ndarray, to_normalised: PixelsToNormalised) -> None:
         """Track the previous frame's features into ``image``, top them up, and remember the frame.
 
         Shape: image (H, W) uint8.
         """
-        small, scale = self._resized(image)
-        if self._image is not None and self._image.shape == small.shape and len(self._points):
-            self._track_into(small)
-        elif self._image is not None and self._image.shape != small.shape:
-            self.reset()
-        self._detect(small)
-        self._image = small
-        normalised = to_normalised((self._points.astype(np.float64) + 0.5) * scale - 0.5)
+        key = (None if self._last is None else self._last.key[1], int(stamp_ns))
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared.key == key:  # tracked from the same frame into this one
+            tracked = prepared
+            self.prepared_used += 1
+        else:
+            tracked = self._track(int(stamp_ns), image)
+        self._last = tracked
+        normalised = to_normalised((tracked.points.astype(np.float64) + 0.5) * tracked.scale - 0.5)
         finite = np.all(np.isfinite(normalised), axis=1)
-        self._window.append((self._ids[finite].copy(), normalised[finite]))
+        self._window.append((tracked.ids[finite].copy(), normalised[finite]))
 
     def observations(self, frames: np.ndarray) -> WindowObservations:
         """The observations in the window frames ``frames`` (indices, 0 = the oldest), numbered by
@@ -91,6 +113,18 @@ class FeatureTracker:
         return WindowObservations(np.concatenate(numbers), np.concatenate([ids for ids, _ in chosen]),
                                   np.concatenate([xy for _, xy in chosen]))
 
+    def _track(self, stamp_ns: int, image: np.ndarray) -> TrackedFrame:
+        """The frame's features: the last frame's tracked into it (same size only), then topped up."""
+        small, scale = self._resized(image)
+        last = self._last
+        points, ids, next_id = np.zeros((0, 2), np.float32), np.zeros(0, np.int64), 0
+        if last is not None:
+            next_id = last.next_id
+            if last.image.shape == small.shape and len(last.points):
+                points, ids = self._track_into(last, small)
+        points, ids, next_id = self._detect(small, points, ids, next_id)
+        return TrackedFrame((None if last is None else last.key[1], stamp_ns), small, scale, points, ids, next_id)
+
     def _resized(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The image to track on and the factor from its pixels to the full image's."""
         height, width = image.shape
@@ -100,33 +134,35 @@ class FeatureTracker:
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         return small, np.array([width / size[0], height / size[1]])
 
-    def _track_into(self, image: np.ndarray) -> None:
+    def _track_into(self, last: TrackedFrame, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The last frame's points tracked into ``image`` (forward-backward checked) and their ids."""
         config = self.config
         params = dict(winSize=(config.window_px, config.window_px), maxLevel=config.pyramid_levels,
                       criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03))
-        start = self._points.reshape(-1, 1, 2)
-        end, status, _ = cv2.calcOpticalFlowPyrLK(self._image, image, start, None, **params)
-        back, status_back, _ = cv2.calcOpticalFlowPyrLK(image, self._image, end, None, **params)
+        start = last.points.reshape(-1, 1, 2)
+        end, status, _ = cv2.calcOpticalFlowPyrLK(last.image, image, start, None, **params)
+        back, status_back, _ = cv2.calcOpticalFlowPyrLK(image, last.image, end, None, **params)
         end, back = end.reshape(-1, 2), back.reshape(-1, 2)
         height, width = image.shape
         keep = ((status.reshape(-1) == 1) & (status_back.reshape(-1) == 1)
-                & (np.linalg.norm(back - self._points, axis=1) < config.max_fb_error_px)
+                & (np.linalg.norm(back - last.points, axis=1) < config.max_fb_error_px)
                 & (end[:, 0] >= 0) & (end[:, 0] <= width - 1) & (end[:, 1] >= 0) & (end[:, 1] <= height - 1))
-        self._points, self._ids = end[keep].astype(np.float32), self._ids[keep]
+        return end[keep].astype(np.float32), last.ids[keep]
 
-    def _detect(self, image: np.ndarray) -> None:
-        wanted = self.config.max_features - len(self._points)
+    def _detect(self, image: np.ndarray, points: np.ndarray, ids: np.ndarray,
+                next_id: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """``points`` topped up with new corners away from them, new identities from ``next_id``."""
+        wanted = self.config.max_features - len(points)
         if wanted <= 0:
-            return
+            return points, ids, next_id
         mask = np.full(image.shape, 255, dtype=np.uint8)
         radius = max(1, int(round(self.config.min_distance_px)))
-        for x, y in self._points:
+        for x, y in points:
             cv2.circle(mask, (int(round(x)), int(round(y))), radius, 0, -1)
         corners = cv2.goodFeaturesToTrack(image, wanted, self.config.quality_level, self.config.min_distance_px,
                                           mask=mask, blockSize=5)
         if corners is None:
-            return
+            return points, ids, next_id
         corners = corners.reshape(-1, 2).astype(np.float32)
-        self._points = np.vstack([self._points, corners])
-        self._ids = np.concatenate([self._ids, self._next_id + np.arange(len(corners))])
-        self._next_id += len(corners)
+        return (np.vstack([points, corners]), np.concatenate([ids, next_id + np.arange(len(corners))]),
+                next_id + len(corners))

@@ -27,7 +27,8 @@ class VisualVelocityConfig:
 
     enabled: bool = True  # fuse the window's velocity into the estimator (false: IMU and motion source only)
     window_s: float = 4.0  # span of the window, s (tuned on the validation split)
-    frame_stride: int = 4  # the solve uses every this many frames of the window, the newest included
+    frame_stride: int = 6  # the solve uses every this many frames of the window, the newest included
+    solve_every: int = 2  # solve at every this many frames (tracks are kept at every frame; tuned on val)
     tilt_correction_per_s: float = 0.2  # roll/pitch pull towards the window's gravity leak, 1/s (0: off; tuned on val)
     solve: WindowVelocityConfig = field(default_factory=WindowVelocityConfig)  # the linear solve
     tracker: TrackerConfig = field(default_factory=TrackerConfig)  # the persistent feature tracks
@@ -45,8 +46,13 @@ class VelocityMeasurement:
 
 @dataclass(frozen=True)
 class _WindowFrame:
+    """A window frame's orientation and the IMU's strapdown from the window's anchor (the frame that
+    started it) with zero velocity there: linear in the start, so any later frame can be the origin."""
+
     rotation: np.ndarray  # (3, 3) R_world_body at the frame
-    pre: Preintegration | None  # the IMU from the previous window frame to this one (None: the first)
+    time_s: float  # since the anchor
+    position_xyz: np.ndarray  # (3,) strapdown position since the anchor, world, m
+    velocity_xyz: np.ndarray  # (3,) strapdown velocity since the anchor, world, m/s
 
 
 class VisualVelocity:
@@ -60,12 +66,14 @@ class VisualVelocity:
         self._rig: CameraModel | None = None
         self._camera: CameraModel | None = None  # at the images' size
         self.last: WindowVelocity | None = None
+        self._added = 0  # frames added since the last reset
 
     def reset(self) -> None:
         """Forget the window (after a reset, a long gap or a skipped frame)."""
         self.tracker.reset()
         self._frames.clear()
         self.last = None
+        self._added = 0
 
     def set_camera(self, camera: CameraModel | None) -> None:
         """The rig camera (None: the shipped models' training camera at the images' size)."""
@@ -73,11 +81,17 @@ class VisualVelocity:
         self._camera = None
         self.reset()
 
-    def add_frame(self, image: np.ndarray, rotation_world_body: np.ndarray,
+    def prepare_image(self, stamp_ns: int, image: np.ndarray) -> None:
+        """Track the features of a frame that still waits for its IMU (live); ``add_frame`` then takes
+        them. The results are the same with or without it."""
+        self.tracker.prepare(stamp_ns, image)
+
+    def add_frame(self, stamp_ns: int, image: np.ndarray, rotation_world_body: np.ndarray,
                   pre: Preintegration | None) -> VelocityMeasurement | None:
         """Add a frame; the world velocity at the start of its interval (the previous frame), or None.
 
         Args:
+            stamp_ns: the frame's stamp.
             image: (H, W) uint8.
             rotation_world_body: (3, 3) the body's orientation at this frame.
             pre: the IMU preintegrated from the previous frame to this one; None starts a new window.
@@ -85,24 +99,41 @@ class VisualVelocity:
         if pre is None:
             self.reset()
         camera = self._camera_for(image.shape)
-        self.tracker.add_frame(image, lambda pixels: undistorted_normalised(camera, pixels))
-        self._frames.append(_WindowFrame(np.asarray(rotation_world_body, dtype=np.float64), pre))
-        self._trim()
+        self.tracker.add_frame(stamp_ns, image, lambda pixels: undistorted_normalised(camera, pixels))
+        self._frames.append(self._strapdown(np.asarray(rotation_world_body, dtype=np.float64), pre))
+        while len(self._frames) > 2 and self._frames[-1].time_s - self._frames[0].time_s > self.config.window_s:
+            self._frames.popleft()
+            self.tracker.drop_oldest()
+        self._added += 1
         stride = max(1, self.config.frame_stride)
         chosen = np.arange(len(self._frames) - 1, -1, -stride)[::-1]  # solved frames, the newest included
-        if len(chosen) < 3:
+        if len(chosen) < 3 or self._added % max(1, self.config.solve_every):
             return None
-        times, rotations, offsets, velocity_change = self._kinematics(camera, int(chosen[0]))
-        chosen = chosen - chosen[0]
-        self.last = solve_window_velocity(self.tracker.observations(chosen + (len(self._frames) - len(times))),
-                                          times[chosen], rotations[chosen] @ camera.rotation, offsets[chosen],
-                                          self.config.solve)
+        frames = [self._frames[int(index)] for index in chosen]
+        start, previous = frames[0], self._frames[-2]  # the solve's origin; the newest interval's start
+        times = np.array([frame.time_s for frame in frames]) - start.time_s
+        rotations = np.stack([frame.rotation for frame in frames])
+        offsets = (np.stack([frame.position_xyz for frame in frames]) - start.position_xyz
+                   - times[:, None] * start.velocity_xyz + rotations @ np.asarray(camera.t_imu_camera))
+        self.last = solve_window_velocity(self.tracker.observations(chosen), times, rotations @ camera.rotation,
+                                          offsets, self.config.solve)
         if self.last is None:
             return None
-        velocity, covariance = self.last.velocity_at(float(times[-2]))  # at the previous frame
+        velocity, covariance = self.last.velocity_at(previous.time_s - start.time_s)
         covariance = covariance + self.config.solve.velocity_floor_m_s ** 2 * np.eye(3)
-        return VelocityMeasurement(velocity + velocity_change, covariance, self.last.features_used,
-                                   self.last.acceleration_xyz)
+        return VelocityMeasurement(velocity + previous.velocity_xyz - start.velocity_xyz, covariance,
+                                   self.last.features_used, self.last.acceleration_xyz)
+
+    def _strapdown(self, rotation: np.ndarray, pre: Preintegration | None) -> _WindowFrame:
+        """The new frame, its strapdown carried on from the newest frame over ``pre``."""
+        if pre is None or not self._frames:
+            return _WindowFrame(rotation, 0.0, np.zeros(3), np.zeros(3))
+        last, dt = self._frames[-1], pre.dt_s
+        gravity = np.array([0.0, 0.0, -self.gravity_m_s2])
+        position = (last.position_xyz + last.velocity_xyz * dt + 0.5 * gravity * dt * dt
+                    + last.rotation @ pre.delta_position)
+        velocity = last.velocity_xyz + gravity * dt + last.rotation @ pre.delta_velocity
+        return _WindowFrame(rotation, last.time_s + dt, position, velocity)
 
     def _camera_for(self, shape: tuple[int, ...]) -> CameraModel:
         height, width = shape
@@ -112,32 +143,3 @@ class VisualVelocity:
             self.tracker.reset()
             self._frames.clear()
         return self._camera
-
-    def _trim(self) -> None:
-        """Drop the oldest frames while the window spans more than ``window_s``."""
-        span = sum(frame.pre.dt_s for frame in list(self._frames)[1:])
-        while len(self._frames) > 2 and span > self.config.window_s:
-            self._frames.popleft()
-            self.tracker.drop_oldest()
-            span -= self._frames[0].pre.dt_s
-            self._frames[0] = _WindowFrame(self._frames[0].rotation, None)
-
-    def _kinematics(self, camera: CameraModel, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """From window frame ``first`` on: frame times (N,), body rotations (N, 3, 3), camera offsets
-        ``s_i + R_i t`` (N, 3), and the IMU's velocity change to the newest interval's start (3,)."""
-        gravity = np.array([0.0, 0.0, -self.gravity_m_s2])
-        frames = list(self._frames)[first:]
-        count = len(frames)
-        times, offsets = np.zeros(count), np.zeros((count, 3))
-        rotations = np.stack([frame.rotation for frame in frames])
-        velocity = np.zeros(3)  # IMU velocity change since the window start, world
-        changes = [velocity]
-        for index in range(1, count):
-            pre, rotation = frames[index].pre, rotations[index - 1]
-            dt = pre.dt_s
-            offsets[index] = offsets[index - 1] + velocity * dt + 0.5 * gravity * dt * dt + rotation @ pre.delta_position
-            velocity = velocity + gravity * dt + rotation @ pre.delta_velocity
-            times[index] = times[index - 1] + dt
-            changes.append(velocity)
-        offsets += rotations @ np.asarray(camera.t_imu_camera, dtype=np.float64)
-        return times, rotations, offsets, changes[-2]

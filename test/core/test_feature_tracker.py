@@ -40,8 +40,8 @@ def test_tracks_keep_their_identity_and_follow_the_scene(size, scale) -> None:
         photo = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     step = (int(2 * scale), int(1 * scale))
     tracker = FeatureTracker(TrackerConfig())
-    for image in crops(photo, *size, step, 6):
-        tracker.add_frame(image, pixels)
+    for stamp, image in enumerate(crops(photo, *size, step, 6)):
+        tracker.add_frame(stamp, image, pixels)
     assert tracker.frames == 6
     moves, lasting = displacements(tracker, 6)
     assert lasting >= 20  # many features last all 6 frames
@@ -53,8 +53,8 @@ def test_lost_features_are_replaced_and_the_window_can_shrink() -> None:
     photo = data.camera()
     tracker = FeatureTracker(TrackerConfig(max_features=50))
     frames = crops(photo, 160, 128, (6, 0), 4) + [np.zeros((128, 160), np.uint8) + 128, photo[300:428, 300:460]]
-    for image in frames:
-        tracker.add_frame(np.ascontiguousarray(image), pixels)
+    for stamp, image in enumerate(frames):
+        tracker.add_frame(stamp, np.ascontiguousarray(image), pixels)
     observations = tracker.observations(np.arange(tracker.frames))
     per_frame = np.bincount(observations.frame, minlength=6)
     assert per_frame[0] >= 20 and per_frame[4] == 0  # a blank frame: every track ends, nothing to detect
@@ -64,3 +64,21 @@ def test_lost_features_are_replaced_and_the_window_can_shrink() -> None:
     assert tracker.frames == 5 and np.bincount(tracker.observations(np.arange(5)).frame)[0] == per_frame[1]
     tracker.reset()
     assert tracker.frames == 0 and tracker.observations(np.arange(0)).feature.size == 0
+
+
+def test_tracking_prepared_at_arrival_is_the_same_and_used_only_for_its_frame() -> None:
+    photo = data.camera()
+    images = crops(photo, 160, 128, (2, 1), 6)
+    plain, prepared = FeatureTracker(TrackerConfig()), FeatureTracker(TrackerConfig())
+    for stamp, image in enumerate(images):
+        plain.add_frame(stamp, image, pixels)
+        if stamp == 3:
+            prepared.prepare(stamp + 1, image)  # tracked for another frame: must not be taken
+        else:
+            prepared.prepare(stamp, image)
+        prepared.add_frame(stamp, image, pixels)
+    assert prepared.prepared_used == 5  # every frame but 3, whose prepared tracks were for another frame
+    for frame in range(6):
+        ours, theirs = plain.observations(np.array([frame])), prepared.observations(np.array([frame]))
+        np.testing.assert_array_equal(ours.feature, theirs.feature)
+        np.testing.assert_array_equal(ours.xy, theirs.xy)

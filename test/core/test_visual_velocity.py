@@ -32,7 +32,7 @@ def rig_camera(sequence: SynthSequence, **changes) -> CameraModel:
 
 def window_velocity_errors(sequence: SynthSequence, camera: CameraModel) -> tuple[np.ndarray, np.ndarray]:
     """(errors, truths) (M, 3) of the measurements after the first 1.5 s, fed true orientations."""
-    vision = VisualVelocity(VisualVelocityConfig())
+    vision = VisualVelocity(VisualVelocityConfig(solve_every=1))
     vision.set_camera(camera)
     index = np.searchsorted(sequence.imu_stamps_ns, sequence.image_stamps_ns)
     errors, truths = [], []
@@ -40,7 +40,8 @@ def window_velocity_errors(sequence: SynthSequence, camera: CameraModel) -> tupl
         span = slice(index[frame - 1], index[frame] + 1) if frame else None
         pre = None if span is None else preintegrate(sequence.imu_stamps_ns[span], sequence.gyro[span],
                                                      sequence.accel[span])
-        measured = vision.add_frame(image, quat_wxyz_to_matrix(sequence.gt_quats_wxyz[index[frame]]), pre)
+        rotation = quat_wxyz_to_matrix(sequence.gt_quats_wxyz[index[frame]])
+        measured = vision.add_frame(int(sequence.image_stamps_ns[frame]), image, rotation, pre)
         if measured is not None and frame > 45:
             truth = sequence.gt_velocity_xyz[index[frame - 1]]  # the start of the frame's interval
             errors.append(measured.velocity_xyz - truth)
@@ -76,6 +77,6 @@ def test_estimator_with_the_window_tracks_where_strapdown_drifts(sweep) -> None:
         frames = synced_frames(sweep.image_stamps_ns, sweep.images, sweep.imu_stamps_ns, sweep.gyro, sweep.accel)
         report = evaluate(truth, run_estimator(estimator, frames), EvalConfig(align="se3"))
         scores[enabled] = (report.ate.stats.rmse, estimator.counters["visual_velocity_updates"])
-    assert scores[False][1] == 0 and scores[True][1] > 200
+    assert scores[False][1] == 0 and scores[True][1] > 100  # a solve every 2nd frame
     assert scores[True][0] < 0.10, scores  # m; measured 0.060 against 0.65 for strapdown
     assert scores[False][0] > 5 * scores[True][0], scores
