@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,8 @@ def test_infer_writes_one_pose_per_tracked_frame(synthetic: tuple, tmp_path: Pat
         assert main([str(bag), "--model", model_arg, "--out", str(out), "--device", "cpu"]) == 0
     if which == "model":  # the reader process tracked every frame pair ahead; none was tracked again
         assert "tracks_computed=0)" in caplog.text
+    # and the window velocity's tracks of every frame: the estimator tracked none itself
+    assert re.search(r"window tracks: [1-9]\d* taken from the reader, 0 computed", caplog.text)
     trajectory = read_tum(out)
     frames = len(sequence.image_stamps_ns)
     # the first frame's window starts at the first IMU sample; 0.5 s of IMU initialise (15 frames at 30 Hz)

@@ -129,6 +129,8 @@ class VioEstimator:
         self._prop: tuple[NavState, int, np.ndarray, np.ndarray] | None = None
         self._imu_history.clear()
         self._restart_temporal_state()
+        if self.visual_velocity is not None:
+            self.visual_velocity.restart()
         self.counters["resets"] += 1
 
     def set_camera(self, camera: CameraModel | None) -> None:
@@ -226,6 +228,8 @@ class VioEstimator:
         self._init_accel.append(np.asarray(frame.accel_m_s2, dtype=np.float64))
         span_s = (int(self._init_stamps[-1][-1]) - int(self._init_stamps[0][0])) * 1e-9
         if span_s < self.config.init_duration_s:
+            if self.visual_velocity is not None:  # the feature tracks start with the first frame
+                self.visual_velocity.track_only(int(frame.stamp_ns), frame.image)
             return None
         stamps = np.concatenate(self._init_stamps)
         self._nav = static_initial_state(stamps, np.concatenate(self._init_accel))
@@ -256,7 +260,8 @@ class VioEstimator:
         return NavState(start_ns, nav.rotation, nav.position_xyz + nav.velocity_xyz * gap_s, nav.velocity_xyz)
 
     def _restart_temporal_state(self) -> None:
-        """The motion source, the camera window and the velocity's uncertainty start afresh."""
+        """The motion source, the camera window (not its feature tracks) and the velocity's uncertainty
+        start afresh."""
         self.source.reset()
         if self.visual_velocity is not None:
             self.visual_velocity.reset()

@@ -14,17 +14,21 @@ Note: imports OpenCV (``opencv-python-headless``); ROS-free.
 """
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from arvr_hybrid_vio.core.types import SyncedFrame
 from arvr_hybrid_vio.core.window_velocity import WindowObservations
 
 # Pixels (N, 2) of the full-size image -> normalised undistorted coordinates (N, 2)
 PixelsToNormalised = Callable[[np.ndarray], np.ndarray]
+_OFFERED_LIMIT = 256  # frames tracked ahead kept until used
+# (stamp of the chain's first frame, stamp of the frame tracked from or None, this frame's stamp)
+ChainKey = tuple[int, int | None, int]
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class TrackerConfig:
 class TrackedFrame:
     """A frame's features after tracking from the tracker's last frame: what committing it sets."""
 
-    key: tuple[int | None, int]  # (stamp of the frame tracked from, None for none; this frame's stamp)
+    key: ChainKey  # where it sits in its chain of frames (a chain starts at a reset)
     image: np.ndarray  # (h, w) uint8 as tracked (resized when wider than max_width_px)
     scale: np.ndarray  # (2,) from its pixels to the full image's
     points: np.ndarray  # (N, 2) float32 pixels of ``image``
@@ -53,24 +57,32 @@ class TrackedFrame:
 
 
 class FeatureTracker:
-    """Tracks features frame to frame and keeps their observations over a window.
+    """Tracks features frame to frame (a chain, from one reset to the next) and keeps their
+    observations over a window (which may be cleared without breaking the chain).
 
-    Tracking is split from keeping: :meth:`prepare` tracks a frame ahead (live, at image arrival,
-    while its IMU is not complete); :meth:`add_frame` takes that result when it was tracked from the
-    same frame, and tracks the frame itself otherwise. Same function, same numbers.
+    Tracking can be done before a frame is added: live at image arrival (:meth:`prepare`), offline
+    in a reader process running its own tracker over the same frames (:func:`tracked_ahead`, handed
+    over with :meth:`offer`). :meth:`track` takes such a result when its chain key is the one it
+    would compute (same chain start, same previous frame), and tracks the frame itself otherwise.
+    Same function on the same frames: the same numbers either way.
     """
 
     def __init__(self, config: TrackerConfig) -> None:
         self.config = config
         self._window: deque[tuple[np.ndarray, np.ndarray]] = deque()
-        self.prepared_used = 0  # frames whose tracking was done by ``prepare``
+        self._offered: OrderedDict[ChainKey, TrackedFrame] = OrderedDict()
+        self.offered_used = 0  # frames whose tracking was done ahead (prepared or offered)
+        self.computed = 0  # frames tracked on the spot
         self.reset()
 
     def reset(self) -> None:
-        """Forget every track (after a reset, a gap or a camera change)."""
+        """Start a new chain: forget every track and the window (a reset, a camera change)."""
         self._window.clear()
         self._last: TrackedFrame | None = None
-        self._prepared: TrackedFrame | None = None
+
+    def clear_window(self) -> None:
+        """Forget the window's observations; the chain goes on (a window restart after a gap)."""
+        self._window.clear()
 
     @property
     def frames(self) -> int:
@@ -81,24 +93,42 @@ class FeatureTracker:
         """Forget the oldest frame's observations."""
         self._window.popleft()
 
+    def expected_key(self, stamp_ns: int) -> ChainKey:
+        """The chain key the frame at ``stamp_ns`` gets when it is tracked next."""
+        if self._last is None:
+            return (int(stamp_ns), None, int(stamp_ns))
+        return (self._last.key[0], self._last.key[2], int(stamp_ns))
+
+    def offer(self, tracked: TrackedFrame) -> None:
+        """A frame tracked ahead; :meth:`track` takes it if its key is the one expected then."""
+        self._offered[tracked.key] = tracked
+        while len(self._offered) > _OFFERED_LIMIT:
+            self._offered.popitem(last=False)
+
     def prepare(self, stamp_ns: int, image: np.ndarray) -> None:
-        """Track a frame that is not added yet (its stamp after the last frame's), for ``add_frame``."""
-        if self._last is None or int(stamp_ns) > self._last.key[1]:
-            self._prepared = self._track(int(stamp_ns), image)
+        """Track a frame that is not added yet (its stamp after the last frame's), for :meth:`track`."""
+        if self._last is None or int(stamp_ns) > self._last.key[2]:
+            self.offer(self._tracked(self.expected_key(stamp_ns), image))
+
+    def track(self, stamp_ns: int, image: np.ndarray) -> TrackedFrame:
+        """The frame tracked from the last one (or taken from what was tracked ahead); it becomes the
+        last frame of the chain. Shape: image (H, W) uint8."""
+        key = self.expected_key(stamp_ns)
+        tracked = self._offered.pop(key, None)
+        if tracked is None:
+            tracked = self._tracked(key, image)
+            self.computed += 1
+        else:
+            self.offered_used += 1
+        self._last = tracked
+        return tracked
 
     def add_frame(self, stamp_ns: int, image: np.ndarray, to_normalised: PixelsToNormalised) -> None:
-        """Track the previous frame's features into ``image``, top them up, and remember the frame.
+        """Track the frame (:meth:`track`) and keep its observations in the window.
 
         Shape: image (H, W) uint8.
         """
-        key = (None if self._last is None else self._last.key[1], int(stamp_ns))
-        prepared, self._prepared = self._prepared, None
-        if prepared is not None and prepared.key == key:  # tracked from the same frame into this one
-            tracked = prepared
-            self.prepared_used += 1
-        else:
-            tracked = self._track(int(stamp_ns), image)
-        self._last = tracked
+        tracked = self.track(stamp_ns, image)
         normalised = to_normalised((tracked.points.astype(np.float64) + 0.5) * tracked.scale - 0.5)
         finite = np.all(np.isfinite(normalised), axis=1)
         self._window.append((tracked.ids[finite].copy(), normalised[finite]))
@@ -113,17 +143,17 @@ class FeatureTracker:
         return WindowObservations(np.concatenate(numbers), np.concatenate([ids for ids, _ in chosen]),
                                   np.concatenate([xy for _, xy in chosen]))
 
-    def _track(self, stamp_ns: int, image: np.ndarray) -> TrackedFrame:
+    def _tracked(self, key: ChainKey, image: np.ndarray) -> TrackedFrame:
         """The frame's features: the last frame's tracked into it (same size only), then topped up."""
         small, scale = self._resized(image)
-        last = self._last
+        last = self._last if key[1] is not None else None
         points, ids, next_id = np.zeros((0, 2), np.float32), np.zeros(0, np.int64), 0
         if last is not None:
             next_id = last.next_id
             if last.image.shape == small.shape and len(last.points):
                 points, ids = self._track_into(last, small)
         points, ids, next_id = self._detect(small, points, ids, next_id)
-        return TrackedFrame((None if last is None else last.key[1], stamp_ns), small, scale, points, ids, next_id)
+        return TrackedFrame(key, small, scale, points, ids, next_id)
 
     def _resized(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The image to track on and the factor from its pixels to the full image's."""
@@ -166,3 +196,21 @@ class FeatureTracker:
         corners = corners.reshape(-1, 2).astype(np.float32)
         return (np.vstack([points, corners]), np.concatenate([ids, next_id + np.arange(len(corners))]),
                 next_id + len(corners))
+
+
+def tracked_ahead(frames: Iterable[SyncedFrame], config: TrackerConfig) -> Iterator[
+        tuple[SyncedFrame, TrackedFrame | None]]:
+    """Each frame with its window tracks, computed as the estimator's tracker will ask for them: a new
+    chain when the frames restart (``frame_index`` 0), nothing for frames the estimator skips
+    (unusable, or not after the last one). For a reader process (``arvr-vio-infer``)."""
+    tracker = FeatureTracker(config)
+    last_stamp: int | None = None
+    for frame in frames:
+        if frame.frame_index == 0:
+            tracker.reset()
+            last_stamp = None
+        if not frame.is_usable() or (last_stamp is not None and int(frame.stamp_ns) <= last_stamp):
+            yield frame, None
+            continue
+        last_stamp = int(frame.stamp_ns)
+        yield frame, tracker.track(int(frame.stamp_ns), frame.image)

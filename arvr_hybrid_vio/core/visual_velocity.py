@@ -69,22 +69,33 @@ class VisualVelocity:
         self._added = 0  # frames added since the last reset
 
     def reset(self) -> None:
-        """Forget the window (after a reset, a long gap or a skipped frame)."""
-        self.tracker.reset()
+        """Start a new window (after a long gap or a skipped frame); the feature tracks go on."""
+        self.tracker.clear_window()
         self._frames.clear()
         self.last = None
         self._added = 0
+
+    def restart(self) -> None:
+        """Forget the window and every feature track (an estimator reset)."""
+        self.tracker.reset()
+        self.reset()
 
     def set_camera(self, camera: CameraModel | None) -> None:
         """The rig camera (None: the shipped models' training camera at the images' size)."""
         self._rig = camera
         self._camera = None
-        self.reset()
+        self.restart()
 
     def prepare_image(self, stamp_ns: int, image: np.ndarray) -> None:
         """Track the features of a frame that still waits for its IMU (live); ``add_frame`` then takes
         them. The results are the same with or without it."""
         self.tracker.prepare(stamp_ns, image)
+
+    def track_only(self, stamp_ns: int, image: np.ndarray) -> None:
+        """Carry the feature tracks on through a frame that is not part of a window (the estimator
+        initialising), so that the tracks are those of every frame the estimator accepted."""
+        self._camera_for(image.shape)
+        self.tracker.track(stamp_ns, image)
 
     def add_frame(self, stamp_ns: int, image: np.ndarray, rotation_world_body: np.ndarray,
                   pre: Preintegration | None) -> VelocityMeasurement | None:
@@ -140,6 +151,5 @@ class VisualVelocity:
         if self._camera is None or (self._camera.width, self._camera.height) != (width, height):
             rig = self._rig if self._rig is not None else trained_camera(ModelConfig())
             self._camera = scaled_to(rig, width, height) if (rig.width, rig.height) != (width, height) else rig
-            self.tracker.reset()
-            self._frames.clear()
+            self.restart()
         return self._camera

@@ -31,7 +31,8 @@ from tqdm import tqdm
 
 from arvr_hybrid_vio.core.errors import VioError
 from arvr_hybrid_vio.core.estimator import IMU_ONLY, EstimatorConfig, VioEstimator
-from arvr_hybrid_vio.core.model.front_end import TracksAhead, VisualFrontEnd, offered_to, tracks_ahead
+from arvr_hybrid_vio.core.feature_tracker import TrackedFrame, TrackerConfig, tracked_ahead
+from arvr_hybrid_vio.core.model.front_end import TracksAhead, VisualFrontEnd, tracks_ahead
 from arvr_hybrid_vio.core.model.model_config import ModelConfig
 from arvr_hybrid_vio.core.model_header import read_config
 from arvr_hybrid_vio.core.sync_buffer import SyncBuffer, SyncConfig
@@ -117,14 +118,41 @@ def bag_frames(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig,
 
 
 def frames_with_tracks(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig,
-                       model: ModelConfig | None, camera: CameraModel | None,
-                       progress: bool = True) -> Iterator[tuple[SyncedFrame, TracksAhead | None]]:
-    """The bag's synced frames, each with the tracks into it computed ahead for ``model``'s visual
-    front-end on ``camera`` (None throughout when ``model`` is None: the IMU-only baseline)."""
+                       model: ModelConfig | None, camera: CameraModel | None, window: TrackerConfig | None,
+                       progress: bool = True) -> Iterator[tuple[SyncedFrame, TracksAhead | None,
+                                                                TrackedFrame | None]]:
+    """The bag's synced frames, each with what can be computed ahead of the estimator: the network's
+    tracks into it for ``model``'s visual front-end on ``camera`` (None throughout when ``model`` is
+    None: the IMU-only baseline), and its window-velocity tracks with ``window`` (None: disabled)."""
     frames = bag_frames(bag, image_topic=image_topic, imu_topic=imu_topic, sync=sync, progress=progress)
+    with_window = tracked_ahead(frames, window) if window is not None else ((frame, None) for frame in frames)
     if model is None:
-        return ((frame, None) for frame in frames)
-    return tracks_ahead(frames, VisualFrontEnd(model, camera))
+        yield from ((frame, None, tracked) for frame, tracked in with_window)
+        return
+    latest: list[TrackedFrame | None] = [None]
+
+    def frames_only() -> Iterator[SyncedFrame]:
+        for frame, tracked in with_window:
+            latest[0] = tracked
+            yield frame
+
+    # tracks_ahead yields each frame's result as soon as it has read that frame
+    front_end = VisualFrontEnd(model, camera)
+    yield from ((frame, ahead, latest[0]) for frame, ahead in tracks_ahead(frames_only(), front_end))
+
+
+def offered(estimator: VioEstimator, frames: Iterator[tuple[SyncedFrame, TracksAhead | None,
+                                                            TrackedFrame | None]]) -> Iterator[SyncedFrame]:
+    """The frames of ``frames_with_tracks``, what was computed ahead offered to the estimator's
+    network front-end and window tracker on the way (each uses it only where it matches)."""
+    front_end = getattr(estimator.source, "front_end", None)
+    tracker = estimator.visual_velocity.tracker if estimator.visual_velocity is not None else None
+    for frame, ahead, tracked in frames:
+        if ahead is not None and front_end is not None:
+            front_end.offer(ahead)
+        if tracked is not None and tracker is not None:
+            tracker.offer(tracked)
+        yield frame
 
 
 def load_configs(path: str | None, device: str) -> tuple[SyncConfig, EstimatorConfig, VioNodeConfig | None]:
@@ -159,18 +187,19 @@ def main(argv: list[str] | None = None) -> int:
         camera = rig_camera(args.bag, types, vio)
         model = None if args.model == IMU_ONLY else read_config(args.model)  # the header: no torch yet
         # From here a child process decodes the bag and tracks features (the network's visual
-        # front-end, torch-free) while this one imports torch, loads the model and steps the
-        # estimator: both cores work at once (see io.reader_process, core.model.front_end).
+        # front-end and the window velocity's tracks, torch-free) while this one imports torch, loads
+        # the model and steps the estimator: both cores work at once (see io.reader_process,
+        # core.model.front_end, core.feature_tracker).
         with ReaderProcess(frames_with_tracks, (args.bag,), {
                 "image_topic": args.image_topic, "imu_topic": args.imu_topic, "sync": sync, "model": model,
-                "camera": camera}, queue_size=READ_AHEAD_FRAMES) as reader:
+                "camera": camera, "window": config.visual_velocity.tracker if config.visual_velocity.enabled
+                else None}, queue_size=READ_AHEAD_FRAMES) as reader:
             estimator = VioEstimator.from_file(args.model, config)
             estimator.set_camera(camera)
             # What exists now (torch, the model) lives to the end: the collector need not walk it
             # again, during the run or at exit (~0.3 s of torch's objects at interpreter shutdown).
             gc.freeze()
-            front_end = getattr(estimator.source, "front_end", None)
-            trajectory = run_estimator(estimator, offered_to(front_end, reader),
+            trajectory = run_estimator(estimator, offered(estimator, reader),
                                        source=f"{args.bag} ({estimator.source.name})")
         if len(trajectory) == 0:
             raise VioError(f"{args.bag}: no pose estimated (too short for the 0.5 s initialisation, or no IMU?)")
@@ -180,8 +209,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"arvr-vio-infer: {exc}", file=sys.stderr)
         return 2
     LOGGER.info("%d poses written to %s; estimator counters: %s", len(trajectory), args.out, estimator.counters)
+    front_end = getattr(estimator.source, "front_end", None)
     if front_end is not None:
         LOGGER.info("feature tracks: %s", front_end.counters)
+    if estimator.visual_velocity is not None:
+        tracker = estimator.visual_velocity.tracker
+        LOGGER.info("window tracks: %d taken from the reader, %d computed", tracker.offered_used, tracker.computed)
     return 0
 
 

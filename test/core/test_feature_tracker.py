@@ -77,7 +77,7 @@ def test_tracking_prepared_at_arrival_is_the_same_and_used_only_for_its_frame() 
         else:
             prepared.prepare(stamp, image)
         prepared.add_frame(stamp, image, pixels)
-    assert prepared.prepared_used == 5  # every frame but 3, whose prepared tracks were for another frame
+    assert prepared.offered_used == 5 and prepared.computed == 1  # frame 3's were tracked for another frame
     for frame in range(6):
         ours, theirs = plain.observations(np.array([frame])), prepared.observations(np.array([frame]))
         np.testing.assert_array_equal(ours.feature, theirs.feature)

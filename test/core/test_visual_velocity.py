@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
+from arvr_hybrid_vio.core.feature_tracker import tracked_ahead
 from arvr_hybrid_vio.core.evaluation import EvalConfig, evaluate
 from arvr_hybrid_vio.core.geometry import quat_wxyz_to_matrix
 from arvr_hybrid_vio.core.model.camera_input import CameraModel
@@ -80,3 +81,36 @@ def test_estimator_with_the_window_tracks_where_strapdown_drifts(sweep) -> None:
     assert scores[False][1] == 0 and scores[True][1] > 100  # a solve every 2nd frame
     assert scores[True][0] < 0.10, scores  # m; measured 0.060 against 0.65 for strapdown
     assert scores[False][0] > 5 * scores[True][0], scores
+
+
+def test_window_tracks_computed_ahead_give_the_same_poses(sweep) -> None:
+    """What ``arvr-vio-infer``'s reader process does: the window tracks of every frame computed by a
+    tracker of its own (``tracked_ahead``) and offered to the estimator's. Over a sequence with a NaN
+    frame and a restart the poses are identical, and the estimator tracked only where it had to."""
+    frames = list(synced_frames(sweep.image_stamps_ns, sweep.images, sweep.imu_stamps_ns, sweep.gyro,
+                                sweep.accel))
+    broken = frames[60]
+    frames[60] = dataclasses.replace(broken, gyro_rad_s=np.full_like(broken.gyro_rad_s, np.nan))
+    frames[150:] = [dataclasses.replace(frame, frame_index=index) for index, frame in enumerate(frames[150:])]
+
+    def replay(offered: bool):
+        estimator = VioEstimator.from_file("imu-only", EstimatorConfig(device="cpu"))
+        estimator.set_camera(rig_camera(sweep))
+        tracker = estimator.visual_velocity.tracker
+        feed = frames
+        if offered:
+            def feed_offered():
+                for frame, tracked in tracked_ahead(frames, estimator.config.visual_velocity.tracker):
+                    if tracked is not None:
+                        tracker.offer(tracked)
+                    yield frame
+            feed = feed_offered()
+        trajectory = run_estimator(estimator, feed)
+        return trajectory, tracker
+
+    plain, plain_tracker = replay(False)
+    ahead, ahead_tracker = replay(True)
+    np.testing.assert_array_equal(plain.positions_xyz, ahead.positions_xyz)
+    np.testing.assert_array_equal(plain.quats_wxyz, ahead.quats_wxyz)
+    assert plain_tracker.offered_used == 0 and ahead_tracker.computed == 0
+    assert ahead_tracker.offered_used == plain_tracker.computed == len(frames) - 1  # all but the NaN frame
