@@ -35,7 +35,7 @@ ChainKey = tuple[int, int | None, int]
 class TrackerConfig:
     """Feature tracking settings of the velocity solve (section ``visual_velocity``)."""
 
-    max_features: int = 80  # features kept per frame
+    max_features: int = 60  # features kept per frame (80 scored the same on val, at a third more cost)
     min_distance_px: float = 8.0  # spacing of new corners from each other and from tracked ones, px
     quality_level: float = 0.01  # Shi-Tomasi quality relative to the best corner
     window_px: int = 15  # Lucas-Kanade window side, px

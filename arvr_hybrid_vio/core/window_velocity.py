@@ -139,6 +139,24 @@ def solve_window_velocity(observations: WindowObservations, times_s: np.ndarray,
     return WindowVelocity(solution[:3], solution[3:], covariance, used, noise)
 
 
+def _symmetric_inverse(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inverses of symmetric 3x3 matrices by the adjugate, and which were well enough conditioned
+    (determinant above 1e-9 of the cube of the mean eigenvalue; the rest get zeros).
+
+    Shape: (J, 3, 3) -> (J, 3, 3), (J,) bool.
+    """
+    a, b, c = matrices[:, 0, 0], matrices[:, 0, 1], matrices[:, 0, 2]
+    d, e, f = matrices[:, 1, 1], matrices[:, 1, 2], matrices[:, 2, 2]
+    cofactors = np.stack([d * f - e * e, c * e - b * f, b * e - c * d,
+                          a * f - c * c, b * c - a * e, a * d - b * b], axis=1)  # (J, 6) upper triangle
+    determinant = a * cofactors[:, 0] + b * cofactors[:, 1] + c * cofactors[:, 2]
+    scale = (a + d + f) / 3.0
+    valid = determinant > 1e-9 * np.maximum(scale, 1e-300) ** 3
+    cofactors = cofactors / np.where(valid, determinant, np.inf)[:, None]
+    inverse = cofactors[:, [0, 1, 2, 1, 3, 4, 2, 4, 5]].reshape(-1, 3, 3)
+    return inverse, valid
+
+
 def _usable(observations: WindowObservations, min_observations: int) -> tuple[np.ndarray, ...]:
     """The observations of features seen often enough, with features renumbered 0..J-1."""
     feature = np.asarray(observations.feature, dtype=np.int64)
@@ -189,16 +207,16 @@ class _System:
         b_l = np.add.reduceat(m_o, self.starts, axis=0)  # (J, 3)
         h_xx = (self.pairs.T @ flat).reshape(2, 2, 3, 3).transpose(0, 2, 1, 3).reshape(6, 6) + prior
         b_x = -(self.coefficients.T @ m_o).reshape(6)
-        eigenvalues = np.linalg.eigvalsh(h_ll)  # ascending, (J, 3)
-        valid = eigenvalues[:, 0] > 1e-8 * np.maximum(eigenvalues[:, 2], 1e-300)
-        h_ll[~valid] = np.eye(3)  # unsolvable features: identity blocks with zero coupling
-        h_lx[~valid] = 0.0
+        inverse, valid = _symmetric_inverse(h_ll)  # (J, 3, 3), (J,)
+        h_lx[~valid] = 0.0  # unsolvable features: no coupling, landmark 0
         b_l[~valid] = 0.0
-        inverse = np.linalg.inv(h_ll)  # (J, 3, 3)
         h_xl_inverse = np.transpose(h_lx, (0, 2, 1)) @ inverse  # (J, 6, 3): H_xL H_LL^-1
         reduced = h_xx - np.einsum("jac,jcd->ad", h_xl_inverse, h_lx)
         rhs = b_x - np.einsum("jac,jc->a", h_xl_inverse, b_l)
-        if not np.all(np.isfinite(reduced)) or np.linalg.cond(reduced) > 1e12:
+        if not np.all(np.isfinite(reduced)):
+            return None
+        eigenvalues = np.linalg.eigvalsh(reduced)  # ascending
+        if eigenvalues[0] <= 1e-12 * eigenvalues[-1]:
             return None
         solution = np.linalg.solve(reduced, rhs)
         landmarks = (inverse @ (b_l - h_lx @ solution)[:, :, None])[:, :, 0]
