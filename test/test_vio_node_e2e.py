@@ -194,6 +194,7 @@ def test_one_odometry_per_frame_after_initialisation_and_nothing_dropped(live_ru
     # most frames' tracks were ready at image arrival, before the IMU completed the frame
     assert int(health["prepare_image_errors"]) == 0
     assert int(health["source.tracks_offered_used"]) > tracked // 2
+    assert int(health["visual.tracks_prepared_used"]) > tracked // 2  # the window's tracks too
 
 
 def test_tf_and_odometry_carry_sensor_stamps(live_run):

@@ -1,8 +1,8 @@
 """The estimator's metric velocity from the camera and the IMU, with no learning involved.
 
 :class:`VisualVelocity` keeps persistent feature tracks (``core.feature_tracker``) and, for the
-same frames, the body's orientation and IMU preintegration; each frame it solves the window for the
-world velocity (``core.window_velocity``) and returns it at the start of the newest frame interval,
+same frames, the body's orientation and IMU preintegration; every ``solve_every`` frames it solves the
+window for the world velocity (``core.window_velocity``) and returns it at the start of the newest frame interval,
 the instant the estimator's velocity state refers to. The estimator fuses it with the IMU-propagated
 velocity and with the motion source's (the network's) velocity in one Kalman update each, so the
 network is a prior and the geometry fixes the metric scale, as in filter-based VIO.
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.feature_tracker import FeatureTracker, TrackerConfig
 from arvr_hybrid_vio.core.model.camera_input import CameraModel, scaled_to, trained_camera, undistorted_normalised
 from arvr_hybrid_vio.core.model.model_config import ModelConfig
@@ -32,6 +33,15 @@ class VisualVelocityConfig:
     tilt_correction_per_s: float = 0.2  # roll/pitch pull towards the window's gravity leak, 1/s (0: off; tuned on val)
     solve: WindowVelocityConfig = field(default_factory=WindowVelocityConfig)  # the linear solve
     tracker: TrackerConfig = field(default_factory=TrackerConfig)  # the persistent feature tracks
+
+    def __post_init__(self) -> None:
+        if not (self.window_s > 0 and self.frame_stride >= 1 and self.solve_every >= 1
+                and self.tilt_correction_per_s >= 0 and self.tracker.max_features >= self.solve.min_features):
+            raise ConfigError(
+                "estimator.visual_velocity: window_s must be > 0, frame_stride and solve_every >= 1, "
+                "tilt_correction_per_s >= 0 and tracker.max_features >= solve.min_features; got "
+                f"{self.window_s}, {self.frame_stride}, {self.solve_every}, {self.tilt_correction_per_s}, "
+                f"{self.tracker.max_features}, {self.solve.min_features}")
 
 
 @dataclass(frozen=True)

@@ -339,6 +339,10 @@ class VioNode(Node):
         values.update({f"sync.{k}": v for k, v in buffer_counters.items()})
         values.update({f"estimator.{k}": v for k, v in self.estimator.counters.items()})
         values.update({f"source.{k}": v for k, v in self.estimator.source.counters.items()})
+        if self.estimator.visual_velocity is not None:  # window-velocity tracks done at arrival / in the step
+            tracker = self.estimator.visual_velocity.tracker
+            values.update({"visual.tracks_prepared_used": tracker.offered_used,
+                           "visual.tracks_computed": tracker.computed})
         values["dropped_total"] = dropped_total(buffer_counters, self.counters.snapshot())
         return HealthReport(level=level, state=state, message=message, values=format_values(values))
 

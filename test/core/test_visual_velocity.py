@@ -114,3 +114,11 @@ def test_window_tracks_computed_ahead_give_the_same_poses(sweep) -> None:
     np.testing.assert_array_equal(plain.quats_wxyz, ahead.quats_wxyz)
     assert plain_tracker.offered_used == 0 and ahead_tracker.computed == 0
     assert ahead_tracker.offered_used == plain_tracker.computed == len(frames) - 1  # all but the NaN frame
+
+
+@pytest.mark.parametrize("changes", [dict(window_s=0.0), dict(frame_stride=0), dict(solve_every=0),
+                                     dict(tilt_correction_per_s=-0.1)])
+def test_bad_settings_are_refused(changes) -> None:
+    from arvr_hybrid_vio.core.errors import ConfigError
+    with pytest.raises(ConfigError, match="estimator.visual_velocity"):
+        VisualVelocityConfig(**changes)
