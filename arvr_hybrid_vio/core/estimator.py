@@ -8,7 +8,7 @@ composes per-frame relative motions from a :class:`MotionSource` (strapdown for
 
 The velocity at each frame is a Kalman estimate: the IMU propagates it, and it is updated with the
 motion source's velocity (the network's, when it has one) and with the camera's metric window
-velocity (``core.visual_velocity``: persistent feature tracks and the IMU over the last second,
+velocity (``core.visual_velocity``: persistent feature tracks and the IMU over the last 4 s,
 solved linearly; ``visual_velocity.enabled``).
 
 Bad input never reaches the outputs: a frame or IMU sample with NaN/Inf, a
