@@ -124,13 +124,10 @@ class VioEstimator:
         self._init_accel: list[np.ndarray] = []
         self._pose_cov = np.zeros((6, 6))
         self._twist_cov = np.eye(6) * 1e-2
-        self._velocity_cov = np.eye(3) * INITIAL_VELOCITY_VAR  # world, of the state's velocity
         self._last_gyro = np.zeros(3)
         self._prop: tuple[NavState, int, np.ndarray, np.ndarray] | None = None
         self._imu_history.clear()
-        self._restart_temporal_state()
-        if self.visual_velocity is not None:
-            self.visual_velocity.restart()
+        self._restart_temporal_state(forget_tracks=True)
         self.counters["resets"] += 1
 
     def set_camera(self, camera: CameraModel | None) -> None:
@@ -251,21 +248,25 @@ class VioEstimator:
         if gap_s <= 1e-4:
             return nav
         self.counters["gaps_coasted"] += 1
-        if self.visual_velocity is not None:
-            self.visual_velocity.reset()  # the window's IMU has a hole
         if gap_s > self.config.max_gap_s:
             LOGGER.warning("IMU gap of %.2f s: holding the pose and resetting temporal state", gap_s)
             self._restart_temporal_state()
             return NavState(start_ns, nav.rotation, nav.position_xyz, np.zeros(3))
+        if self.visual_velocity is not None:
+            self.visual_velocity.reset()  # the window's IMU has a hole
+        return NavState(start_ns, nav.rotation, nav.position_xyz, np.zeros(3))
         return NavState(start_ns, nav.rotation, nav.position_xyz + nav.velocity_xyz * gap_s, nav.velocity_xyz)
 
-    def _restart_temporal_state(self) -> None:
-        """The motion source, the camera window (not its feature tracks) and the velocity's uncertainty
-        start afresh."""
+    def _restart_temporal_state(self, *, forget_tracks: bool = False) -> None:
+        """The motion source, the camera window and the velocity's uncertainty start afresh; the
+        window's feature tracks too with ``forget_tracks`` (a reset), else they go on (a long gap)."""
         self.source.reset()
         if self.visual_velocity is not None:
-            self.visual_velocity.reset()
-        self._velocity_cov = np.eye(3) * INITIAL_VELOCITY_VAR
+            if forget_tracks:
+                self.visual_velocity.restart()
+            else:
+                self.visual_velocity.reset()
+        self._velocity_cov = np.eye(3) * INITIAL_VELOCITY_VAR  # world, of the state's velocity
 
     def _visual_measurement(self, frame: SyncedFrame, state: NavState,
                             pre: Preintegration) -> VelocityMeasurement | None:
