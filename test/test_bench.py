@@ -80,6 +80,7 @@ def test_table_names_the_machine(bench_run: tuple[subprocess.CompletedProcess, d
     (["--model", "/nonexistent/model.safetensors"], "/nonexistent/model.safetensors"),
     (["--model", "imu-only", "--duration", "1"], "--duration"),
     (["--model", "imu-only", "--config", "/nonexistent.yaml"], "/nonexistent.yaml"),
+    (["--model", "imu-only", "--no-node", "--soak-minutes", "1"], "--no-node"),
 ])
 def test_bad_input_is_one_line_exit_2(args: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(args) == 2
@@ -95,3 +96,22 @@ def test_corrupt_model_is_refused_before_measuring(tmp_path: Path, capsys: pytes
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and str(model) in lines[0] and "corrupt" in lines[0] and "Traceback" not in err
+
+
+def test_no_node_measures_the_rest_and_judges_only_that(tmp_path: Path) -> None:
+    """`--no-node` (a machine with torch but no ROS 2): no node keys, no node targets, the rest measured."""
+    model = save_model(tmp_path / "tiny.safetensors", VioNetwork(TINY))
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "arvr_hybrid_vio.tools.bench", "--device", "cpu", "--model", str(model), "--no-node",
+         "--json", str(out), "--duration", "3", "--infer-long-duration", "0", "--warmup", "5",
+         "--network-iterations", "10", "--eval-poses", "1000"], capture_output=True, text=True, timeout=150,
+        check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert results["node_measured"] is False
+    assert not [key for key in results if key.startswith(("node_", "sustained_")) and key != "node_measured"]
+    assert not [name for name in results["targets"] if "node" in name or "sustained" in name]
+    assert {"step_p99_le_10ms", "bag_infer_ge_10x_realtime", "params_le_10M"} <= set(results["targets"])
+    assert results["bag_infer_poses"] > 0 and results["step_latency_ms_p99"] > 0
+    assert "node end-to-end" not in done.stdout and "targets:" in done.stdout

@@ -51,6 +51,7 @@ class EstimatorConfig:
     """Settings of the streaming estimator (ROS parameter section ``estimator``)."""
 
     device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
+    cuda_graph: bool = True  # on CUDA: replay the network step as a CUDA graph once its state is steady
     init_duration_s: float = 0.5  # accelerometer span averaged for roll/pitch at start, s
     gravity_m_s2: float = GRAVITY_M_S2  # gravity magnitude, m/s^2
     max_gap_s: float = 1.0  # IMU gap above which the pose is held and temporal state reset, s
@@ -93,7 +94,7 @@ class VioEstimator:
         else:
             from arvr_hybrid_vio.core.model.learned_motion import LearnedMotion  # torch only when needed
             source = LearnedMotion.from_file(Path(model_path), device=config.device,
-                                             torch_threads=config.torch_threads,
+                                             torch_threads=config.torch_threads, cuda_graph=config.cuda_graph,
                                              gravity_m_s2=config.gravity_m_s2,
                                              tilt_correction_per_s=config.tilt_correction_per_s,
                                              measurement_scale=config.velocity_measurement_scale)

@@ -11,6 +11,7 @@ Only for CUDA: on the CPU there is nothing to capture and the eager step is used
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from torch import Tensor
 
 from arvr_hybrid_vio.core.timing import BenchmarkError
 
+LOGGER = logging.getLogger(__name__)
 GRAPH_ATOL = 1e-4  # largest |graph - eager| accepted on any output (fp32, same kernels), in output units
 _SIDE_STREAM_WARMUP = 3  # eager steps on a side stream before capture, as torch.cuda.graphs asks
 
@@ -147,6 +149,7 @@ class GraphBackedStep:
         self.graphed: GraphedStep | None = None
         self.replays = 0  # steps served by the graph
         self.eager_steps = 0  # steps served eagerly (filling the cache, after resets)
+        self.capture_error: str | None = None  # set when capture failed: every later step is eager
 
     @classmethod
     def install(cls, network: Any) -> GraphBackedStep:
@@ -170,10 +173,15 @@ class GraphBackedStep:
             return self.graphed.step(tracks, inertial, context), self.graphed.state
         out, new_state = self._eager(tracks, inertial, context, state)
         self.eager_steps += 1
-        if not _same_shapes(state, new_state) or tracks.device.type != "cuda":
+        if self.capture_error is not None or not _same_shapes(state, new_state) or tracks.device.type != "cuda":
             return out, new_state
         if self.graphed is None:
-            self.graphed = GraphedStep(self.network, tracks, inertial, context, new_state)
+            try:
+                self.graphed = GraphedStep(self.network, tracks, inertial, context, new_state)
+            except RuntimeError as exc:  # capture unsupported by a kernel or driver: stay eager, say so once
+                self.capture_error = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+                LOGGER.warning("CUDA graph capture failed, the network steps eagerly: %s", self.capture_error)
+                return out, new_state
         else:
             self.graphed.load_state(new_state)
         return out, self.graphed.state

@@ -2,7 +2,7 @@
 
 Usage::
 
-    arvr-vio-bench [--device auto|cpu|cuda] [--json PATH] [--model PATH] [--soak-minutes M]
+    arvr-vio-bench [--device auto|cpu|cuda] [--json PATH] [--model PATH] [--soak-minutes M] [--no-node]
 
 Every number comes from the code paths users run: the estimator step through
 ``VioEstimator`` (as the node and ``arvr-vio-infer`` call it), the real
@@ -43,6 +43,7 @@ INFER_TARGET_FACTOR = 10.0  # offline inference >= 10x real time on CPU, start-u
 EVAL_TARGET_S = 2.0  # evaluation of 100k poses
 SOAK_SLOPE_TARGET_MB_PER_MIN = 0.5  # "no memory growth": RSS slope over the soak's last third below this
 PARAMS_BUDGET = 10_000_000
+HALF_POSE_TOL_M = 1e-3  # half precision is acceptable if no position of the 20 s replay moves more than 1 mm
 KEEP_UP_MS = 100.0  # a sustained run must also keep up: end-to-end p99 below 3 camera periods
 REQUIRED_KEYS = (  # issue 7's JSON keys (tests check them); more keys are written
     "params_total", "step_latency_ms_p50", "step_latency_ms_p99", "network_step_ms_p50", "network_step_ms_p99",
@@ -59,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default="", help="model file or 'imu-only' (default: the installed hybrid)")
     parser.add_argument("--config", default=None, help="node parameter file (default: config/vio_synthetic.yaml)")
     parser.add_argument("--soak-minutes", type=float, default=0.0, help="memory soak through the node (0: off)")
+    parser.add_argument("--no-node", action="store_true",
+                        help="skip the node over DDS (for a machine with torch but no ROS 2, e.g. a lent GPU)")
     parser.add_argument("--duration", type=float, default=20.0, help="synthetic stream length per run, s")
     parser.add_argument("--infer-long-duration", type=float, default=60.0,
                         help="length of a second, longer bag for arvr-vio-infer (start-up amortised), s; 0: off")
@@ -84,6 +87,8 @@ def _check_args(args: argparse.Namespace) -> None:
                           "--network-iterations >= 1, --eval-poses >= 10")
     if args.soak_minutes < 0 or not math.isfinite(args.soak_minutes):
         raise ConfigError(f"--soak-minutes must be >= 0, got {args.soak_minutes}")
+    if args.no_node and args.soak_minutes > 0:
+        raise ConfigError("--soak-minutes runs through the node: it cannot be combined with --no-node")
     if args.config is not None and not Path(args.config).is_file():
         raise ConfigError(f"{args.config}: parameter file not found")
 
@@ -110,8 +115,10 @@ def _summary(samples: Any, prefix: str, what: str) -> dict[str, float]:
 
 
 def measure_estimator(args: argparse.Namespace, model: str, configs: Any, sequence: Any) -> dict[str, Any]:
-    """Step latency through VioEstimator, the network's share and the network alone (+ CUDA graph)."""
-    estimator = est_bench.estimator_from(model, configs.estimator)
+    """Step latency through VioEstimator, the network's share and the network alone (+ CUDA graph, half
+    precision). The first replay is eager fp32; on CUDA the graph path is then measured on the same
+    estimator and, when it matches, reported as the step (unless ``estimator.cuda_graph`` is off)."""
+    estimator = est_bench.estimator_from(model, dataclasses.replace(configs.estimator, cuda_graph=False))
     bench = est_bench.bench_estimator(estimator, sequence, sync_config=configs.sync, warmup=args.warmup,
                                       network_iterations=args.network_iterations)
     out: dict[str, Any] = {"params_total": bench.params_total, "model_family": bench.family,
@@ -130,6 +137,12 @@ def measure_estimator(args: argparse.Namespace, model: str, configs: Any, sequen
         except (RuntimeError, BenchmarkError) as exc:  # capture unsupported here: the eager step stands
             LOGGER.warning("CUDA graph path failed, reporting eager: %s", exc)
             out["cuda_graph_error"] = str(exc)[:300]
+        for name in ("fp16", "bf16"):
+            try:
+                out.update(measure_half_precision(args, estimator, bench, sequence, configs, name))
+            except RuntimeError as exc:  # a kernel without a half-precision version: report, go on
+                LOGGER.warning("%s autocast failed: %s", name, exc)
+                out[f"{name}_error"] = str(exc)[:300]
     if args.profile:
         print("\n".join(est_bench.profile_steps(estimator, sequence, sync_config=configs.sync, top=25)))
     return out
@@ -154,13 +167,35 @@ def measure_cuda_graph(args: argparse.Namespace, estimator: Any, eager: Any, seq
            "cuda_graph_pose_max_diff_m": pose_diff, "cuda_graph_replays": backed.replays,
            **_summary(times, "cuda_graph_network_ms", "CUDA graph network step"),
            **_summary(eager.step_ms, "step_latency_eager_ms", "eager estimator step")}
-    if check.ok and pose_diff <= GRAPH_ATOL:  # the graph path is equal: it is the step we report
+    if backed.capture_error is not None:
+        out["cuda_graph_error"] = backed.capture_error
+    out.update(_summary(graphed.step_ms, "step_latency_graph_ms", "estimator step (CUDA graph)"))
+    if check.ok and pose_diff <= GRAPH_ATOL and backed.replays and configs.estimator.cuda_graph:
         out.update(_summary(graphed.step_ms, "step_latency_ms", "estimator step (CUDA graph)"))
-        out["step_path"] = "cuda-graph"
-    else:
+        out["step_path"] = "cuda-graph"  # the path the node and arvr-vio-infer take (estimator.cuda_graph)
+    elif configs.estimator.cuda_graph:
         LOGGER.warning("CUDA graph differs from eager fp32 (%.2e, poses %.2e m): reporting eager",
                        check.max_abs_diff, pose_diff)
     return out
+
+
+def measure_half_precision(args: argparse.Namespace, estimator: Any, eager: Any, sequence: Any, configs: Any,
+                           name: str) -> dict[str, Any]:
+    """The estimator with the network step under autocast (``fp16`` or ``bf16``), against eager fp32:
+    step and network times, and the largest position difference over the replay (HALF_POSE_TOL_M)."""
+    import torch
+    step = est_bench.AutocastStep(est_bench.network_of(estimator), {"fp16": torch.float16, "bf16": torch.bfloat16}[name])
+    try:
+        estimator.reset()
+        half = est_bench.bench_estimator(estimator, sequence, sync_config=configs.sync, warmup=args.warmup,
+                                         network_iterations=1, paced=False)
+    finally:
+        step.remove()
+    pose_diff = float(abs(half.positions - eager.positions).max()) if eager.positions.shape == \
+        half.positions.shape else math.inf
+    return {f"{name}_pose_max_diff_m": pose_diff, f"{name}_within_tolerance": pose_diff <= HALF_POSE_TOL_M,
+            **_summary(half.step_ms, f"{name}_step_ms", f"estimator step ({name} autocast)"),
+            **_summary(half.network_in_step_ms, f"{name}_network_in_step_ms", f"network share ({name})")}
 
 
 def _script(name: str) -> list[str]:
@@ -207,7 +242,11 @@ def measure_eval(poses: int, workdir: Path) -> dict[str, Any]:
 def measure_node(args: argparse.Namespace, model: str, device: str, config: Path, streams: dict[str, Any],
                  workdir: Path, progress: tqdm) -> dict[str, Any]:
     """The real node over DDS: latency and losses at 200 Hz and 1 kHz IMU, optional soak."""
-    import rclpy
+    try:
+        import rclpy
+    except ImportError as exc:
+        raise BenchmarkError(f"the node benchmark needs rclpy, which does not import ({exc}); run "
+                             "scripts/setup_env.sh for the ROS 2 wheels, or pass --no-node") from exc
 
     from arvr_hybrid_vio.tools import bench_node, bench_streams
     rclpy.init(args=[])
@@ -259,6 +298,20 @@ def targets(results: dict[str, Any]) -> dict[str, bool]:
         f"step_p99_le_{STEP_TARGET_MS[device]:g}ms": results["step_latency_ms_p99"] <= STEP_TARGET_MS[device],
         f"sensor_rate_step_p99_le_{STEP_TARGET_MS[device]:g}ms":
             results["step_latency_paced_ms_p99"] <= STEP_TARGET_MS[device],
+        "eval_100k_poses_lt_2s": results["eval_poses"] >= 100_000 and results["eval_time_s"] < EVAL_TARGET_S,
+        "params_le_10M": results["params_total"] <= PARAMS_BUDGET,
+    }
+    if device == "cpu":
+        met["bag_infer_ge_10x_realtime"] = results["bag_infer_realtime_factor"] >= INFER_TARGET_FACTOR
+    if "node_e2e_latency_ms_p99" in results:
+        met.update(_node_targets(results))
+    if "soak_rss_slope_last_third_mb_per_min" in results:
+        met["soak_no_memory_growth"] = results["soak_rss_slope_last_third_mb_per_min"] < SOAK_SLOPE_TARGET_MB_PER_MIN
+    return met
+
+
+def _node_targets(results: dict[str, Any]) -> dict[str, bool]:
+    return {
         "node_e2e_p99_le_step_p99_plus_2ms":
             results["node_e2e_latency_ms_p99"] <= results["step_latency_ms_p99"] + E2E_MARGIN_MS,
         "node_e2e_p99_le_sensor_rate_step_p99_plus_2ms":
@@ -267,14 +320,7 @@ def targets(results: dict[str, Any]) -> dict[str, bool]:
         "sustained_30hz_200hz_keeps_up": results["sustained_200hz_e2e_ms_p99"] < KEEP_UP_MS,
         "sustained_30hz_1khz_zero_drops": results["sustained_1khz_drops"] == 0,
         "sustained_30hz_1khz_keeps_up": results["sustained_1khz_e2e_ms_p99"] < KEEP_UP_MS,
-        "eval_100k_poses_lt_2s": results["eval_poses"] >= 100_000 and results["eval_time_s"] < EVAL_TARGET_S,
-        "params_le_10M": results["params_total"] <= PARAMS_BUDGET,
     }
-    if device == "cpu":
-        met["bag_infer_ge_10x_realtime"] = results["bag_infer_realtime_factor"] >= INFER_TARGET_FACTOR
-    if "soak_rss_slope_last_third_mb_per_min" in results:
-        met["soak_no_memory_growth"] = results["soak_rss_slope_last_third_mb_per_min"] < SOAK_SLOPE_TARGET_MB_PER_MIN
-    return met
 
 
 TABLE_ROWS = (  # (key, label); p50/p99 pairs are printed together
@@ -286,6 +332,14 @@ TABLE_ROWS = (  # (key, label); p50/p99 pairs are printed together
     ("network_step_ms", "network step alone"),
     ("network_in_step_ms", "network share of the estimator step"),
     ("cuda_graph_network_ms", "network step as a CUDA graph"),
+    ("step_latency_graph_ms", "estimator step with the CUDA graph"),
+    ("cuda_graph_pose_max_diff_m", "CUDA graph: largest position difference to eager fp32, m"),
+    ("fp16_step_ms", "estimator step, network under fp16 autocast"),
+    ("fp16_network_in_step_ms", "network share under fp16 autocast"),
+    ("fp16_pose_max_diff_m", "fp16: largest position difference to fp32, m"),
+    ("bf16_step_ms", "estimator step, network under bf16 autocast"),
+    ("bf16_network_in_step_ms", "network share under bf16 autocast"),
+    ("bf16_pose_max_diff_m", "bf16: largest position difference to fp32, m"),
     ("imu_propagate_ms", "IMU-rate propagation per sample"),
     ("node_e2e_latency_ms", "node end-to-end: frame complete -> Odometry (DDS)"),
     ("node_e2e_from_image_ms", "node end-to-end: image published -> Odometry"),
@@ -314,7 +368,9 @@ def _cell(results: dict[str, Any], key: str) -> str | None:
     value = results.get(key)
     if value is None:
         return None
-    return f"{value:,}" if isinstance(value, int) else f"{value:.3f}"
+    if isinstance(value, bool) or isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.2e}" if 0 < abs(value) < 0.01 else f"{value:.3f}"
 
 
 def format_table(results: dict[str, Any]) -> str:
@@ -343,7 +399,6 @@ def run(args: argparse.Namespace, resolved: tuple[str, str, Path, Any], stages: 
     """Every measurement, in order (``stages`` shows the progress); returns the flat results."""
     device, model, config, configs = resolved
     sequence = est_bench.synthetic_sequence(duration_s=args.duration, seed=args.seed)
-    fast_imu = est_bench.synthetic_sequence(duration_s=args.duration, imu_rate_hz=1000.0, seed=args.seed + 1)
     stages.update(1)
     results: dict[str, Any] = {"model": model, **measure_estimator(args, model, configs, sequence)}
     results.update(machine_info(device))  # after the model load: torch threads as the estimator set them
@@ -357,8 +412,13 @@ def run(args: argparse.Namespace, resolved: tuple[str, str, Path, Any], stages: 
             long_sequence = est_bench.synthetic_sequence(duration_s=args.infer_long_duration, seed=args.seed + 2)
             results.update(measure_infer(model, device, config, long_sequence, workdir, prefix="bag_infer_long"))
         stages.update(1)
-        results.update(measure_node(args, model, device, config,
-                                    {"sustained_200hz": sequence, "sustained_1khz": fast_imu}, workdir, stages))
+        if args.no_node:
+            results["node_measured"] = False
+            stages.update(2)
+        else:
+            fast_imu = est_bench.synthetic_sequence(duration_s=args.duration, imu_rate_hz=1000.0, seed=args.seed + 1)
+            results.update(measure_node(args, model, device, config,
+                                        {"sustained_200hz": sequence, "sustained_1khz": fast_imu}, workdir, stages))
     results["targets"] = targets(results)
     return results
 

@@ -281,6 +281,33 @@ def synthetic_trajectories(*, poses: int, seed: int = 0) -> tuple[Any, Any]:
             Trajectory(stamps, noisy, quats, source="synthetic estimate"))
 
 
+class AutocastStep:
+    """Shadows ``network.step`` with the eager step under ``torch.autocast`` (fp16 or bf16 on CUDA).
+
+    For the benchmark's half-precision check only: the estimator itself runs fp32 (or its CUDA graph).
+    """
+
+    def __init__(self, network: Any, dtype: Any) -> None:
+        from arvr_hybrid_vio.core.graph_step import eager_step
+        self.network, self.dtype = network, dtype
+        self._previous = network.__dict__.get("step")
+        self._eager = eager_step(network)
+        network.step = self
+
+    def __call__(self, tracks: Any, inertial: Any, context: Any, state: Any) -> Any:
+        import torch
+        with torch.autocast(device_type=tracks.device.type, dtype=self.dtype):
+            out, new_state = self._eager(tracks, inertial, context, state)
+        return type(out)(*[None if t is None else t.float() for t in out]), new_state
+
+    def remove(self) -> None:
+        """Restore what ``network.step`` was before."""
+        if self._previous is None:
+            del self.network.step
+        else:
+            self.network.step = self._previous
+
+
 def bench_cuda_graph(network: Any, inputs: list[tuple[Any, Any, Any]], *, iterations: int) -> tuple[np.ndarray, Any]:
     """The network step replayed as a CUDA graph, timed, and checked against the eager fp32 step.
 

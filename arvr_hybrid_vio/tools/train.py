@@ -93,7 +93,8 @@ def train(args: argparse.Namespace) -> Path | None:
                                   save_top_k=1, filename="best-{epoch:02d}", save_on_train_epoch_end=True)
     trainer = L.Trainer(
         max_epochs=train_cfg.epochs, accelerator=train_cfg.accelerator, devices=train_cfg.devices,
-        strategy="ddp" if train_cfg.devices > 1 else "auto", reload_dataloaders_every_n_epochs=1,
+        strategy="ddp" if train_cfg.devices > 1 or train_cfg.strategy == "ddp" else "auto",
+        reload_dataloaders_every_n_epochs=1,
         callbacks=[TrajectoryValidation(data.val_paths, max_frames=train_cfg.val_max_frames), checkpoints,
                    TQDMProgressBar(refresh_rate=10)],
         logger=CSVLogger(run_dir, name="logs"), log_every_n_steps=10, gradient_clip_val=1.0,
@@ -109,6 +110,8 @@ def train(args: argparse.Namespace) -> Path | None:
         "train_frames": data.total_frames, "train_sequences": len(data.train_shards),
         "wall_s_total": timing["total_wall_s"], "epochs": train_cfg.epochs,
         "device": str(trainer.strategy.root_device), "devices": trainer.world_size,
+        # the process group's backend under DDP ("nccl" on GPUs, "gloo" on CPUs); None without DDP
+        "distributed_backend": getattr(trainer.strategy, "process_group_backend", None),
         "torch_threads": train_cfg.torch_threads})
 
 

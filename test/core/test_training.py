@@ -137,6 +137,7 @@ def test_tiny_training_run_exports_a_loadable_model_and_resumes(tmp_path: Path) 
     assert train_main(["--config", str(config), "--model", "multihead"]) == 0
     network, training = load_model(tmp_path / "models" / "multihead.safetensors")
     assert network.config.family == "multihead" and training["train_sequences"] == 1
+    assert training["distributed_backend"] is None  # one device, strategy auto: no process group
     assert network.config.visual_velocity and network.visual_velocity is not None  # config/model.yaml's recipe
     last_path = tmp_path / "runs" / "multihead" / "checkpoints" / "last.ckpt"
     first_steps = torch.load(last_path, weights_only=True)["global_step"]
@@ -184,8 +185,21 @@ def test_ddp_on_two_cpu_processes_trains_and_rank_zero_alone_exports(tmp_path: P
     assert result.stderr.count("model written to") == 1
     network, training = load_model(tmp_path / "models" / "multihead.safetensors")
     assert network.config.family == "multihead" and training["devices"] == 2
+    assert training["distributed_backend"] == "gloo"
     timing = json.loads((tmp_path / "runs" / "multihead" / "timing.json").read_text())
     assert len(timing["runs"]) == 1
+
+
+def test_strategy_ddp_wraps_one_device_in_ddp(tmp_path: Path) -> None:
+    """`strategy: ddp` runs DDP even on one device: the path (NCCL) that a single lent GPU can check."""
+    config = tiny_training(tmp_path, extra="      accelerator: cpu\n      strategy: ddp\n")
+    train = Path(sys.executable).parent / "arvr-vio-train"
+    result = subprocess.run([str(train), "--config", str(config), "--model", "multihead"], capture_output=True,
+                            text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "GLOBAL_RANK: 0, MEMBER: 1/1" in result.stderr
+    _, training = load_model(tmp_path / "models" / "multihead.safetensors")
+    assert training["distributed_backend"] == "gloo" and training["devices"] == 1
 
 
 def test_bad_training_config_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

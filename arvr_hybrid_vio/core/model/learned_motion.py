@@ -111,14 +111,21 @@ class LearnedMotion:
 
     @classmethod
     def from_file(cls, path: Path, *, device: str, torch_threads: int, gravity_m_s2: float,
-                  **options: float) -> LearnedMotion:
-        """Load a model file (see ``core.model_io``) onto the resolved device."""
+                  cuda_graph: bool = False, **options: float) -> LearnedMotion:
+        """Load a model file (see ``core.model_io``) onto the resolved device.
+
+        With ``cuda_graph`` on a CUDA device, the network's streaming step is replayed as a CUDA
+        graph once its state is steady (``core.graph_step.GraphBackedStep``; eager if capture fails).
+        """
         from arvr_hybrid_vio.core.model_io import load_model
         if torch_threads > 0:
             torch.set_num_threads(torch_threads)
         resolved = resolve_device(device)
         network, _ = load_model(path, device=resolved)
         LOGGER.info("loaded %s model %s on %s", network.config.family, path, resolved)
+        if cuda_graph and resolved.type == "cuda":
+            from arvr_hybrid_vio.core.graph_step import GraphBackedStep
+            GraphBackedStep.install(network)
         return cls(network, device=resolved, gravity_m_s2=gravity_m_s2, **options)
 
     def reset(self) -> None:

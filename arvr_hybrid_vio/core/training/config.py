@@ -54,6 +54,7 @@ class TrainConfig:
     torch_threads: int = 1  # intra-op threads on CPU
     accelerator: str = "auto"  # Lightning accelerator: auto | cpu | gpu
     devices: int = 1  # devices (GPUs) for Lightning; >1 uses DDP
+    strategy: str = "auto"  # auto: DDP when devices > 1; ddp: DDP also on one device (NCCL on GPUs, gloo on CPU)
     limit_train_sequences: int = 0  # use only the first N training sequences (0: all), for tests
     limit_val_sequences: int = 0  # use only the first N validation sequences (0: all)
     val_max_frames: int = 0  # validate on at most this many frames per sequence (0: all)
@@ -65,6 +66,8 @@ class TrainConfig:
         if len(self.curriculum_epochs) != stages - 1 or len(self.curriculum_quantile) != stages:
             raise ConfigError("train: curriculum_epochs needs one entry fewer than curriculum_windows and "
                               "curriculum_quantile")
+        if self.strategy not in ("auto", "ddp"):
+            raise ConfigError(f"train.strategy must be auto or ddp, got {self.strategy!r}")
         if self.epochs < 1 or self.batch_size < 1 or min(self.curriculum_windows) < 2:
             raise ConfigError("train: epochs, batch_size must be >= 1 and windows >= 2")
 
