@@ -339,6 +339,8 @@ class VioNode(Node):
         values.update({f"sync.{k}": v for k, v in buffer_counters.items()})
         values.update({f"estimator.{k}": v for k, v in self.estimator.counters.items()})
         values.update({f"source.{k}": v for k, v in self.estimator.source.counters.items()})
+        if (network_path := getattr(self.estimator.source, "network_path", None)) is not None:
+            values["network_path"] = network_path  # cpu | cuda eager | cuda graph (estimator.cuda_graph)
         if self.estimator.visual_velocity is not None:  # window-velocity tracks done at arrival / in the step
             tracker = self.estimator.visual_velocity.tracker
             values.update({"visual.tracks_prepared_used": tracker.offered_used,

@@ -102,3 +102,10 @@ def test_images_prepared_at_arrival_give_the_same_poses(frames: list[SyncedFrame
     source = estimator.source.counters
     assert source["tracks_computed"] == 0  # across the NaN frame, the repeated frame and the restart
     assert source["tracks_offered_used"] == counters["frames_tracked"] - 2  # all but the two starts
+
+
+def test_cuda_graph_is_only_installed_on_cuda() -> None:
+    """`estimator.cuda_graph` leaves a CPU network's step as it is, and diagnostics say which path runs."""
+    estimator = VioEstimator.from_file(HYBRID, EstimatorConfig(device="cpu", cuda_graph=True))
+    assert estimator.source.graph_step is None and "step" not in estimator.source.network.__dict__
+    assert estimator.source.network_path == "cpu"

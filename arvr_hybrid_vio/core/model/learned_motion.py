@@ -20,6 +20,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -106,6 +107,7 @@ class LearnedMotion:
         self.measurement_scale = measurement_scale
         self.name = network.config.family
         self.front_end = VisualFrontEnd(network.config)
+        self.graph_step: Any = None  # core.graph_step.GraphBackedStep on network.step (CUDA), else None
         self._weights: np.ndarray | None = None
         self.reset()
 
@@ -123,10 +125,11 @@ class LearnedMotion:
         resolved = resolve_device(device)
         network, _ = load_model(path, device=resolved)
         LOGGER.info("loaded %s model %s on %s", network.config.family, path, resolved)
+        motion = cls(network, device=resolved, gravity_m_s2=gravity_m_s2, **options)
         if cuda_graph and resolved.type == "cuda":
             from arvr_hybrid_vio.core.graph_step import GraphBackedStep
-            GraphBackedStep.install(network)
-        return cls(network, device=resolved, gravity_m_s2=gravity_m_s2, **options)
+            motion.graph_step = GraphBackedStep.install(network)
+        return motion
 
     def reset(self) -> None:
         """Empty the network's temporal state and forget the reference image and the input attitude."""
@@ -154,6 +157,18 @@ class LearnedMotion:
         if reference is None or int(stamp_ns) <= reference.stamp_ns:
             return
         self.front_end.offer(self.front_end.track_ahead(reference, self.front_end.view_image(stamp_ns, image)))
+
+    @property
+    def network_path(self) -> str:
+        """How the network steps: ``cpu``, ``cuda eager``, ``cuda graph`` or ``cuda eager (graph capture
+        failed: ...)`` (for diagnostics)."""
+        if self.device.type != "cuda":
+            return self.device.type
+        if self.graph_step is None:
+            return "cuda eager"
+        if self.graph_step.capture_error is not None:
+            return f"cuda eager (graph capture failed: {self.graph_step.capture_error})"
+        return "cuda graph"
 
     @property
     def counters(self) -> dict[str, int]:
