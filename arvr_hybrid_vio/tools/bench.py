@@ -155,14 +155,7 @@ def measure_cuda_graph(args: argparse.Namespace, estimator: Any, eager: Any, seq
     network = est_bench.network_of(estimator)
     times, check = est_bench.bench_cuda_graph(network, eager.inputs, iterations=args.network_iterations)
     backed = GraphBackedStep.install(network)
-    try:
-        estimator.reset()
-        graphed = est_bench.bench_estimator(estimator, sequence, sync_config=configs.sync, warmup=args.warmup,
-                                            network_iterations=1, paced=False)
-    finally:
-        backed.remove()
-    pose_diff = float(abs(graphed.positions - eager.positions).max()) if eager.positions.shape == \
-        graphed.positions.shape else math.inf
+    graphed, pose_diff = _replay_with(backed, args, estimator, eager, sequence, configs)
     out = {"cuda_graph_max_abs_diff": check.max_abs_diff, "cuda_graph_tolerance": GRAPH_ATOL,
            "cuda_graph_pose_max_diff_m": pose_diff, "cuda_graph_replays": backed.replays,
            **_summary(times, "cuda_graph_network_ms", "CUDA graph network step"),
@@ -179,20 +172,27 @@ def measure_cuda_graph(args: argparse.Namespace, estimator: Any, eager: Any, seq
     return out
 
 
+def _replay_with(step: Any, args: argparse.Namespace, estimator: Any, eager: Any, sequence: Any,
+                 configs: Any) -> tuple[Any, float]:
+    """A back-to-back replay with ``step`` shadowing the network's step (removed afterwards): the bench,
+    and the largest position difference to the eager fp32 replay ``eager`` (inf if the poses differ in number)."""
+    try:
+        estimator.reset()
+        replayed = est_bench.bench_estimator(estimator, sequence, sync_config=configs.sync, warmup=args.warmup,
+                                             network_iterations=1, paced=False)
+    finally:
+        step.remove()
+    same = eager.positions.shape == replayed.positions.shape
+    return replayed, float(abs(replayed.positions - eager.positions).max()) if same else math.inf
+
+
 def measure_half_precision(args: argparse.Namespace, estimator: Any, eager: Any, sequence: Any, configs: Any,
                            name: str) -> dict[str, Any]:
     """The estimator with the network step under autocast (``fp16`` or ``bf16``), against eager fp32:
     step and network times, and the largest position difference over the replay (HALF_POSE_TOL_M)."""
     import torch
     step = est_bench.AutocastStep(est_bench.network_of(estimator), {"fp16": torch.float16, "bf16": torch.bfloat16}[name])
-    try:
-        estimator.reset()
-        half = est_bench.bench_estimator(estimator, sequence, sync_config=configs.sync, warmup=args.warmup,
-                                         network_iterations=1, paced=False)
-    finally:
-        step.remove()
-    pose_diff = float(abs(half.positions - eager.positions).max()) if eager.positions.shape == \
-        half.positions.shape else math.inf
+    half, pose_diff = _replay_with(step, args, estimator, eager, sequence, configs)
     return {f"{name}_pose_max_diff_m": pose_diff, f"{name}_within_tolerance": pose_diff <= HALF_POSE_TOL_M,
             **_summary(half.step_ms, f"{name}_step_ms", f"estimator step ({name} autocast)"),
             **_summary(half.network_in_step_ms, f"{name}_network_in_step_ms", f"network share ({name})")}
