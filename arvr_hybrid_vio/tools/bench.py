@@ -368,7 +368,7 @@ def _cell(results: dict[str, Any], key: str) -> str | None:
     value = results.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or isinstance(value, int):
+    if isinstance(value, int):
         return f"{value:,}"
     return f"{value:.2e}" if 0 < abs(value) < 0.01 else f"{value:.3f}"
 
