@@ -57,6 +57,7 @@ def test_values_are_consistent(bench_run: tuple[subprocess.CompletedProcess, dic
         assert 0 < results[f"{prefix}_p50"] <= results[f"{prefix}_p99"]
     # the real-time replay steps the same frames as the back-to-back one
     assert results["step_latency_paced_ms_count"] == results["step_latency_ms_count"]
+    assert results["paced_pose_max_diff_m"] == 0.0  # images tracked on arrival there: the same poses
     assert results["network_step_ms_count"] == 10
     # every frame the node tracked came back over DDS, and offline inference saw the same frames
     # (within one: at the very first stamp image and IMU travel on two topics, in either order)

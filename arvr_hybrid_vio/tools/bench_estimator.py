@@ -93,7 +93,9 @@ def replay(estimator: VioEstimator, sequence: SynthSequence, *, sync_config: Syn
 
     As in the node, frames released by a push are stepped first, then the IMU sample is
     propagated for the IMU-rate output. With ``real_time`` each sample is pushed no earlier
-    than its stamp says (sleeping in between), as a live sensor stream arrives.
+    than its stamp says (sleeping in between), as a live sensor stream arrives, and each accepted
+    image is tracked on arrival (``VioEstimator.prepare_image``, untimed), as the node does with
+    ``vio.track_on_arrival``: the frame's step then finds its tracks ready.
     """
     buffer, times = SyncBuffer(sync_config), ReplayTimes()
     events = sensor_events(sequence)
@@ -103,7 +105,8 @@ def replay(estimator: VioEstimator, sequence: SynthSequence, *, sync_config: Syn
             time.sleep(delay)
         stamp_ns += stamp_shift_ns
         if kind == EVENT_IMAGE:
-            buffer.push_image(stamp_ns, sequence.images[index])
+            if buffer.push_image(stamp_ns, sequence.images[index]) and real_time:
+                estimator.prepare_image(stamp_ns + buffer.config.time_offset_ns, sequence.images[index])
         else:
             buffer.push_imu(stamp_ns, sequence.gyro[index], sequence.accel[index])
         for frame in _drain(buffer):
@@ -191,6 +194,7 @@ class EstimatorBench:
     inputs: list[tuple[Any, Any, Any]]  # recorded network inputs (for other paths, e.g. CUDA graphs)
     paced_step_ms: np.ndarray  # (S,) VioEstimator.step in a real-time replay (empty if not run)
     paced_network_ms: np.ndarray  # (S,) the network's share of those steps
+    paced_pose_max_diff_m: float  # largest |paced - timed| position (tracks on arrival change nothing: 0)
     positions: np.ndarray  # (P, 3) positions of the timed replay's poses (to compare paths)
 
 
@@ -199,8 +203,8 @@ def bench_estimator(estimator: VioEstimator, sequence: SynthSequence, *, sync_co
     """Time the estimator (two replays: the first warms up, the second is timed) and its network.
 
     With ``paced``, a third replay runs at the sensors' real rate (it takes the sequence's
-    duration): steps 33 ms apart find the weights out of the CPU caches, as in a live node,
-    where back-to-back steps keep them warm.
+    duration), tracking each image on arrival as the node does: steps 33 ms apart find the weights
+    out of the CPU caches, as in a live node, where back-to-back steps keep them warm.
     """
     network = network_of(estimator)
     replay(estimator, sequence, sync_config=sync_config)  # warm-up pass: allocations, caches, lazy imports
@@ -214,17 +218,19 @@ def bench_estimator(estimator: VioEstimator, sequence: SynthSequence, *, sync_co
         alone = time_network_steps(network, probe.inputs, device=_device(network),
                                    warmup=max(warmup, network.config.window), iterations=network_iterations)
     skip_imu = int(round(warmup * len(times.imu_ms) / max(len(times.step_ms), 1)))
-    paced_step, paced_network = np.asarray([]), np.asarray([])
+    paced_step, paced_network, paced_diff = np.asarray([]), np.asarray([]), float("nan")
     if paced:
         paced_times, paced_probe = _probed_replay(estimator, sequence, sync_config=sync_config, laps=2, real_time=True)
         paced_step = np.asarray(paced_times.step_ms[warmup:])
         paced_network = np.asarray(paced_probe.durations_ms[warmup:] if paced_probe else [])
+        timed, replayed = np.asarray(times.positions), np.asarray(paced_times.positions)
+        paced_diff = float(np.abs(timed - replayed).max()) if timed.shape == replayed.shape else float("inf")
     return EstimatorBench(
         step_ms=np.asarray(times.step_ms[warmup:]), imu_ms=np.asarray(times.imu_ms[skip_imu:]),
         network_in_step_ms=in_step, network_ms=alone,
         params_total=_parameter_count(network), family=getattr(estimator.source, "name", "unknown"),
         inputs=probe.inputs if probe is not None else [], positions=np.asarray(times.positions),
-        paced_step_ms=paced_step, paced_network_ms=paced_network)
+        paced_step_ms=paced_step, paced_network_ms=paced_network, paced_pose_max_diff_m=paced_diff)
 
 
 def _probed_replay(estimator: VioEstimator, sequence: SynthSequence, *, sync_config: SyncConfig, laps: int,
