@@ -174,6 +174,13 @@ class VioEstimator:
         self._restart_propagation(frame)
         return self._estimate(self._nav)
 
+    def finish_frame(self) -> None:
+        """Work for the next frame that the last frame's pose does not wait for: with
+        ``visual_velocity.defer_solve`` the window solve. A live caller calls it once the pose is out;
+        ``step`` does it otherwise, so the poses are the same either way."""
+        if self.visual_velocity is not None:
+            self.visual_velocity.solve_pending()
+
     def prepare_image(self, stamp_ns: int, image: np.ndarray) -> None:
         """Visual work for a frame that still waits for its IMU (live; ``stamp_ns`` as the synced frame
         will carry it): the source may do it now, so that ``step`` on that frame is shorter. The poses

@@ -31,6 +31,9 @@ class VisualVelocityConfig:
     frame_stride: int = 6  # the solve uses every this many frames of the window, the newest included
     solve_every: int = 2  # solve at every this many frames (tracks are kept at every frame; tuned on val)
     tilt_correction_per_s: float = 0.2  # roll/pitch pull towards the window's gravity leak, 1/s (0: off; tuned on val)
+    # solve after the frame's pose is out (VioEstimator.finish_frame) and apply it at the next frame: the
+    # solve leaves the latency path; the velocity then comes from frames up to the previous one
+    defer_solve: bool = False
     solve: WindowVelocityConfig = field(default_factory=WindowVelocityConfig)  # the linear solve
     tracker: TrackerConfig = field(default_factory=TrackerConfig)  # the persistent feature tracks
 
@@ -77,6 +80,8 @@ class VisualVelocity:
         self._camera: CameraModel | None = None  # at the images' size
         self.last: WindowVelocity | None = None
         self._added = 0  # frames added since the last reset
+        self._solve_scheduled = False  # defer_solve: the newest frame's solve is still to run
+        self._deferred: tuple[WindowVelocity, _WindowFrame] | None = None  # its result and its origin
 
     def reset(self) -> None:
         """Start a new window (after a long gap or a skipped frame); the feature tracks go on."""
@@ -84,6 +89,8 @@ class VisualVelocity:
         self._frames.clear()
         self.last = None
         self._added = 0
+        self._solve_scheduled = False
+        self._deferred = None
 
     def restart(self) -> None:
         """Forget the window and every feature track (an estimator reset)."""
@@ -117,6 +124,7 @@ class VisualVelocity:
             rotation_world_body: (3, 3) the body's orientation at this frame.
             pre: the IMU preintegrated from the previous frame to this one; None starts a new window.
         """
+        self.solve_pending()  # defer_solve: a solve that nobody ran after the previous frame runs now
         if pre is None:
             self.reset()
         camera = self._camera_for(image.shape)
@@ -126,24 +134,46 @@ class VisualVelocity:
             self._frames.popleft()
             self.tracker.drop_oldest()
         self._added += 1
-        stride = max(1, self.config.frame_stride)
-        chosen = np.arange(len(self._frames) - 1, -1, -stride)[::-1]  # solved frames, the newest included
-        if len(chosen) < 3 or self._added % max(1, self.config.solve_every):
-            return None
+        due = len(self._solved_frames()) >= 3 and self._added % max(1, self.config.solve_every) == 0
+        if self.config.defer_solve:
+            deferred, self._deferred = self._deferred, None  # solved with frames up to the previous one
+            self._solve_scheduled = due
+            return None if deferred is None else self._measurement(*deferred)
+        solved = self._solve() if due else None
+        return None if solved is None else self._measurement(*solved)
+
+    def solve_pending(self) -> None:
+        """Run the solve ``add_frame`` scheduled (``defer_solve``); its velocity goes into the next frame.
+        A no-op when nothing is scheduled. ``add_frame`` calls it first, so results never depend on
+        whether (or when) the caller did."""
+        if self._solve_scheduled:
+            self._solve_scheduled = False
+            self._deferred = self._solve()
+
+    def _solved_frames(self) -> np.ndarray:
+        """Indices of the window frames a solve uses: every ``frame_stride``-th, the newest included."""
+        return np.arange(len(self._frames) - 1, -1, -max(1, self.config.frame_stride))[::-1]
+
+    def _solve(self) -> tuple[WindowVelocity, _WindowFrame] | None:
+        """Solve the window as it stands (``self.last``); the solution and its origin frame, or None."""
+        camera, chosen = self._camera, self._solved_frames()
         frames = [self._frames[int(index)] for index in chosen]
-        start, previous = frames[0], self._frames[-2]  # the solve's origin; the newest interval's start
+        start = frames[0]  # the solve's origin
         times = np.array([frame.time_s for frame in frames]) - start.time_s
         rotations = np.stack([frame.rotation for frame in frames])
         offsets = (np.stack([frame.position_xyz for frame in frames]) - start.position_xyz
                    - times[:, None] * start.velocity_xyz + rotations @ np.asarray(camera.t_imu_camera))
         self.last = solve_window_velocity(self.tracker.observations(chosen), times, rotations @ camera.rotation,
                                           offsets, self.config.solve)
-        if self.last is None:
-            return None
-        velocity, covariance = self.last.velocity_at(previous.time_s - start.time_s)
+        return None if self.last is None else (self.last, start)
+
+    def _measurement(self, solution: WindowVelocity, start: _WindowFrame) -> VelocityMeasurement:
+        """``solution`` (origin ``start``) as the velocity at the newest frame interval's start."""
+        previous = self._frames[-2]
+        velocity, covariance = solution.velocity_at(previous.time_s - start.time_s)
         covariance = covariance + self.config.solve.velocity_floor_m_s ** 2 * np.eye(3)
         return VelocityMeasurement(velocity + previous.velocity_xyz - start.velocity_xyz, covariance,
-                                   self.last.features_used, self.last.acceleration_xyz)
+                                   solution.features_used, solution.acceleration_xyz)
 
     def _strapdown(self, rotation: np.ndarray, pre: Preintegration | None) -> _WindowFrame:
         """The new frame, its strapdown carried on from the newest frame over ``pre``."""

@@ -255,6 +255,7 @@ class VioNode(Node):
                 self._process_frame(frame)
                 continue
             if not self._propagate_one():
+                self.estimator.finish_frame()  # idle: the next frame's deferred work (visual_velocity.defer_solve)
                 return
 
     def _pop_frame(self) -> SyncedFrame | None:

@@ -93,9 +93,10 @@ def replay(estimator: VioEstimator, sequence: SynthSequence, *, sync_config: Syn
 
     As in the node, frames released by a push are stepped first, then the IMU sample is
     propagated for the IMU-rate output. With ``real_time`` each sample is pushed no earlier
-    than its stamp says (sleeping in between), as a live sensor stream arrives, and each accepted
+    than its stamp says (sleeping in between), as a live sensor stream arrives, each accepted
     image is tracked on arrival (``VioEstimator.prepare_image``, untimed), as the node does with
-    ``vio.track_on_arrival``: the frame's step then finds its tracks ready.
+    ``vio.track_on_arrival``, so that the frame's step finds its tracks ready, and after each step
+    ``VioEstimator.finish_frame`` runs untimed (deferred work, as the node does when idle).
     """
     buffer, times = SyncBuffer(sync_config), ReplayTimes()
     events = sensor_events(sequence)
@@ -117,6 +118,8 @@ def replay(estimator: VioEstimator, sequence: SynthSequence, *, sync_config: Syn
                 times.step_ms.append((time.perf_counter() - started) * 1e3)
                 times.positions.append(pose.position_xyz)
                 times.poses += 1
+            if real_time:  # as the node when idle: work the pose did not wait for (untimed)
+                estimator.finish_frame()
         if kind == EVENT_IMU:
             started = time.perf_counter()
             if estimator.propagate_imu(stamp_ns, sequence.gyro[index], sequence.accel[index]) is not None:

@@ -116,6 +116,62 @@ def test_window_tracks_computed_ahead_give_the_same_poses(sweep) -> None:
     assert ahead_tracker.offered_used == plain_tracker.computed == len(frames) - 1  # all but the NaN frame
 
 
+def test_a_deferred_solve_is_the_same_solve_applied_one_frame_later(sweep) -> None:
+    """``defer_solve``: the solve that ran with frame k (immediately) runs after it (``solve_pending``)
+    and its velocity, at frame k's stamp, goes into frame k+1: the same solutions, one frame later."""
+    index = np.searchsorted(sweep.imu_stamps_ns, sweep.image_stamps_ns)
+    now = VisualVelocity(VisualVelocityConfig(solve_every=1))
+    later = VisualVelocity(VisualVelocityConfig(solve_every=1, defer_solve=True))
+    for vision in (now, later):
+        vision.set_camera(rig_camera(sweep))
+    measured_now, measured_later, solved = [], [], 0
+    for frame, image in enumerate(sweep.images[:120]):
+        span = slice(index[frame - 1], index[frame] + 1) if frame else None
+        pre = None if span is None else preintegrate(sweep.imu_stamps_ns[span], sweep.gyro[span], sweep.accel[span])
+        rotation = quat_wxyz_to_matrix(sweep.gt_quats_wxyz[index[frame]])
+        measured_now.append(now.add_frame(int(sweep.image_stamps_ns[frame]), image, rotation, pre))
+        measured_later.append(later.add_frame(int(sweep.image_stamps_ns[frame]), image, rotation, pre))
+        later.solve_pending()
+        if now.last is not None:
+            solved += 1
+            np.testing.assert_array_equal(now.last.velocity_xyz, later.last.velocity_xyz)
+    assert solved > 80
+    assert [m is None for m in measured_later[1:]] == [m is None for m in measured_now[:-1]]
+    for frame in range(50, 120):  # frame k's solution at frame k's stamp: the start of frame k+1's interval
+        truth = sweep.gt_velocity_xyz[index[frame - 1]]
+        assert np.linalg.norm(measured_later[frame].velocity_xyz - truth) < 0.05
+    errors = [np.linalg.norm(m.velocity_xyz - sweep.gt_velocity_xyz[index[k - 1]])
+              for k, m in enumerate(measured_later) if k >= 50]
+    assert np.sqrt(np.mean(np.square(errors))) < 0.01  # m/s
+
+
+def test_deferred_solve_poses_do_not_depend_on_when_the_caller_finishes_frames(sweep) -> None:
+    """The estimator with ``defer_solve``: the same poses whether the caller runs ``finish_frame``
+    after every step (the node, when idle) or never (``step`` runs it), over a NaN frame and a restart."""
+    frames = list(synced_frames(sweep.image_stamps_ns, sweep.images, sweep.imu_stamps_ns, sweep.gyro,
+                                sweep.accel))
+    broken = frames[60]
+    frames[60] = dataclasses.replace(broken, gyro_rad_s=np.full_like(broken.gyro_rad_s, np.nan))
+    frames[150:] = [dataclasses.replace(frame, frame_index=index) for index, frame in enumerate(frames[150:])]
+    config = EstimatorConfig(device="cpu", visual_velocity=VisualVelocityConfig(defer_solve=True))
+
+    def replay(finish: bool) -> tuple[np.ndarray, int]:
+        estimator = VioEstimator.from_file("imu-only", config)
+        estimator.set_camera(rig_camera(sweep))
+        positions = []
+        for frame in frames:
+            pose = estimator.step(frame)
+            if pose is not None:
+                positions.append(pose.position_xyz)
+            if finish:
+                estimator.finish_frame()
+        return np.array(positions), estimator.counters["visual_velocity_updates"]
+
+    (lazy, lazy_updates), (finished, finished_updates) = replay(False), replay(True)
+    np.testing.assert_array_equal(lazy, finished)
+    assert lazy_updates == finished_updates > 50
+
+
 @pytest.mark.parametrize("changes", [dict(window_s=0.0), dict(frame_stride=0), dict(solve_every=0),
                                      dict(tilt_correction_per_s=-0.1)])
 def test_bad_settings_are_refused(changes) -> None:
