@@ -13,7 +13,8 @@ from arvr_hybrid_vio.core.geometry import matrix_to_quat_wxyz, quat_wxyz_to_matr
 from arvr_hybrid_vio.core.types import PoseEstimate
 from arvr_hybrid_vio.nodes.vio_health import LatencyStats, RateMeter, node_state
 from arvr_hybrid_vio.nodes.vio_node_config import (
-    IDENTITY_4X4, VioNodeConfig, estimate_in_base, estimate_is_finite, resolve_model_path, transform_from_row_major)
+    IDENTITY_4X4, VioNodeConfig, estimate_in_base, estimate_is_finite, load_node_configs, resolve_model_path,
+    transform_from_row_major)
 
 
 def rigid(rotvec, translation) -> np.ndarray:
@@ -172,6 +173,21 @@ def test_rig_camera_from_camera_info_then_parameters_then_none():
                                   camera_resolution=(752, 480))
     np.testing.assert_allclose(mounted.rig_camera().t_imu_camera, T_imu_camera[:3, 3], atol=1e-12)
     np.testing.assert_allclose(mounted.rig_camera(info).t_imu_camera, T_imu_camera[:3, 3], atol=1e-12)
+
+
+def test_extrinsics_without_a_calibration_are_reported_as_unused():
+    """A mount in T_base_camera with no intrinsics and no CameraInfo topic would be silently replaced by
+    the training camera's: the node warns, naming what to set."""
+    assert VioNodeConfig().unused_extrinsics_warning() is None  # identity extrinsics say nothing
+    mount = tuple(rigid([0.0, 0.2, 0.0], [0.05, 0.0, 0.0]).reshape(16))
+    warning = VioNodeConfig(T_base_camera=mount).unused_extrinsics_warning()
+    assert warning is not None and "vio.camera_intrinsics" in warning and "vio.camera_info_topic" in warning
+    assert VioNodeConfig(T_base_camera=mount, T_base_imu=mount).unused_extrinsics_warning() is None  # same place
+    rig = load_node_configs(Path(__file__).resolve().parents[1] / "config" / "vio_rig.yaml").vio
+    assert rig.unused_extrinsics_warning() is None  # its default mount is the training camera's
+    assert VioNodeConfig(T_base_camera=mount, camera_info_topic="/cam0/camera_info").unused_extrinsics_warning() is None
+    assert VioNodeConfig(T_base_camera=mount, camera_intrinsics=(458.7, 457.3, 367.2, 248.4),
+                         camera_resolution=(752, 480)).unused_extrinsics_warning() is None
 
 
 @pytest.mark.parametrize("kwargs", [

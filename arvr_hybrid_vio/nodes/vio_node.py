@@ -68,6 +68,8 @@ class VioNode(Node):
         self.model_path = resolve_model_path(self.config.model_path)
         self.estimator = VioEstimator.from_file(self.model_path, estimator_config)
         self.estimator.set_camera(self.config.rig_camera())
+        if (warning := self.config.unused_extrinsics_warning()) is not None:
+            self.get_logger().warning(warning)
         self._camera_info: CameraInfoValues | None = None  # the last calibration seen on CameraInfo
         self._pending_camera: list[CameraModel | None] = []  # handed from the executor to the worker
         self.buffer = SyncBuffer(sync_config)

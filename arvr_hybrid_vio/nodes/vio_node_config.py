@@ -130,6 +130,25 @@ class VioNodeConfig:
         T_base_camera = transform_from_row_major(self.T_base_camera, name="vio.T_base_camera")
         return tuple(float(v) for v in T_base_imu[:3, :3].T @ (T_base_camera[:3, 3] - T_base_imu[:3, 3]))
 
+    def unused_extrinsics_warning(self) -> str | None:
+        """A message when the extrinsics place the camera (``T_base_camera`` relative to ``T_base_imu``)
+        but no calibration will be used with them: without ``camera_intrinsics`` and without a
+        CameraInfo topic the estimator assumes the model's training camera, its mount included."""
+        from arvr_hybrid_vio.core.model.camera_input import trained_camera
+        from arvr_hybrid_vio.core.model.model_config import ModelConfig
+        if self.camera_intrinsics or self.camera_info_topic:
+            return None
+        rotation, translation = self.camera_rotation_imu(), self.camera_translation_imu()
+        training = trained_camera(ModelConfig())
+        for assumed_rotation, assumed_translation in ((np.eye(3).reshape(9), (0.0, 0.0, 0.0)),
+                                                      (training.R_imu_camera, training.t_imu_camera)):
+            if np.allclose(rotation, assumed_rotation, atol=1e-6) and np.allclose(translation, assumed_translation,
+                                                                                atol=1e-4):
+                return None  # not set (camera at the IMU, the default), or the training mount itself
+        return ("vio.T_base_camera places the camera relative to the IMU, but neither vio.camera_intrinsics nor "
+                "vio.camera_info_topic is set: the model's training camera, its mount and lever arm included, "
+                "is assumed instead; set the intrinsics (or a CameraInfo topic) for the mount to be used")
+
     def rig_camera(self, camera_info: CameraInfoValues | None = None) -> CameraModel | None:
         """The rig camera for the estimator: CameraInfo's calibration when given (and not all
         zero), else the ``camera_*`` parameters, else None (the model's training camera).
