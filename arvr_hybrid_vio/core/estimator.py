@@ -58,7 +58,7 @@ class EstimatorConfig:
     gyro_noise_density: float = 1.7e-4  # for the imu-only rotation covariance, rad/s/sqrt(Hz)
     torch_threads: int = 0  # torch intra-op threads on CPU; 0 leaves torch's default
     imu_history_s: float = 1.0  # IMU kept for re-propagation after a late frame, s
-    tilt_correction_per_s: float = 0.2  # learned models: roll/pitch pull towards the accelerometer, 1/s (0: off)
+    tilt_correction_per_s: float = 0.2  # every source: roll/pitch pull towards the accelerometer, 1/s (0: off)
     velocity_random_walk: float = 0.03  # IMU velocity drift in the velocity fusion, m/s/sqrt(s) (tuned on val)
     velocity_measurement_scale: float = 1.0  # learned models: multiplies the network's velocity variance
     # metric velocity from persistent feature tracks and the IMU over a window (core.visual_velocity)
@@ -90,7 +90,8 @@ class VioEstimator:
         """
         if str(model_path) == IMU_ONLY:
             source: MotionSource = StrapdownMotion(gravity_m_s2=config.gravity_m_s2,
-                                                   gyro_noise_density=config.gyro_noise_density)
+                                                   gyro_noise_density=config.gyro_noise_density,
+                                                   tilt_correction_per_s=config.tilt_correction_per_s)
         else:
             from arvr_hybrid_vio.core.model.learned_motion import LearnedMotion  # torch only when needed
             source = LearnedMotion.from_file(Path(model_path), device=config.device,

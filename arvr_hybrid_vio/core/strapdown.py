@@ -132,6 +132,24 @@ def gravity_aligned_rotation(mean_accel_m_s2: np.ndarray) -> np.ndarray:
     return Rotation.from_euler("ZYX", [0.0, pitch, roll]).as_matrix()
 
 
+def tilt_corrected(rotation: np.ndarray, pre: Preintegration, delta_rotation: np.ndarray, *, rate_per_s: float,
+                   gravity_m_s2: float = GRAVITY_M_S2) -> np.ndarray:
+    """``delta_rotation`` with roll/pitch nudged towards the interval's mean specific force (world
+    ``R dv / dt`` should point up), for a body at ``rotation`` at the interval start.
+
+    Applied only in calm intervals (mean specific force within 0.5 m/s^2 of g), as a world-frame
+    rotation of the new orientation by ``rate_per_s * dt * (m_hat x e_z)``; ``rate_per_s <= 0`` is off.
+    """
+    if rate_per_s <= 0.0 or pre.dt_s <= 0.0:
+        return delta_rotation
+    measured_up = rotation @ pre.delta_velocity / pre.dt_s  # (3,) world, m/s^2
+    norm = float(np.linalg.norm(measured_up))
+    if abs(norm - gravity_m_s2) > 0.5:
+        return delta_rotation
+    correction = so3_exp(rate_per_s * pre.dt_s * np.cross(measured_up / norm, [0.0, 0.0, 1.0]))
+    return rotation.T @ correction @ rotation @ delta_rotation
+
+
 def static_initial_state(stamps_ns: np.ndarray, accel_m_s2: np.ndarray) -> NavState:
     """State at the last stamp of a (near-)static window: roll/pitch from mean accel, zero velocity.
 

@@ -33,7 +33,7 @@ from arvr_hybrid_vio.core.model.inputs import gravity_body, inertial_inputs
 from arvr_hybrid_vio.core.model.motion_source import LOOKAHEAD_FRAMES, RelativeMotion
 from arvr_hybrid_vio.core.model.network import VioNetwork
 from arvr_hybrid_vio.core.model.visual_tracks import derotated
-from arvr_hybrid_vio.core.strapdown import NavState, Preintegration, preintegrate
+from arvr_hybrid_vio.core.strapdown import NavState, Preintegration, preintegrate, tilt_corrected
 from arvr_hybrid_vio.core.types import SyncedFrame
 
 LOGGER = logging.getLogger(__name__)
@@ -281,19 +281,9 @@ class LearnedMotion:
             self._state = self._run_network(ahead.inputs[:ahead.served], ahead.state_before)[1]
 
     def _tilt_corrected(self, rotation: np.ndarray, pre: Preintegration, delta_rotation: np.ndarray) -> np.ndarray:
-        """Nudge roll/pitch towards the interval's mean specific force (world ``R dv / dt`` should point up).
-
-        Applied only in calm intervals (mean specific force within 0.5 m/s^2 of g), as a
-        world-frame rotation of the new orientation by ``rate * dt * (m_hat x e_z)``.
-        """
-        if self.tilt_correction_per_s <= 0.0 or pre.dt_s <= 0.0:
-            return delta_rotation
-        measured_up = rotation @ pre.delta_velocity / pre.dt_s  # (3,) world, m/s^2
-        norm = float(np.linalg.norm(measured_up))
-        if abs(norm - self.gravity_m_s2) > 0.5:
-            return delta_rotation
-        correction = so3_exp(self.tilt_correction_per_s * pre.dt_s * np.cross(measured_up / norm, [0.0, 0.0, 1.0]))
-        return rotation.T @ correction @ rotation @ delta_rotation
+        """Roll/pitch nudged towards the accelerometer in calm intervals (``core.strapdown.tilt_corrected``)."""
+        return tilt_corrected(rotation, pre, delta_rotation, rate_per_s=self.tilt_correction_per_s,
+                              gravity_m_s2=self.gravity_m_s2)
 
     @property
     def network_velocity(self) -> tuple[np.ndarray, np.ndarray] | None:

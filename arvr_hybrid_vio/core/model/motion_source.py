@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from arvr_hybrid_vio.core.strapdown import GRAVITY_M_S2, NavState, Preintegration
+from arvr_hybrid_vio.core.strapdown import GRAVITY_M_S2, NavState, Preintegration, tilt_corrected
 from arvr_hybrid_vio.core.types import SyncedFrame
 
 LOOKAHEAD_FRAMES = 64  # at most this many frames (the current one included) are passed as ``upcoming``
@@ -83,6 +83,9 @@ class StrapdownMotion:
 
     gravity_m_s2: float = GRAVITY_M_S2  # gravity magnitude, m/s^2
     gyro_noise_density: float = 1.7e-4  # rad/s/sqrt(Hz)
+    # roll/pitch pull towards the accelerometer in calm intervals, 1/s (0: pure strapdown); the
+    # estimator gives it the learned sources' rate, so that the baselines differ by the learning only
+    tilt_correction_per_s: float = 0.0
     name: str = "imu-only"
 
     def reset(self) -> None:
@@ -116,7 +119,9 @@ class StrapdownMotion:
         dt_s = pre.dt_s
         gravity = np.array([0.0, 0.0, -self.gravity_m_s2])
         at_rest = state.rotation.T @ (0.5 * gravity * dt_s * dt_s) + pre.delta_position
-        return RelativeMotion(pre.delta_rotation, at_rest, np.full(3, self.gyro_noise_density ** 2 * dt_s))
+        rotation = tilt_corrected(state.rotation, pre, pre.delta_rotation, rate_per_s=self.tilt_correction_per_s,
+                                  gravity_m_s2=self.gravity_m_s2)
+        return RelativeMotion(rotation, at_rest, np.full(3, self.gyro_noise_density ** 2 * dt_s))
 
     @property
     def fusion_weights(self) -> np.ndarray | None:
