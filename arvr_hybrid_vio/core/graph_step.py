@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from arvr_hybrid_vio.core.step_shadow import StepShadow
 from arvr_hybrid_vio.core.timing import BenchmarkError
 
 LOGGER = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ def compare_with_eager(network: Any, graphed: GraphedStep, inputs: list[tuple[Te
     return GraphCheck(steps=len(inputs), max_abs_diff=worst, tolerance=GRAPH_ATOL)
 
 
-class GraphBackedStep:
+class GraphBackedStep(StepShadow):
     """A drop-in for ``network.step`` that replays a CUDA graph once the state is steady.
 
     ``install`` puts it on a network instance, so the estimator's own code path
@@ -143,8 +144,7 @@ class GraphBackedStep:
     """
 
     def __init__(self, network: Any) -> None:
-        self.network = network
-        self._previous = network.__dict__.get("step")
+        super().__init__(network)
         self._eager = eager_step(network)
         self.graphed: GraphedStep | None = None
         self.replays = 0  # steps served by the graph
@@ -157,13 +157,6 @@ class GraphBackedStep:
         backed = cls(network)
         network.step = backed
         return backed
-
-    def remove(self) -> None:
-        """Restore what ``network.step`` was before ``install``."""
-        if self._previous is None:
-            del self.network.step
-        else:
-            self.network.step = self._previous
 
     def __call__(self, tracks: Tensor, inertial: Tensor, context: Tensor,
                  state: dict[str, tuple[Tensor, ...]]) -> tuple[Any, dict[str, tuple[Tensor, ...]]]:

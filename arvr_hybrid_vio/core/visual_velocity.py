@@ -124,9 +124,10 @@ class VisualVelocity:
             rotation_world_body: (3, 3) the body's orientation at this frame.
             pre: the IMU preintegrated from the previous frame to this one; None starts a new window.
         """
-        self.solve_pending()  # defer_solve: a solve that nobody ran after the previous frame runs now
         if pre is None:
-            self.reset()
+            self.reset()  # a new window: a solve still scheduled for the old one is dropped unrun
+        else:
+            self.solve_pending()  # defer_solve: a solve that nobody ran after the previous frame runs now
         camera = self._camera_for(image.shape)
         self.tracker.add_frame(stamp_ns, image, lambda pixels: undistorted_normalised(camera, pixels))
         self._frames.append(self._strapdown(np.asarray(rotation_world_body, dtype=np.float64), pre))

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
+from arvr_hybrid_vio.core.step_shadow import StepShadow
 from arvr_hybrid_vio.core.sync_buffer import SyncBuffer, SyncConfig
 from arvr_hybrid_vio.core.synth.imu import ImuConfig
 from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, SynthSequence, generate_sequence
@@ -46,7 +47,7 @@ def sensor_events(sequence: SynthSequence) -> list[tuple[int, int, int]]:
 
 
 @dataclass
-class NetworkProbe:
+class NetworkProbe(StepShadow):
     """Wraps ``network.step``: records its inputs and times it (with device synchronisation)."""
 
     network: Any  # VioNetwork
@@ -55,7 +56,7 @@ class NetworkProbe:
     durations_ms: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._previous = self.network.__dict__.get("step")  # e.g. a GraphBackedStep
+        StepShadow.__init__(self, self.network)  # the previous step may be a GraphBackedStep
         self._step = self.network.step
         self.network.step = self  # instance attribute shadows the method until ``remove``
 
@@ -67,13 +68,6 @@ class NetworkProbe:
         self.synchronize()
         self.durations_ms.append((time.perf_counter() - started) * 1e3)
         return result
-
-    def remove(self) -> None:
-        """Restore what ``network.step`` was before the probe."""
-        if self._previous is None:
-            del self.network.step
-        else:
-            self.network.step = self._previous
 
 
 @dataclass
@@ -290,7 +284,7 @@ def synthetic_trajectories(*, poses: int, seed: int = 0) -> tuple[Any, Any]:
             Trajectory(stamps, noisy, quats, source="synthetic estimate"))
 
 
-class AutocastStep:
+class AutocastStep(StepShadow):
     """Shadows ``network.step`` with the eager step under ``torch.autocast`` (fp16 or bf16 on CUDA).
 
     For the benchmark's half-precision check only: the estimator itself runs fp32 (or its CUDA graph).
@@ -298,8 +292,8 @@ class AutocastStep:
 
     def __init__(self, network: Any, dtype: Any) -> None:
         from arvr_hybrid_vio.core.graph_step import eager_step
-        self.network, self.dtype = network, dtype
-        self._previous = network.__dict__.get("step")
+        super().__init__(network)
+        self.dtype = dtype
         self._eager = eager_step(network)
         network.step = self
 
@@ -308,13 +302,6 @@ class AutocastStep:
         with torch.autocast(device_type=tracks.device.type, dtype=self.dtype):
             out, new_state = self._eager(tracks, inertial, context, state)
         return type(out)(*[None if t is None else t.float() for t in out]), new_state
-
-    def remove(self) -> None:
-        """Restore what ``network.step`` was before."""
-        if self._previous is None:
-            del self.network.step
-        else:
-            self.network.step = self._previous
 
 
 def bench_cuda_graph(network: Any, inputs: list[tuple[Any, Any, Any]], *, iterations: int) -> tuple[np.ndarray, Any]:
