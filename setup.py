@@ -16,7 +16,7 @@ ENTRY_POINTS = {
     "import_euroc": "arvr_hybrid_vio.tools.import_euroc:main",
     "dataset": "arvr_hybrid_vio.tools.dataset:main",
     "train": "arvr_hybrid_vio.tools.train:main",
-    "infer": "arvr_hybrid_vio.tools.infer:main",
+    "infer": "arvr_hybrid_vio.tools.infer:cli",
     "benchmark": "arvr_hybrid_vio.tools.benchmark:main",
     "bench": "arvr_hybrid_vio.tools.bench:main",
     "demo": "arvr_hybrid_vio.tools.demo:main",

@@ -1,6 +1,7 @@
 """arvr-vio-infer on a short synthetic bag: TUM of the right length, same poses as the array replay."""
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import subprocess
@@ -19,7 +20,7 @@ from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, gener
 from arvr_hybrid_vio.core.trajectory import read_tum
 from arvr_hybrid_vio.core.training.replay import run_estimator, synced_frames
 from arvr_hybrid_vio.io.sensor_bags import streams_from_sequence, write_sensor_bag
-from arvr_hybrid_vio.tools.infer import main
+from arvr_hybrid_vio.tools.infer import collector_paused, main
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +81,34 @@ def test_the_reader_side_imports_no_torch() -> None:
             "arvr_hybrid_vio.core.model_header; print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_the_console_script_writes_the_trajectory_and_exits_with_main_s_code(synthetic: tuple, tmp_path: Path) -> None:
+    """``arvr-vio-infer`` (``cli``) leaves by ``os._exit`` after ``main``: the trajectory must be whole on
+    disk, the log flushed, and a failure still exit 2 with its one line."""
+    sequence, bag, _ = synthetic
+    script = Path(sys.executable).parent / "arvr-vio-infer"
+    out = tmp_path / "est.tum"
+    done = subprocess.run([str(script), str(bag), "--model", "imu-only", "--out", str(out), "--device", "cpu"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"poses written to {out}" in done.stderr  # logged after the write, flushed before the exit
+    assert len(read_tum(out)) == len(sequence.image_stamps_ns) - 15
+    failed = subprocess.run([str(script), str(bag), "--model", "imu-only", "--out", str(out), "--image-topic", "/nope"],
+                            capture_output=True, text=True, check=False)
+    assert failed.returncode == 2
+    assert failed.stderr.strip().splitlines()[-1].startswith("arvr-vio-infer: ") and "/nope not in bag" in failed.stderr
+
+
+def test_collector_paused_freezes_the_start_up_and_restores_the_collector() -> None:
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            with collector_paused():
+                assert not gc.isenabled()
+                kept = [[] for _ in range(1000)]  # objects made during the start-up ...
+            assert gc.isenabled() == enabled
+            assert gc.get_freeze_count() >= len(kept)  # ... are out of the collector's reach
+        finally:
+            gc.unfreeze()
+            gc.enable()
