@@ -146,7 +146,9 @@ def tilt_corrected(rotation: np.ndarray, pre: Preintegration, delta_rotation: np
     norm = float(np.linalg.norm(measured_up))
     if abs(norm - gravity_m_s2) > 0.5:
         return delta_rotation
-    correction = so3_exp(rate_per_s * pre.dt_s * np.cross(measured_up / norm, [0.0, 0.0, 1.0]))
+    up_x, up_y, _ = (measured_up / norm).tolist()
+    # (measured up) x e_z in closed form: np.cross costs ~40 us a call, and this runs twice a frame
+    correction = so3_exp(rate_per_s * pre.dt_s * np.array([up_y, -up_x, 0.0]))
     return rotation.T @ correction @ rotation @ delta_rotation
 
 

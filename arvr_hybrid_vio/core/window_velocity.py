@@ -101,12 +101,12 @@ def solve_window_velocity(observations: WindowObservations, times_s: np.ndarray,
     if feature.size == 0 or feature.max() + 1 < config.min_features:
         return None
     count = int(feature.max()) + 1
-    # Rows of the DLT: e_k^T R_cam^T (L - c), e_1 = (1, 0, -x), e_2 = (0, 1, -y)  -> (K, 2, 3)
-    axes = np.zeros((len(frame), 2, 3))
-    axes[:, 0, 0] = axes[:, 1, 1] = 1.0
-    axes[:, 0, 2], axes[:, 1, 2] = -xy[:, 0], -xy[:, 1]
-    rows = axes @ np.transpose(rotations_world_cam[frame], (0, 2, 1))  # (K, 2, 3) acting on world vectors
-    optical_axes = rotations_world_cam[frame][:, :, 2]  # (K, 3)
+    # Rows of the DLT: e_k^T R_cam^T (L - c), e_1 = (1, 0, -x), e_2 = (0, 1, -y): with the camera's
+    # axes as the columns of R_cam, the rows are (x_axis - x z_axis, y_axis - y z_axis)  -> (K, 2, 3)
+    cameras = rotations_world_cam[frame]  # (K, 3, 3)
+    optical_axes = cameras[:, :, 2]  # (K, 3)
+    rows = np.stack([cameras[:, :, 0] - xy[:, :1] * optical_axes, cameras[:, :, 1] - xy[:, 1:] * optical_axes],
+                    axis=1)  # acting on world vectors
     system = _System(rows, times_s[frame], offsets_xyz[frame], feature, count)
     weights = np.ones(len(frame))
     keep = np.ones(count, dtype=bool)
@@ -120,8 +120,8 @@ def solve_window_velocity(observations: WindowObservations, times_s: np.ndarray,
         relative = landmarks[feature] - system.centres(solution)  # (K, 3) landmark from camera, world
         depth = np.einsum("kj,kj->k", optical_axes, relative)
         keep &= valid & (np.bincount(feature, depth < config.min_depth_m, minlength=count) == 0)
-        residual = (rows @ relative[:, :, None])[:, :, 0] / np.maximum(depth, config.min_depth_m)[:, None]
-        magnitude = np.linalg.norm(residual, axis=1)  # normalised units
+        residual = np.einsum("kaj,kj->ka", rows, relative) / np.maximum(depth, config.min_depth_m)[:, None]
+        magnitude = np.sqrt(residual[:, 0] ** 2 + residual[:, 1] ** 2)  # normalised units
         huber = np.minimum(1.0, config.huber_normalised / np.maximum(magnitude, 1e-12))
         huber[magnitude > config.reject_normalised] = 0.0  # gross mismatches leave the next pass
         weights = huber / np.maximum(depth, config.min_depth_m) ** 2
@@ -183,7 +183,8 @@ class _System:
 
     def __init__(self, rows: np.ndarray, times: np.ndarray, offsets: np.ndarray, feature: np.ndarray,
                  count: int) -> None:
-        self.gram = np.transpose(rows, (0, 2, 1)) @ rows  # (K, 3, 3) A^T A, unweighted
+        first, second = rows[:, 0], rows[:, 1]
+        self.gram = first[:, :, None] * first[:, None, :] + second[:, :, None] * second[:, None, :]  # (K, 3, 3) A^T A
         self.coefficients = np.column_stack([times, 0.5 * times ** 2])  # (K, 2): B = coefficients (x) I
         self.pairs = (self.coefficients[:, :, None] * self.coefficients[:, None, :]).reshape(-1, 4)  # (K, 4)
         self.offsets = offsets
@@ -198,7 +199,7 @@ class _System:
         """x (6,), landmarks (J, 3), the reduced matrix (6, 6) and which features were solvable (J,);
         ``prior`` (6, 6) is added to ``H_xx`` (it pulls ``x`` towards 0). None when singular."""
         gram = weights[:, None, None] * self.gram  # (K, 3, 3) M
-        m_o = (gram @ self.offsets[:, :, None])[:, :, 0]  # (K, 3)
+        m_o = np.einsum("kij,kj->ki", gram, self.offsets)  # (K, 3)
         flat = gram.reshape(-1, 9)
         h_ll = np.add.reduceat(flat, self.starts, axis=0).reshape(-1, 3, 3)  # (J, 3, 3)
         # H_Lx (J, 3, 6): the blocks -sum c_p M, p = velocity, acceleration
@@ -211,8 +212,8 @@ class _System:
         h_lx[~valid] = 0.0  # unsolvable features: no coupling, landmark 0
         b_l[~valid] = 0.0
         h_xl_inverse = np.transpose(h_lx, (0, 2, 1)) @ inverse  # (J, 6, 3): H_xL H_LL^-1
-        reduced = h_xx - np.einsum("jac,jcd->ad", h_xl_inverse, h_lx)
-        rhs = b_x - np.einsum("jac,jc->a", h_xl_inverse, b_l)
+        reduced = h_xx - np.tensordot(h_xl_inverse, h_lx, axes=([0, 2], [0, 1]))
+        rhs = b_x - np.tensordot(h_xl_inverse, b_l, axes=([0, 2], [0, 1]))
         if not np.all(np.isfinite(reduced)):
             return None
         eigenvalues = np.linalg.eigvalsh(reduced)  # ascending
