@@ -263,7 +263,6 @@ class VioEstimator:
             return NavState(start_ns, nav.rotation, nav.position_xyz, np.zeros(3))
         if self.visual_velocity is not None:
             self.visual_velocity.reset()  # the window's IMU has a hole
-        return NavState(start_ns, nav.rotation, nav.position_xyz, np.zeros(3))
         return NavState(start_ns, nav.rotation, nav.position_xyz + nav.velocity_xyz * gap_s, nav.velocity_xyz)
 
     def _restart_temporal_state(self, *, forget_tracks: bool = False) -> None:
