@@ -1,7 +1,6 @@
 """arvr-vio-infer on a short synthetic bag: TUM of the right length, same poses as the array replay."""
 from __future__ import annotations
 
-import gc
 import logging
 import re
 import subprocess
@@ -20,7 +19,7 @@ from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, gener
 from arvr_hybrid_vio.core.trajectory import read_tum
 from arvr_hybrid_vio.core.training.replay import run_estimator, synced_frames
 from arvr_hybrid_vio.io.sensor_bags import streams_from_sequence, write_sensor_bag
-from arvr_hybrid_vio.tools.infer import collector_paused, main
+from arvr_hybrid_vio.tools.infer import main
 
 
 @pytest.fixture(scope="module")
@@ -99,16 +98,3 @@ def test_the_console_script_writes_the_trajectory_and_exits_with_main_s_code(syn
     assert failed.returncode == 2
     assert failed.stderr.strip().splitlines()[-1].startswith("arvr-vio-infer: ") and "/nope not in bag" in failed.stderr
 
-
-def test_collector_paused_freezes_the_start_up_and_restores_the_collector() -> None:
-    for enabled in (True, False):
-        (gc.enable if enabled else gc.disable)()
-        try:
-            with collector_paused():
-                assert not gc.isenabled()
-                kept = [[] for _ in range(1000)]  # objects made during the start-up ...
-            assert gc.isenabled() == enabled
-            assert gc.get_freeze_count() >= len(kept)  # ... are out of the collector's reach
-        finally:
-            gc.unfreeze()
-            gc.enable()

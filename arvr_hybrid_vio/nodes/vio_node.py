@@ -38,6 +38,7 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_srvs.srv import Trigger
 
+from arvr_hybrid_vio.core.collector import collector_paused
 from arvr_hybrid_vio.core.errors import SensorDataError, VioError
 from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
 from arvr_hybrid_vio.core.model.camera_input import CameraModel
@@ -410,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     rclpy.init(args=argv if argv is not None else sys.argv)
     node: VioNode | None = None
     try:
-        node = VioNode()
+        with collector_paused():  # torch, the model and rclpy live to the end: never walked by the collector
+            node = VioNode()
         executor = make_executor()
         executor.add_node(node)
         executor.spin()

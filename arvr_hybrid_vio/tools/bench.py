@@ -31,6 +31,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from arvr_hybrid_vio.core.collector import collector_paused
 from arvr_hybrid_vio.core.errors import ConfigError, VioError
 from arvr_hybrid_vio.core.timing import BenchmarkError, Stopwatch, machine_info, summarize_ms
 from arvr_hybrid_vio.tools import bench_estimator as est_bench
@@ -118,7 +119,8 @@ def measure_estimator(args: argparse.Namespace, model: str, configs: Any, sequen
     """Step latency through VioEstimator, the network's share and the network alone (+ CUDA graph, half
     precision). The first replay is eager fp32; on CUDA the graph path is then measured on the same
     estimator and, when it matches, reported as the step (unless ``estimator.cuda_graph`` is off)."""
-    estimator = est_bench.estimator_from(model, dataclasses.replace(configs.estimator, cuda_graph=False))
+    with collector_paused():  # as the node does after its start-up: no collector pass over torch in a timed step
+        estimator = est_bench.estimator_from(model, dataclasses.replace(configs.estimator, cuda_graph=False))
     bench = est_bench.bench_estimator(estimator, sequence, sync_config=configs.sync, warmup=args.warmup,
                                       network_iterations=args.network_iterations)
     out: dict[str, Any] = {"params_total": bench.params_total, "model_family": bench.family,
@@ -254,7 +256,10 @@ def measure_node(args: argparse.Namespace, model: str, device: str, config: Path
     node = bench_node.NodeProcess(model=model, config=config, device=device, log_path=workdir / "vio_node.log")
     session = None
     try:
-        session = bench_node.Session(node)
+        # a collector pass over this process's torch and rclpy objects (~0.1 s, logged here) would hold
+        # up the stream's publishing and the odometry's receive stamps: the measurement's, not the node's
+        with collector_paused():
+            session = bench_node.Session(node)
         out: dict[str, Any] = {"node_startup_s": session.wait_connected()}
         shift = 0
         for key, sequence in streams.items():  # the 1 kHz run last: its IMU rate must not precede the soak
@@ -431,7 +436,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _private_ros_domain()
     try:
         _check_args(args)
-        resolved = _resolve(args)
+        with collector_paused():  # torch and the model live to the end: out of the collector's reach
+            resolved = _resolve(args)
     except VioError as exc:  # bad input: model, config, device
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

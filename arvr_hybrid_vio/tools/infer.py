@@ -21,18 +21,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import gc
 import logging
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
 
+from arvr_hybrid_vio.core.collector import collector_paused
 from arvr_hybrid_vio.core.errors import VioError
 from arvr_hybrid_vio.core.estimator import IMU_ONLY, EstimatorConfig, VioEstimator
 from arvr_hybrid_vio.core.feature_tracker import TrackedFrame, TrackerConfig, tracked_ahead
@@ -191,25 +190,6 @@ def rig_camera(bag: str, types: dict[str, str], vio: VioNodeConfig | None) -> Ca
             info = CameraInfoValues.from_message(message.decode())
             break
     return vio.rig_camera(info)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the block, then everything alive frozen out of its
-    reach (``gc.freeze``) and the collector back as it was.
-
-    For torch's import and the model's load: they create about a million objects that live to the
-    end and no garbage cycles, and the collector's full passes over them took about 0.15 s here
-    (8 % of a 20 s bag's run). Frozen, they are not walked again during the run or at exit.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
 
 
 def main(argv: list[str] | None = None) -> int:
