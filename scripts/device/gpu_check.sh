@@ -14,6 +14,7 @@
 #
 # Stages, each under its own time limit so that one failure leaves the others' results:
 #   1. arvr-vio-bench --device cuda, hybrid (eager fp32, CUDA graph, fp16/bf16 autocast, infer on CUDA)
+#  1b. the same with config/vio_rig.yaml (visual_velocity.defer_solve: the solve after the pose), 10 s
 #   2. the same benchmark on this machine's CPU (the baseline, same machine)
 #   3. arvr-vio-bench --device cuda, Multi-Head (shorter)
 #   4. scripts/device/ddp_check.py: arvr-vio-train with strategy ddp on every GPU (NCCL)
@@ -43,10 +44,12 @@ if [[ "${GPU_CHECK_INSTALL:-1}" == 1 ]]; then
   # section ("command 'develop' has no such option 'script_dir'"). The source tree goes on PYTHONPATH
   # and the four console scripts the check runs are written next to python3, where the bench looks.
   export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-  for entry in bench:bench infer:infer eval:eval_cli train:train; do
-    printf '#!%s\nimport sys\nfrom arvr_hybrid_vio.tools.%s import main\nsys.exit(main())\n' \
-      "$("$PY" -c 'import sys; print(sys.executable)')" "${entry#*:}" > "$bin/arvr-vio-${entry%%:*}"
-    chmod +x "$bin/arvr-vio-${entry%%:*}"
+  # name:module:function, as setup.py's entry points (infer's cli leaves by os._exit once written)
+  for entry in bench:bench:main infer:infer:cli eval:eval_cli:main train:train:main; do
+    IFS=: read -r name module function <<<"$entry"
+    printf '#!%s\nimport sys\nfrom arvr_hybrid_vio.tools.%s import %s\nsys.exit(%s())\n' \
+      "$("$PY" -c 'import sys; print(sys.executable)')" "$module" "$function" "$function" > "$bin/arvr-vio-$name"
+    chmod +x "$bin/arvr-vio-$name"
   done
 fi
 "$bin/arvr-vio-bench" --help >/dev/null || { echo "arvr-vio-bench is not installed next to $PY"; exit 1; }
@@ -55,6 +58,12 @@ stage "1. bench $DEVICE, hybrid"
 timeout 300 "$bin/arvr-vio-bench" --device "$DEVICE" --no-node --json "$OUT/bench_${DEVICE}_hybrid.json" \
   2>"$OUT/bench_${DEVICE}_hybrid.err" | tee "$OUT/bench_${DEVICE}_hybrid.txt"
 echo "exit ${PIPESTATUS[0]}"; grep -i "warn\|error" "$OUT/bench_${DEVICE}_hybrid.err" | tail -5
+
+stage "1b. bench $DEVICE, hybrid, the rig config (window solve deferred off the step: the 2 ms attempt)"
+timeout 150 "$bin/arvr-vio-bench" --device "$DEVICE" --no-node --config config/vio_rig.yaml --duration 10 \
+  --infer-long-duration 0 --json "$OUT/bench_${DEVICE}_hybrid_rig.json" \
+  2>"$OUT/bench_${DEVICE}_hybrid_rig.err" | tee "$OUT/bench_${DEVICE}_hybrid_rig.txt"
+echo "exit ${PIPESTATUS[0]}"
 
 stage "2. bench cpu, hybrid (same machine)"
 timeout 240 "$bin/arvr-vio-bench" --device cpu --no-node --json "$OUT/bench_cpu_hybrid.json" \
