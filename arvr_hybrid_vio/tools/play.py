@@ -34,6 +34,7 @@ from rclpy.signals import SignalHandlerOptions
 from rosgraph_msgs.msg import Clock
 from tqdm import tqdm
 
+from arvr_hybrid_vio.core.collector import collector_paused
 from arvr_hybrid_vio.io.bags import BagError
 from arvr_hybrid_vio.ros.conversions import ns_to_time
 from arvr_hybrid_vio.ros.qos import REPLAY_LATCHED_QOS, REPLAY_QOS, TF_QOS
@@ -211,7 +212,8 @@ def play(args: argparse.Namespace, plans: Sequence[TopicPlan], classes: dict[str
 
 def _play_on(node: Node, args: argparse.Namespace, plans: Sequence[TopicPlan], classes: dict[str, Any]) -> int:
     try:
-        player = Player(node, args, plans, classes)
+        with collector_paused():  # a collector pass during the timed replay would be a burst (16-22 ms logged)
+            player = Player(node, args, plans, classes)
         player.wait_for_subscribers()
         count = player.run()
         player.wait_for_acks()
