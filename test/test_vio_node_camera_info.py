@@ -74,6 +74,7 @@ def test_camera_info_sets_the_rig_camera_and_a_bad_one_is_refused():
                                node.config.camera_rotation_imu())
         assert node.estimator.source.rig_camera == expected
         assert node.counters.snapshot()["camera_info_rejected"] == 1
+        assert node.counters.snapshot()["path_published"] == 0  # nobody subscribed to /vio/path: not converted
     finally:
         node.stop()
         executor.shutdown(timeout_sec=2.0)

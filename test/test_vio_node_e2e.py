@@ -250,6 +250,7 @@ def test_path_is_the_odometry_decimated_to_the_configured_spacing(live_run):
     """/vio/path: odometry poses at least vio.path_pose_spacing_s (0.1 s) apart, in odom."""
     listener = live_run["listener"]
     assert listener.paths, "no /vio/path received"
+    assert int(listener.health["path_published"]) >= len(listener.paths)  # published: this test listens
     path = listener.paths[-1]
     assert path.header.frame_id == "odom"
     stamps = [p.header.stamp.sec * 10**9 + p.header.stamp.nanosec for p in path.poses]
