@@ -135,7 +135,9 @@ class VisualVelocity:
             self._frames.popleft()
             self.tracker.drop_oldest()
         self._added += 1
-        due = len(self._solved_frames()) >= 3 and self._added % max(1, self.config.solve_every) == 0
+        # at least three solved frames (every frame_stride-th, the newest included): more than 2 strides
+        due = (len(self._frames) > 2 * max(1, self.config.frame_stride)
+               and self._added % max(1, self.config.solve_every) == 0)
         if self.config.defer_solve:
             deferred, self._deferred = self._deferred, None  # solved with frames up to the previous one
             self._solve_scheduled = due
