@@ -62,6 +62,11 @@ def test_values_are_consistent(bench_run: tuple[subprocess.CompletedProcess, dic
     # every frame the node tracked came back over DDS, and offline inference saw the same frames
     # (within one: at the very first stamp image and IMU travel on two topics, in either order)
     assert results["sustained_200hz_odometry"] == results["node_e2e_latency_ms_count"] > 0
+    # to the node's publication (the DDS source timestamp, wall clock) is part of the way to receipt here:
+    # same frames, and shorter frame by frame, so at every quantile (a clock mix-up breaks both)
+    assert results["node_e2e_received_ms_count"] == results["node_e2e_latency_ms_count"]
+    for quantile in ("p50", "p99"):
+        assert 0 < results[f"node_e2e_latency_ms_{quantile}"] <= results[f"node_e2e_received_ms_{quantile}"] < 1000
     assert abs(results["bag_infer_poses"] - results["sustained_200hz_odometry"]) <= 1
     assert results["sustained_200hz_drops"] == sum(results["sustained_200hz_losses"].values())
     assert results["imu_rate_output_hz"] > 0 and results["bag_infer_realtime_factor"] > 0

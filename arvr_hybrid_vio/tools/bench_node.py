@@ -23,6 +23,7 @@ from nav_msgs.msg import Odometry
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.subscription import MessageInfo
 from sensor_msgs.msg import Image, Imu
 from std_srvs.srv import Trigger
 
@@ -102,11 +103,16 @@ def _node_command() -> list[str]:
 
 @dataclass
 class Inbox:
-    """What the bench received (callbacks append; the main thread reads after a run)."""
+    """What the bench received (callbacks append; the main thread reads after a run).
 
-    odometry: dict[int, float] = field(default_factory=dict)  # stamp_ns -> monotonic receive time
-    imu_rate: list[tuple[int, float]] = field(default_factory=list)  # (stamp_ns, receive time)
-    diagnostics: tuple[float, dict[str, str]] | None = None  # (receive time, key values)
+    Odometry times are wall-clock seconds (``time.time()``, CLOCK_REALTIME): the clock DDS
+    stamps each sample's ``source_timestamp`` with when the node publishes it, so "published by
+    the node" and "received here" can both be set against the bench's own publish times.
+    """
+
+    odometry: dict[int, tuple[float, float]] = field(default_factory=dict)  # stamp_ns -> (received, published)
+    imu_rate: list[tuple[int, float]] = field(default_factory=list)  # (stamp_ns, received), wall clock
+    diagnostics: tuple[float, dict[str, str]] | None = None  # (monotonic receive time, key values)
 
 
 class BenchClient(Node):
@@ -122,11 +128,11 @@ class BenchClient(Node):
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, _reliable(10))
         self.reset_client = self.create_client(Trigger, f"/{NODE_NAME}/reset")
 
-    def _on_odometry(self, msg: Odometry) -> None:
-        self.inbox.odometry[time_to_ns(msg.header.stamp)] = time.monotonic()
+    def _on_odometry(self, msg: Odometry, info: MessageInfo) -> None:
+        self.inbox.odometry[time_to_ns(msg.header.stamp)] = (time.time(), info["source_timestamp"] * 1e-9)
 
     def _on_imu_rate(self, msg: Odometry) -> None:
-        self.inbox.imu_rate.append((time_to_ns(msg.header.stamp), time.monotonic()))
+        self.inbox.imu_rate.append((time_to_ns(msg.header.stamp), time.time()))
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:

@@ -4,7 +4,9 @@ From a :class:`~arvr_hybrid_vio.tools.bench_node.Session` this measures:
 
 * end-to-end latency: from the moment a frame is complete on the wire (its image
   and the first IMU sample at or after its stamp have been published; the node cannot
-  release a frame before) to the moment its Odometry (same stamp) arrives back here;
+  release a frame before) to the moment the node publishes its Odometry (same stamp; the
+  DDS sample's source timestamp, taken by the node's publisher), and to the moment that
+  Odometry arrives back here (adds the return hop and this process's executor);
   also from the image's own publication (adds the wait for that IMU sample);
 * the node's own numbers from ``/diagnostics`` (receive -> publish, inference time);
 * losses: messages published vs received by the node, the node's dropped counts,
@@ -28,7 +30,7 @@ from arvr_hybrid_vio.tools.bench_node import SETTLE_S, SKIPPED_KEYS, BenchClient
 
 @dataclass(frozen=True)
 class Published:
-    """When each message of a stream went out (monotonic seconds)."""
+    """When each message of a stream went out (wall-clock seconds, the clock of DDS source timestamps)."""
 
     image_stamps_ns: np.ndarray  # (F,) int64
     image_times: np.ndarray  # (F,) publish times
@@ -61,14 +63,14 @@ def publish_stream(client: BenchClient, sequence: SynthSequence, *, shift_ns: in
     """Publish every image and IMU sample at its stamp's pace (real time), recording when each went out."""
     messages = _messages(sequence, shift_ns)
     first_ns = messages[0][1]
-    start = time.monotonic() + 0.05
+    start = time.monotonic() + 0.05  # paced on the monotonic clock, stamped on the wall clock
     stamps: dict[int, list[int]] = {EVENT_IMAGE: [], 1 - EVENT_IMAGE: []}
     times: dict[int, list[float]] = {EVENT_IMAGE: [], 1 - EVENT_IMAGE: []}
     for kind, stamp_ns, msg in messages:
         delay = start + (stamp_ns - first_ns) * 1e-9 - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        times[kind].append(time.monotonic())
+        times[kind].append(time.time())
         (client.image_pub if kind == EVENT_IMAGE else client.imu_pub).publish(msg)
         stamps[kind].append(stamp_ns)
     imu = 1 - EVENT_IMAGE
@@ -84,8 +86,9 @@ class StreamRun:
 
     name: str  # e.g. "30 Hz camera + 200 Hz IMU"
     published: Published
-    e2e_ms: np.ndarray  # frame complete -> odometry received, per odometry
-    e2e_from_image_ms: np.ndarray  # image published -> odometry received
+    e2e_ms: np.ndarray  # frame complete -> odometry published by the node (its DDS source timestamp)
+    e2e_received_ms: np.ndarray  # frame complete -> odometry received here (adds the return hop)
+    e2e_from_image_ms: np.ndarray  # image published -> odometry published
     e2e_times_s: np.ndarray  # publish time of each of those frames, from the first one
     odometry_received: int
     imu_rate_received: int
@@ -163,14 +166,16 @@ def run_stream(session: Session, sequence: SynthSequence, *, name: str, shift_ns
     published = publish_stream(session.client, sequence, shift_ns=shift_ns)
     _wait_settled(session, timeout_s=30.0 + published.wall_s)
     after = session.fresh_diagnostics(after=time.monotonic())
-    received = np.array([inbox.odometry.get(int(s), np.nan) for s in published.image_stamps_ns])
+    answers = np.array([inbox.odometry.get(int(s), (np.nan, np.nan)) for s in published.image_stamps_ns])
+    received, sent = answers[:, 0], answers[:, 1]
     got = np.isfinite(received)
     imu_rate = inbox.imu_rate[imu_rate_start:]
     imu_times = np.array([t for _, t in imu_rate])
+    complete = published.frame_complete_times()[got]
     return StreamRun(
         name=name, published=published,
-        e2e_ms=(received[got] - published.frame_complete_times()[got]) * 1e3,
-        e2e_from_image_ms=(received[got] - published.image_times[got]) * 1e3,
+        e2e_ms=(sent[got] - complete) * 1e3, e2e_received_ms=(received[got] - complete) * 1e3,
+        e2e_from_image_ms=(sent[got] - published.image_times[got]) * 1e3,
         e2e_times_s=published.image_times[got] - published.image_times[0],
         odometry_received=int(got.sum()), imu_rate_received=len(imu_rate), imu_rate_output_hz=_rate(imu_times),
         imu_rate_latency_ms=_imu_rate_latency_ms(published, imu_rate),
