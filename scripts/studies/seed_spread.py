@@ -2,10 +2,11 @@
 
     python scripts/studies/seed_spread.py LABEL=MODELS_DIR [LABEL=MODELS_DIR ...]
                                           [--dataset data_out/dataset] [--models hybrid,multihead]
+                                          [--split test|val]
 
 Each MODELS_DIR holds ``hybrid.safetensors`` and ``multihead.safetensors`` trained with one recipe
 and one seed (``arvr-vio-train`` with ``train.seed`` and ``train.models_dir`` changed). Every model
-is scored on the test split exactly as ``arvr-vio-benchmark`` does (``run_all``, ``means``); the
+is scored on the test split (or ``--split val``) exactly as ``arvr-vio-benchmark`` does (``run_all``, ``means``); the
 script prints the mean over the test sequences per run, the hybrid's margin over the Multi-Head
 per metric (positive: the hybrid is better), and the mean and standard deviation over the runs.
 """
@@ -33,9 +34,10 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", help="LABEL=MODELS_DIR")
     parser.add_argument("--dataset", default="data_out/dataset")
     parser.add_argument("--models", default="hybrid,multihead")
+    parser.add_argument("--split", default="test", choices=("test", "val"))
     args = parser.parse_args()
     models = args.models.split(",")
-    shards = list_shards(Path(args.dataset), "test")
+    shards = list_shards(Path(args.dataset), args.split)
     results: dict[str, dict[str, dict[str, float]]] = {}
     for run in args.runs:
         label, folder = run.split("=", 1)
