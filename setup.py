@@ -15,13 +15,15 @@ ENTRY_POINTS = {
     "synth": "arvr_hybrid_vio.tools.synth:main",
     "import_euroc": "arvr_hybrid_vio.tools.import_euroc:main",
     "dataset": "arvr_hybrid_vio.tools.dataset:main",
+    "fetch_motions": "arvr_hybrid_vio.tools.fetch_motions:main",
     "train": "arvr_hybrid_vio.tools.train:main",
     "infer": "arvr_hybrid_vio.tools.infer:cli",
     "benchmark": "arvr_hybrid_vio.tools.benchmark:main",
     "bench": "arvr_hybrid_vio.tools.bench:main",
     "demo": "arvr_hybrid_vio.tools.demo:main",
 }
-DASHED = {"vio_node": "node", "eval_node": "eval-node", "import_euroc": "import-euroc"}
+DASHED = {"vio_node": "node", "eval_node": "eval-node", "import_euroc": "import-euroc",
+          "fetch_motions": "fetch-motions"}
 
 console_scripts = [f"{name} = {target}" for name, target in ENTRY_POINTS.items()]
 console_scripts += [

@@ -15,14 +15,14 @@ import json
 import logging
 import multiprocessing
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from tqdm import tqdm
 
 from arvr_hybrid_vio.core.config_io import config_to_mapping
 from arvr_hybrid_vio.core.dataset import SPLITS, DatasetRecipe, SequenceSpec, load_recipe, shard_path, synth_config, write_shard
-from arvr_hybrid_vio.core.errors import VioError
+from arvr_hybrid_vio.core.errors import ConfigError, VioError
 from arvr_hybrid_vio.core.synth.sequence import generate_sequence
 from arvr_hybrid_vio.io.sensor_bags import streams_from_sequence, write_sensor_bag
 
@@ -42,6 +42,19 @@ def _job(args: tuple[DatasetRecipe, str, SequenceSpec, str]) -> str:
         write_sensor_bag(bag_path(Path(out), spec.name), streams_from_sequence(sequence), storage=recipe.test_bag_storage)
     write_shard(sequence, shard_path(out, split, spec.name))
     return spec.name
+
+
+def _check_trajectory_files(specs: Iterable[SequenceSpec]) -> None:
+    """Raise before any work when a sequence to generate names a trajectory file that is not there.
+
+    Raises:
+        ConfigError: naming the files, and where the fetched ones come from.
+    """
+    missing = sorted({spec.trajectory_file for spec in specs if spec.trajectory_file
+                      and not Path(spec.trajectory_file).is_file()})
+    if missing:
+        raise ConfigError(f"trajectory file(s) not found: {', '.join(missing)} (the real motions under "
+                          "data_out/real_motions are fetched by arvr-vio-fetch-motions; `make dataset` runs it)")
 
 
 def _pending(recipe: DatasetRecipe, out: Path, splits: Sequence[str]) -> list[tuple[DatasetRecipe, str, SequenceSpec, str]]:
@@ -69,6 +82,7 @@ def _write_manifest(recipe: DatasetRecipe, out: Path, config_path: str) -> None:
 def run(recipe: DatasetRecipe, out: Path, *, splits: Sequence[str], workers: int, config_path: str) -> int:
     """Generate every missing sequence with ``workers`` processes; return how many were made."""
     jobs = _pending(recipe, out, splits)
+    _check_trajectory_files(job[2] for job in jobs)
     # longest first so the pool finishes together
     jobs.sort(key=lambda job: -job[2].duration_s)
     out.mkdir(parents=True, exist_ok=True)

