@@ -29,6 +29,7 @@ import numpy as np
 from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.geometry import matrix_to_quat_wxyz, nearest_rotation, so3_exp
 from arvr_hybrid_vio.core.model.motion_source import MotionSource, RelativeMotion, StrapdownMotion
+from arvr_hybrid_vio.core.network_consistency import NetworkConsistency
 from arvr_hybrid_vio.core.strapdown import (
     GRAVITY_M_S2, NavState, Preintegration, apply_preintegration, preintegrate, static_initial_state,
     velocity_from_displacement)
@@ -61,6 +62,9 @@ class EstimatorConfig:
     tilt_correction_per_s: float = 0.2  # every source: roll/pitch pull towards the accelerometer, 1/s (0: off)
     velocity_random_walk: float = 0.03  # IMU velocity drift in the velocity fusion, m/s/sqrt(s) (tuned on val)
     velocity_measurement_scale: float = 1.0  # learned models: multiplies the network's velocity variance
+    # learned models with the window: time constant of the network-vs-window consistency (NIS) mean that
+    # inflates the network's velocity variance when it disagrees with the window, s (0: off; core.network_consistency)
+    network_consistency_s: float = 4.0
     # metric velocity from persistent feature tracks and the IMU over a window (core.visual_velocity)
     visual_velocity: VisualVelocityConfig = field(default_factory=VisualVelocityConfig)
 
@@ -72,12 +76,15 @@ class VioEstimator:
         """Build an estimator around a motion source (see ``from_file``)."""
         if config.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"estimator.device must be auto, cpu or cuda, got {config.device!r}")
+        if not config.network_consistency_s >= 0.0:
+            raise ConfigError(f"estimator.network_consistency_s must be >= 0 (0: off), got {config.network_consistency_s}")
         self.config = config
         self.source = source
         self.counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
         self._imu_history: deque[tuple[int, np.ndarray, np.ndarray]] = deque()
         self.visual_velocity = (VisualVelocity(config.visual_velocity, gravity_m_s2=config.gravity_m_s2)
                                 if config.visual_velocity.enabled else None)
+        self.network_consistency = NetworkConsistency(config.network_consistency_s)
         self.reset()
         self.counters["resets"] = 0
 
@@ -275,6 +282,7 @@ class VioEstimator:
             else:
                 self.visual_velocity.reset()
         self._velocity_cov = np.eye(3) * INITIAL_VELOCITY_VAR  # world, of the state's velocity
+        self.network_consistency.reset()
 
     def _visual_measurement(self, frame: SyncedFrame, state: NavState,
                             pre: Preintegration) -> VelocityMeasurement | None:
@@ -294,8 +302,13 @@ class VioEstimator:
         covariance = self._velocity_cov + np.eye(3) * self.config.velocity_random_walk ** 2 * max(pre.dt_s, 1e-3)
         velocity = state.velocity_xyz
         if motion.velocity_body is not None:
-            velocity, covariance = _kalman_update(velocity, covariance, state.rotation @ motion.velocity_body,
-                                                  np.eye(3) * motion.velocity_var)
+            measured, measured_cov = state.rotation @ motion.velocity_body, np.eye(3) * motion.velocity_var
+            if visual is not None:  # a solve stands for the frames since the previous one
+                seconds_per_solve = max(pre.dt_s, 1e-3) * self.config.visual_velocity.solve_every
+                self.network_consistency.observe(measured, measured_cov, visual.velocity_xyz, visual.covariance,
+                                                 seconds_per_solve=seconds_per_solve)
+            measured_cov = measured_cov * self.network_consistency.inflation()
+            velocity, covariance = _kalman_update(velocity, covariance, measured, measured_cov)
         if visual is not None:
             velocity, covariance = _kalman_update(velocity, covariance, visual.velocity_xyz, visual.covariance)
         self._velocity_cov = covariance
