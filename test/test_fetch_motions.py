@@ -25,7 +25,6 @@ from arvr_hybrid_vio.tools.fetch_motions import (
     extract_motions,
     main,
     up_to_date,
-    without_repeated_stamps,
     write_manifest,
 )
 
@@ -53,13 +52,6 @@ def make_archive(path: Path, *, skip: str = "") -> Path:
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
     return path
-
-
-def test_repeated_stamps_are_dropped_keeping_the_first_pose() -> None:
-    text, dropped = without_repeated_stamps("\n".join(TUM_ROWS))
-    assert dropped == 1
-    assert text.splitlines() == TUM_ROWS[:4] + TUM_ROWS[5:]
-    assert without_repeated_stamps("\n".join(EUROC_ROWS)) == ("\n".join(EUROC_ROWS) + "\n", 0)
 
 
 def test_body_to_camera_places_the_mounted_camera() -> None:

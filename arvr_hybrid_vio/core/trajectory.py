@@ -108,11 +108,20 @@ def trajectory_from_samples(stamps_ns: list[int] | np.ndarray, positions_xyz: li
     quats = np.asarray(quats_wxyz, dtype=np.float64).reshape(-1, 4)
     if stamps.size == 0:
         raise TrajectoryError(f"{source}: no poses")
-    repeated = np.concatenate([[False], np.diff(stamps) == 0])
+    kept = first_of_repeated_stamps(stamps, source=source)
+    return Trajectory(stamps[kept], positions[kept], quats[kept], source=source)
+
+
+def first_of_repeated_stamps(stamps_ns: np.ndarray, *, source: str) -> np.ndarray:
+    """Which poses to keep when some repeat the previous pose's stamp: the first of each run (a
+    logging artefact of motion-capture files and bags); the count dropped is logged as a warning.
+
+    Shape: (N,) int64 -> (N,) bool.
+    """
+    repeated = np.concatenate([[False], np.diff(np.asarray(stamps_ns)) == 0])
     if repeated.any():
         _LOG.warning("%s: dropping %d pose(s) that repeat the previous stamp", source, int(repeated.sum()))
-        stamps, positions, quats = stamps[~repeated], positions[~repeated], quats[~repeated]
-    return Trajectory(stamps, positions, quats, source=source)
+    return ~repeated
 
 
 def _check_shapes(stamps: np.ndarray, positions: np.ndarray, quats: np.ndarray, source: str) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from arvr_hybrid_vio.core.atomic import write_text_atomic
 from arvr_hybrid_vio.core.errors import TrajectoryError
 from arvr_hybrid_vio.core.geometry import quat_wxyz_to_matrix
-from arvr_hybrid_vio.core.trajectory import Trajectory, first_non_increasing
+from arvr_hybrid_vio.core.trajectory import Trajectory, first_non_increasing, first_of_repeated_stamps
 
 FORMATS = ("tum", "euroc", "kitti")
 _NS_PER_S = 1_000_000_000
@@ -49,30 +49,36 @@ def detect_format(path: str | Path) -> str:
         "(expected 8 for TUM, 12 for KITTI, or comma-separated EuRoC)")
 
 
-def read_trajectory_file(path: str | Path, *, fmt: str = "auto") -> Trajectory:
-    """Read a TUM, EuRoC or KITTI file; ``fmt="auto"`` detects the format by content."""
+def read_trajectory_file(path: str | Path, *, fmt: str = "auto", drop_repeated_stamps: bool = False) -> Trajectory:
+    """Read a TUM, EuRoC or KITTI file; ``fmt="auto"`` detects the format by content.
+
+    ``drop_repeated_stamps`` keeps the first of poses that repeat the previous stamp (motion-capture
+    logs written with few decimals have them) instead of refusing the file, as evaluation must.
+    """
     fmt = detect_format(path) if fmt == "auto" else fmt
-    readers = {"tum": read_tum, "euroc": read_euroc, "kitti": read_kitti}
+    readers = {"tum": read_tum, "euroc": read_euroc}
+    if fmt == "kitti":
+        return read_kitti(path)  # no stamps to repeat
     if fmt not in readers:
         raise TrajectoryError(f"{path}: unknown trajectory format '{fmt}' (use auto, {', '.join(FORMATS)})")
-    return readers[fmt](path)
+    return readers[fmt](path, drop_repeated_stamps=drop_repeated_stamps)
 
 
-def read_tum(path: str | Path) -> Trajectory:
+def read_tum(path: str | Path, *, drop_repeated_stamps: bool = False) -> Trajectory:
     """Read ``t x y z qx qy qz qw`` lines (t in seconds)."""
     lines, fields = _split_rows(path, delimiter=None, min_columns=8, max_columns=8, fmt="TUM")
     stamps = _stamps_from_seconds(path, lines, [row[0] for row in fields])
     values = _floats(path, lines, [row[1:] for row in fields])
     quats_wxyz = values[:, [6, 3, 4, 5]]
-    return _build(path, lines, stamps, values[:, 0:3], quats_wxyz)
+    return _build(path, lines, stamps, values[:, 0:3], quats_wxyz, drop_repeated_stamps=drop_repeated_stamps)
 
 
-def read_euroc(path: str | Path) -> Trajectory:
+def read_euroc(path: str | Path, *, drop_repeated_stamps: bool = False) -> Trajectory:
     """Read EuRoC CSV rows ``t_ns, px, py, pz, qw, qx, qy, qz[, ...]``."""
     lines, fields = _split_rows(path, delimiter=",", min_columns=8, max_columns=None, fmt="EuRoC CSV")
     stamps = _stamps_from_integers(path, lines, [row[0] for row in fields])
     values = _floats(path, lines, [row[1:8] for row in fields])
-    return _build(path, lines, stamps, values[:, 0:3], values[:, 3:7])
+    return _build(path, lines, stamps, values[:, 0:3], values[:, 3:7], drop_repeated_stamps=drop_repeated_stamps)
 
 
 def read_kitti(path: str | Path) -> Trajectory:
@@ -193,8 +199,12 @@ def _check_increasing(path: str | Path, lines: list[int], stamps: np.ndarray) ->
 
 
 def _build(path: str | Path, lines: list[int], stamps: np.ndarray, positions: np.ndarray,
-           quats_wxyz: np.ndarray) -> Trajectory:
+           quats_wxyz: np.ndarray, *, drop_repeated_stamps: bool = False) -> Trajectory:
     _check_finite_rows(path, lines, np.concatenate([positions, quats_wxyz], axis=1))
+    if drop_repeated_stamps:
+        kept = first_of_repeated_stamps(stamps, source=str(path))
+        lines = [line for line, keep in zip(lines, kept) if keep]
+        stamps, positions, quats_wxyz = stamps[kept], positions[kept], quats_wxyz[kept]
     _check_increasing(path, lines, stamps)
     return Trajectory(stamps, positions, quats_wxyz, source=str(path))
 

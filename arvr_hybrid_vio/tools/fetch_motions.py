@@ -133,24 +133,6 @@ def euroc_T_imu_camera(config_path: Path = EUROC_RIG_CONFIG) -> np.ndarray:
     return np.linalg.inv(T_base_imu) @ T_base_camera
 
 
-def without_repeated_stamps(text: str) -> tuple[str, int]:
-    """The rows of a TUM or EuRoC file, less those whose stamp repeats the previous row's; how many.
-
-    Motion-capture logs written with few decimals can repeat a stamp (fr2/desk: once, at 0.1 ms
-    resolution); the trajectory readers rightly refuse that, and the first pose of the two is kept.
-    """
-    kept, previous, dropped = [], None, 0
-    for line in text.splitlines():
-        fields = line.replace(",", " ").split()
-        stamp = fields[0] if fields and not line.lstrip().startswith("#") else None
-        if stamp is not None and stamp == previous:
-            dropped += 1
-            continue
-        previous = stamp if stamp is not None else previous
-        kept.append(line)
-    return "\n".join(kept) + "\n", dropped
-
-
 def extract_motions(sdist: Path, out: Path) -> dict[str, str]:
     """Write every :data:`REAL_MOTIONS` file from the (checked) source distribution; their SHA-256s.
 
@@ -169,15 +151,14 @@ def extract_motions(sdist: Path, out: Path) -> dict[str, str]:
             if data is None:
                 raise FetchError(f"{sdist}: has no {motion.member}")
             raw = Path(scratch) / Path(motion.member).name
-            text, repeated = without_repeated_stamps(data.read().decode("utf-8"))
-            raw.write_text(text)
-            trajectory = read_trajectory_file(raw)
+            raw.write_bytes(data.read())
+            trajectory = read_trajectory_file(raw, drop_repeated_stamps=True)
             if motion.body_frame:
                 trajectory = body_to_camera(trajectory, euroc_T_imu_camera())
             write_tum(trajectory, out / motion.output)
             written[motion.output] = sha256_of(out / motion.output)
-            LOG.info("%s: %d poses over %.1f s, %d repeated stamp(s) dropped (%s)", out / motion.output,
-                     len(trajectory), trajectory.stamps_s[-1] - trajectory.stamps_s[0], repeated, motion.source)
+            LOG.info("%s: %d poses over %.1f s (%s)", out / motion.output,
+                     len(trajectory), trajectory.stamps_s[-1] - trajectory.stamps_s[0], motion.source)
     return written
 
 

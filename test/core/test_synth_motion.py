@@ -127,6 +127,17 @@ def test_euroc_csv_keeps_exact_nanosecond_stamps(tmp_path: Path) -> None:
         read_pose_file(tmp_path / "missing.txt")
 
 
+def test_a_motion_capture_file_with_a_repeated_stamp_drives_a_sequence(tmp_path: Path) -> None:
+    """TUM fr2/desk repeats one stamp at its 0.1 ms resolution: the first pose is kept, as for bags."""
+    rows = FR1.read_text().splitlines()
+    data = [i for i, row in enumerate(rows) if row and not row.startswith("#")]
+    rows.insert(data[100] + 1, rows[data[100]].split(" ", 1)[0] + " 9 9 9 0 0 0 1")  # same stamp, a wild pose
+    path = tmp_path / "repeated.txt"
+    path.write_text("\n".join(rows) + "\n")
+    poses, clean = read_pose_file(path), read_pose_file(FR1)
+    assert np.array_equal(poses.stamps_ns, clean.stamps_ns) and np.array_equal(poses.positions_xyz, clean.positions_xyz)
+
+
 def test_sweeps_translate_back_and_forth_at_handheld_speeds() -> None:
     times, states = sample("sweep", 30.0)
     speed = np.linalg.norm(states.velocity_xyz, axis=1)

@@ -116,6 +116,22 @@ def test_malformed_files_name_file_and_line(tmp_path, content: str, pattern: str
         read_trajectory_file(path)
 
 
+@pytest.mark.parametrize("name, content", [
+    ("fr2.txt", "1.0 0 0 0 0 0 0 1\n2.0 0.1 0 0 0 0 0 1\n2.0 0.2 0 0 0 0 0 1\n3.0 0.3 0 0 0 0 0 1\n"),
+    ("gt.csv", "1000,0,0,0,1,0,0,0\n2000,0.1,0,0,1,0,0,0\n2000,0.2,0,0,1,0,0,0\n3000,0.3,0,0,1,0,0,0\n"),
+])
+def test_repeated_stamps_are_refused_unless_asked_to_keep_the_first(tmp_path, name: str, content: str) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(TrajectoryError, match=rf"{name}:3: stamps are not strictly increasing"):
+        read_trajectory_file(path)
+    trajectory = read_trajectory_file(path, drop_repeated_stamps=True)
+    assert len(trajectory) == 3 and trajectory.positions_xyz[:, 0].tolist() == [0.0, 0.1, 0.3]
+    (tmp_path / "back.txt").write_text("2.0 0 0 0 0 0 0 1\n2.0 0 0 0 0 0 0 1\n1.0 0 0 0 0 0 0 1\n")
+    with pytest.raises(TrajectoryError, match=r"back.txt:3: stamps are not strictly increasing"):
+        read_trajectory_file(tmp_path / "back.txt", drop_repeated_stamps=True)  # going back is never a repeat
+
+
 def test_wrong_columns_in_explicit_formats(tmp_path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("1,2,3,4\n")

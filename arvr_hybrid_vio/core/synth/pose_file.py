@@ -28,7 +28,7 @@ class PoseSamples:
 
 
 def read_pose_file(path: str | Path) -> PoseSamples:
-    """TUM or EuRoC CSV, told apart by content.
+    """TUM or EuRoC CSV, told apart by content; a pose that repeats the previous stamp is dropped.
 
     Raises:
         TrajectoryError: missing or malformed file, or a KITTI file (no stamps).
@@ -39,5 +39,5 @@ def read_pose_file(path: str | Path) -> PoseSamples:
     fmt = detect_format(path)
     if fmt not in _FRAME_OF_FORMAT:
         raise TrajectoryError(f"{path}: {fmt.upper()} files carry no stamps; use a TUM or EuRoC ground-truth file")
-    trajectory = read_trajectory_file(path, fmt=fmt)
+    trajectory = read_trajectory_file(path, fmt=fmt, drop_repeated_stamps=True)  # a logging artefact here
     return PoseSamples(trajectory.stamps_ns, trajectory.positions_xyz, trajectory.quats_wxyz, _FRAME_OF_FORMAT[fmt])
