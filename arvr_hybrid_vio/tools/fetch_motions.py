@@ -42,7 +42,7 @@ from arvr_hybrid_vio.core.config_io import load_section
 from arvr_hybrid_vio.core.errors import TrajectoryError, VioError
 from arvr_hybrid_vio.core.trajectory import Trajectory
 from arvr_hybrid_vio.core.trajectory_files import read_trajectory_file, write_tum
-from arvr_hybrid_vio.nodes.vio_node_config import VioNodeConfig, transform_from_row_major
+from arvr_hybrid_vio.nodes.vio_node_config import VioNodeConfig
 
 LOG = logging.getLogger("arvr_vio_fetch_motions")
 REPO = Path(__file__).resolve().parents[2]
@@ -128,9 +128,10 @@ def body_to_camera(trajectory: Trajectory, T_body_camera: np.ndarray) -> Traject
 def euroc_T_imu_camera(config_path: Path = EUROC_RIG_CONFIG) -> np.ndarray:
     """EuRoC's cam0 extrinsic in IMU axes (4, 4), from the node configuration for EuRoC bags."""
     config = load_section(config_path, "vio", VioNodeConfig)
-    T_base_imu = transform_from_row_major(config.T_base_imu, name="vio.T_base_imu")
-    T_base_camera = transform_from_row_major(config.T_base_camera, name="vio.T_base_camera")
-    return np.linalg.inv(T_base_imu) @ T_base_camera
+    T_imu_camera = np.eye(4)
+    T_imu_camera[:3, :3] = np.reshape(config.camera_rotation_imu(), (3, 3))
+    T_imu_camera[:3, 3] = config.camera_translation_imu()
+    return T_imu_camera
 
 
 def extract_motions(sdist: Path, out: Path) -> dict[str, str]:
