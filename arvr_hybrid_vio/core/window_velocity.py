@@ -15,7 +15,7 @@ they are linear in ``(v0, a, L_1..L_J)``; the landmarks are eliminated per featu
 complement), which leaves a 6x6 system. Each row is divided by the landmark's depth from the
 previous pass, so residuals are in normalised image units (pixels / focal length), and
 Huber-weighted. The linear solution can then be refined by Gauss-Newton on the reprojection error
-(``refine_iterations``, off by default for its cost): the algebraic residual has the measured
+(``refine_iterations``, one step by default): the algebraic residual has the measured
 bearings inside its design matrix, which biases the velocity towards zero where parallax is small
 (errors in variables; the speed gain on the real fr2/desk motion was 0.86 with the true orientation,
 0.97-0.99 after refinement). This is the closed-form
@@ -34,9 +34,16 @@ parallax).
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
+
+_UPPER = np.triu_indices(3)  # the six distinct entries of a symmetric 3x3: a b c / d e / f
+_FULL = np.array([0, 1, 2, 1, 3, 4, 2, 4, 5])  # the nine entries, row-major, from the six
+# H_xx (6, 6) from the moments (t t, t t^2/2, t^2/2 t^2/2) (x) M's six entries, flattened to (18,)
+_XX = np.array([[6 * (p + q) + _FULL[3 * (r % 3) + c % 3] for c in range(6) for p, q in [(r // 3, c // 3)]]
+                for r in range(6)])
 
 
 @dataclass(frozen=True)
@@ -50,9 +57,10 @@ class WindowVelocityConfig:
     min_noise_normalised: float = 0.004  # floor on the residual std used for the covariance
     iterations: int = 3  # linear passes (depth reweighting, Huber): they make the start robust to mismatches
     # Gauss-Newton steps on the reprojection error after the linear passes (0: the linear solution alone).
-    # 1 removes the small-parallax shrinkage and scored better on val, but costs ~0.45 ms a solve, which
-    # took arvr-vio-infer below 10x real time on 2 cores: off by default (README, "The window itself is shrunk")
-    refine_iterations: int = 0
+    # 1 removes the small-parallax shrinkage and scored better on val for every model; with the solve in
+    # component-major arrays, 3 passes + 1 step cost what 3 passes alone did before (README, "The window
+    # itself is shrunk"). 1 linear pass before it was ruled out: not robust to mismatches (tests)
+    refine_iterations: int = 1
     min_depth_m: float = 0.1  # landmarks nearer than this (or behind) are dropped
     max_speed_m_s: float = 5.0  # solutions faster than this are rejected as failures
     measurement_scale: float = 256.0  # multiplies the covariance: overlapping windows are correlated (tuned on val)
@@ -109,13 +117,14 @@ def solve_window_velocity(observations: WindowObservations, times_s: np.ndarray,
     if feature.size == 0 or feature.max() + 1 < config.min_features:
         return None
     count = int(feature.max()) + 1
+    # Component-major (3, K) arrays throughout: numpy's per-call cost dominates at a few hundred to a
+    # few thousand observations, and each operation here is then one pass over contiguous rows.
     # Rows of the DLT: e_k^T R_cam^T (L - c), e_1 = (1, 0, -x), e_2 = (0, 1, -y): with the camera's
-    # axes as the columns of R_cam, the rows are (x_axis - x z_axis, y_axis - y z_axis)  -> (K, 2, 3)
-    cameras = rotations_world_cam[frame]  # (K, 3, 3)
-    optical_axes = cameras[:, :, 2]  # (K, 3)
-    rows = np.stack([cameras[:, :, 0] - xy[:, :1] * optical_axes, cameras[:, :, 1] - xy[:, 1:] * optical_axes],
-                    axis=1)  # acting on world vectors
-    system = _System(rows, times_s[frame], offsets_xyz[frame], feature, count)
+    # axes as the columns of R_cam, the rows are (x_axis - x z_axis, y_axis - y z_axis), world vectors
+    axes = np.ascontiguousarray(rotations_world_cam[frame].transpose(2, 1, 0))  # (3 axes, 3, K)
+    x_measured, y_measured = xy[:, 0], xy[:, 1]
+    first, second = axes[0] - x_measured * axes[2], axes[1] - y_measured * axes[2]  # (3, K) each
+    system = _System(first, second, times_s[frame], np.ascontiguousarray(offsets_xyz[frame].T), feature, count)
     weights = np.ones(len(frame))
     keep = np.ones(count, dtype=bool)
     prior = np.zeros((6, 6))
@@ -125,16 +134,16 @@ def solve_window_velocity(observations: WindowObservations, times_s: np.ndarray,
         if solved is None:
             return None
         solution, landmarks, reduced, valid = solved
-        relative = landmarks[feature] - system.centres(solution)  # (K, 3) landmark from camera, world
-        depth = np.einsum("kj,kj->k", optical_axes, relative)
+        relative = system.from_cameras(landmarks, solution)  # (3, K) landmark from camera, world
+        depth = _dot(axes[2], relative)
         keep &= valid & (np.bincount(feature, depth < config.min_depth_m, minlength=count) == 0)
-        residual = np.einsum("kaj,kj->ka", rows, relative) / np.maximum(depth, config.min_depth_m)[:, None]
-        magnitude = np.sqrt(residual[:, 0] ** 2 + residual[:, 1] ** 2)  # normalised units
+        clipped = np.maximum(depth, config.min_depth_m)
+        magnitude = np.hypot(_dot(first, relative), _dot(second, relative)) / clipped  # normalised units
         huber = np.minimum(1.0, config.huber_normalised / np.maximum(magnitude, 1e-12))
         huber[magnitude > config.reject_normalised] = 0.0  # gross mismatches leave the next pass
-        weights = huber / np.maximum(depth, config.min_depth_m) ** 2
+        weights = huber / clipped ** 2
     for _ in range(config.refine_iterations):
-        refined = _reprojection_step(cameras, xy, system, feature, solution, landmarks, keep, config, prior)
+        refined = _reprojection_step(axes, x_measured, y_measured, system, solution, landmarks, keep, config, prior)
         if refined is None:
             return None
         solution, landmarks, reduced, valid, magnitude = refined
@@ -153,7 +162,7 @@ def solve_window_velocity(observations: WindowObservations, times_s: np.ndarray,
     return WindowVelocity(solution[:3], solution[3:], covariance, used, noise)
 
 
-def _reprojection_step(cameras: np.ndarray, xy: np.ndarray, linear: _System, feature: np.ndarray,
+def _reprojection_step(axes: np.ndarray, x_measured: np.ndarray, y_measured: np.ndarray, linear: _System,
                        solution: np.ndarray, landmarks: np.ndarray, keep: np.ndarray, config: WindowVelocityConfig,
                        prior: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """One Gauss-Newton step of ``(v0, a)`` and the landmarks on the reprojection error (the linear
@@ -164,53 +173,56 @@ def _reprojection_step(cameras: np.ndarray, xy: np.ndarray, linear: _System, fea
     writing ``r_k = -A_k o_k`` (``o_k = -A_k^+ r_k``, ``A_k`` has full row rank) gives the linear
     solve's form ``A_k (dL - B_k dx - o_k)``, so the same Schur-reduced normal equations solve it.
 
-    Shape: cameras (K, 3, 3), xy (K, 2), feature (K,), solution (6,), landmarks (J, 3), keep (J,)
+    Shape: axes (3, 3, K) (the cameras' x, y, z axes in world components), x_measured and y_measured
+        (K,), solution (6,), landmarks (J, 3), keep (J,)
         -> solution (6,), landmarks (J, 3), reduced (6, 6), valid (J,), residual magnitudes (K,).
     """
-    relative = landmarks[feature] - linear.centres(solution)  # (K, 3) world
-    in_camera = np.einsum("kji,kj->ki", cameras, relative)  # (K, 3) R^T (L - c)
-    ahead = in_camera[:, 2] > config.min_depth_m
-    depth = np.where(ahead, in_camera[:, 2], 1.0)
-    projected = in_camera[:, :2] / depth[:, None]
-    residual = projected - xy  # (K, 2) normalised units
+    relative = linear.from_cameras(landmarks, solution)  # (3, K) world
+    in_camera = [_dot(axis, relative) for axis in axes]  # R^T (L - c), three (K,)
+    ahead = in_camera[2] > config.min_depth_m
+    depth = np.where(ahead, in_camera[2], 1.0)
+    x_projected, y_projected = in_camera[0] / depth, in_camera[1] / depth
+    residual_x, residual_y = x_projected - x_measured, y_projected - y_measured  # normalised units
     # d pi / d q R^T = (1 / depth) (x_axis - u z_axis, y_axis - v z_axis): the linear solve's rows at the
-    # projected point (u, v) instead of the measured one, over the depth -> (K, 2, 3) on world vectors
-    optical_axes = cameras[:, :, 2]
-    first = (cameras[:, :, 0] - projected[:, :1] * optical_axes) / depth[:, None]
-    second = (cameras[:, :, 1] - projected[:, 1:] * optical_axes) / depth[:, None]
+    # projected point (u, v) instead of the measured one, over the depth -> (3, K) each, on world vectors
+    first = (axes[0] - x_projected * axes[2]) / depth
+    second = (axes[1] - y_projected * axes[2]) / depth
     # o = -A^T (A A^T)^-1 r, the 2x2 inverse in closed form
-    aa, ab, bb = (first * first).sum(1), (first * second).sum(1), (second * second).sum(1)
+    aa, ab, bb = _dot(first, first), _dot(first, second), _dot(second, second)
     determinant = aa * bb - ab * ab
-    along_first = (bb * residual[:, 0] - ab * residual[:, 1]) / determinant
-    along_second = (aa * residual[:, 1] - ab * residual[:, 0]) / determinant
-    offsets = -(first * along_first[:, None] + second * along_second[:, None])
-    system = _System(np.stack([first, second], axis=1), linear.coefficients[:, 0], offsets, feature, len(landmarks))
-    magnitude = np.sqrt(residual[:, 0] ** 2 + residual[:, 1] ** 2)
+    along_first = (bb * residual_x - ab * residual_y) / determinant
+    along_second = (aa * residual_y - ab * residual_x) / determinant
+    offsets = -(first * along_first + second * along_second)  # (3, K)
+    magnitude = np.hypot(residual_x, residual_y)
     weights = np.minimum(1.0, config.huber_normalised / np.maximum(magnitude, 1e-12))
     weights[(magnitude > config.reject_normalised) | ~ahead] = 0.0
-    solved = system.solve(weights * keep[feature], prior, prior_at=solution)
+    solved = linear.with_rows(first, second, offsets).solve(weights * keep[linear.feature], prior, prior_at=solution)
     if solved is None:
         return None
     step, landmark_steps, reduced, valid = solved
     return solution + step, landmarks + landmark_steps, reduced, valid, magnitude
 
 
-def _symmetric_inverse(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Column-wise dot products. Shape: (3, K), (3, K) -> (K,)."""
+    return np.einsum("ik,ik->k", a, b)
+
+
+def _symmetric_inverse(entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Inverses of symmetric 3x3 matrices by the adjugate, and which were well enough conditioned
     (determinant above 1e-9 of the cube of the mean eigenvalue; the rest get zeros).
 
-    Shape: (J, 3, 3) -> (J, 3, 3), (J,) bool.
+    Shape: entries (6, J) (``_UPPER`` order: a b c / d e / f of [[a b c] [b d e] [c e f]])
+        -> (J, 3, 3), (J,) bool.
     """
-    a, b, c = matrices[:, 0, 0], matrices[:, 0, 1], matrices[:, 0, 2]
-    d, e, f = matrices[:, 1, 1], matrices[:, 1, 2], matrices[:, 2, 2]
+    a, b, c, d, e, f = entries
     cofactors = np.stack([d * f - e * e, c * e - b * f, b * e - c * d,
-                          a * f - c * c, b * c - a * e, a * d - b * b], axis=1)  # (J, 6) upper triangle
-    determinant = a * cofactors[:, 0] + b * cofactors[:, 1] + c * cofactors[:, 2]
+                          a * f - c * c, b * c - a * e, a * d - b * b])  # (6, J) upper triangle
+    determinant = a * cofactors[0] + b * cofactors[1] + c * cofactors[2]
     scale = (a + d + f) / 3.0
     valid = determinant > 1e-9 * np.maximum(scale, 1e-300) ** 3
-    cofactors = cofactors / np.where(valid, determinant, np.inf)[:, None]
-    inverse = cofactors[:, [0, 1, 2, 1, 3, 4, 2, 4, 5]].reshape(-1, 3, 3)
-    return inverse, valid
+    cofactors = cofactors / np.where(valid, determinant, np.inf)
+    return cofactors[_FULL].T.reshape(-1, 3, 3), valid
 
 
 def _usable(observations: WindowObservations, min_observations: int) -> tuple[np.ndarray, ...]:
@@ -219,9 +231,10 @@ def _usable(observations: WindowObservations, min_observations: int) -> tuple[np
     if feature.size == 0:
         return feature, feature, np.zeros((0, 2))
     _, inverse, counts = np.unique(feature, return_inverse=True, return_counts=True)
-    seen = counts[inverse] >= min_observations
-    _, renumbered = np.unique(feature[seen], return_inverse=True)
-    renumbered = renumbered.reshape(-1)
+    inverse = inverse.reshape(-1)
+    often = counts >= min_observations
+    seen = often[inverse]
+    renumbered = (np.cumsum(often) - 1)[inverse[seen]]  # the kept features' rank among themselves
     order = np.argsort(renumbered, kind="stable")  # grouped by feature (the solve sums per feature)
     return (np.asarray(observations.frame, dtype=np.int64)[seen][order], renumbered[order],
             np.asarray(observations.xy, dtype=np.float64)[seen][order])
@@ -235,49 +248,71 @@ class _System:
     the residual is ``A (L - B x - o)`` with ``B = [t I, t^2/2 I]``; with ``M = w A^T A``:
     ``H_LL = sum M``, ``H_Lx = -sum M B``, ``H_xx = sum B^T M B``, ``b_L = sum M o``,
     ``b_x = -sum B^T M o``. The landmarks are eliminated per feature (Schur complement).
+
+    Stored component-major: ``A``'s two rows as (3, K) arrays, ``M`` as its six distinct entries (6, K).
     """
 
-    def __init__(self, rows: np.ndarray, times: np.ndarray, offsets: np.ndarray, feature: np.ndarray,
-                 count: int) -> None:
-        first, second = rows[:, 0], rows[:, 1]
-        self.gram = first[:, :, None] * first[:, None, :] + second[:, :, None] * second[:, None, :]  # (K, 3, 3) A^T A
-        self.coefficients = np.column_stack([times, 0.5 * times ** 2])  # (K, 2): B = coefficients (x) I
-        self.pairs = (self.coefficients[:, :, None] * self.coefficients[:, None, :]).reshape(-1, 4)  # (K, 4)
-        self.offsets = offsets
+    def __init__(self, first: np.ndarray, second: np.ndarray, times: np.ndarray, offsets: np.ndarray,
+                 feature: np.ndarray, count: int) -> None:
+        """Shape: first, second (3, K) the rows of A; times (K,); offsets (3, K); feature (K,) sorted."""
+        self.feature = feature
+        self.coefficients = np.stack([times, 0.5 * times ** 2])  # (2, K): B = coefficients (x) I
+        velocity, acceleration = self.coefficients
+        self.moments = np.stack([velocity * velocity, velocity * acceleration, acceleration * acceleration])  # (3, K)
         self.starts = np.searchsorted(feature, np.arange(count))  # observations are sorted by feature
+        self._set_rows(first, second, offsets)
 
-    def centres(self, solution: np.ndarray) -> np.ndarray:
-        """(K, 3) camera centres for ``solution`` = (v0, a)."""
-        return self.offsets + self.coefficients @ solution.reshape(2, 3)
+    def with_rows(self, first: np.ndarray, second: np.ndarray, offsets: np.ndarray) -> _System:
+        """The same observations' times and features with other rows ``A`` and offsets ``o``."""
+        other = copy.copy(self)
+        other._set_rows(first, second, offsets)
+        return other
+
+    def _set_rows(self, first: np.ndarray, second: np.ndarray, offsets: np.ndarray) -> None:
+        row, column = _UPPER
+        self.gram = first[row] * first[column] + second[row] * second[column]  # (6, K) A^T A
+        self.offsets = offsets
+        self._gram_offsets = first * _dot(first, offsets) + second * _dot(second, offsets)  # (3, K) A^T A o
+        # per observation, reduced per feature in one pass: M (6), t M (6), t^2/2 M (6), M o (3)
+        self._per_observation = np.empty((21, first.shape[1]))
+
+    def from_cameras(self, landmarks: np.ndarray, solution: np.ndarray) -> np.ndarray:
+        """(3, K) each observation's landmark minus its camera centre for ``solution`` = (v0, a), world.
+        Shape: landmarks (J, 3)."""
+        return landmarks.T[:, self.feature] - (self.offsets + solution.reshape(2, 3).T @ self.coefficients)
 
     def solve(self, weights: np.ndarray, prior: np.ndarray, *,
               prior_at: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """x (6,), landmarks (J, 3), the reduced matrix (6, 6) and which features were solvable (J,);
         ``prior`` (6, 6) is added to ``H_xx`` (it pulls ``x`` towards 0, or, when the unknowns are a
         step from ``prior_at``, pulls ``prior_at + x`` towards 0). None when singular."""
-        gram = weights[:, None, None] * self.gram  # (K, 3, 3) M
-        m_o = np.einsum("kij,kj->ki", gram, self.offsets)  # (K, 3)
-        flat = gram.reshape(-1, 9)
-        h_ll = np.add.reduceat(flat, self.starts, axis=0).reshape(-1, 3, 3)  # (J, 3, 3)
-        # H_Lx (J, 3, 6): the blocks -sum c_p M, p = velocity, acceleration
-        h_lx = -np.concatenate([np.add.reduceat(self.coefficients[:, p, None] * flat, self.starts, axis=0)
-                                .reshape(-1, 3, 3) for p in range(2)], axis=2)
-        b_l = np.add.reduceat(m_o, self.starts, axis=0)  # (J, 3)
-        h_xx = (self.pairs.T @ flat).reshape(2, 2, 3, 3).transpose(0, 2, 1, 3).reshape(6, 6) + prior
-        b_x = -(self.coefficients.T @ m_o).reshape(6)
+        stacked = self._per_observation
+        gram = stacked[:6]
+        np.multiply(self.gram, weights, out=gram)  # M
+        np.multiply(self._gram_offsets, weights, out=stacked[18:])  # M o
+        np.multiply(gram, self.coefficients[0], out=stacked[6:12])
+        np.multiply(gram, self.coefficients[1], out=stacked[12:18])
+        sums = np.add.reduceat(stacked, self.starts, axis=1)  # (21, J)
+        h_xx = (self.moments @ gram.T).reshape(-1)[_XX] + prior  # (6, 6)
+        b_x = -(self.coefficients @ stacked[18:].T).reshape(6)
         if prior_at is not None:
             b_x = b_x - prior @ prior_at
-        inverse, valid = _symmetric_inverse(h_ll)  # (J, 3, 3), (J,)
-        h_lx[~valid] = 0.0  # unsolvable features: no coupling, landmark 0
-        b_l[~valid] = 0.0
-        h_xl_inverse = np.transpose(h_lx, (0, 2, 1)) @ inverse  # (J, 6, 3): H_xL H_LL^-1
-        reduced = h_xx - np.tensordot(h_xl_inverse, h_lx, axes=([0, 2], [0, 1]))
-        rhs = b_x - np.tensordot(h_xl_inverse, b_l, axes=([0, 2], [0, 1]))
+        inverse, valid = _symmetric_inverse(sums[:6])  # (J, 3, 3), (J,)
+        # -H_Lx per feature: (J, 3, 6), the blocks sum t M and sum t^2/2 M
+        minus_h_lx = np.concatenate([sums[6:12][_FULL].T.reshape(-1, 3, 3), sums[12:18][_FULL].T.reshape(-1, 3, 3)],
+                                    axis=2)
+        minus_h_lx[~valid] = 0.0  # unsolvable features: no coupling, landmark 0
+        b_l = np.where(valid[:, None], sums[18:].T, 0.0)  # (J, 3)
+        coupling = inverse @ minus_h_lx  # (J, 3, 6): -H_LL^-1 H_Lx
+        landmarks_at_zero = (inverse @ b_l[:, :, None])[:, :, 0]  # (J, 3): H_LL^-1 b_L
+        flat = minus_h_lx.reshape(-1, 6)
+        reduced = h_xx - flat.T @ coupling.reshape(-1, 6)
+        rhs = b_x + flat.T @ landmarks_at_zero.reshape(-1)
         if not np.all(np.isfinite(reduced)):
             return None
         eigenvalues = np.linalg.eigvalsh(reduced)  # ascending
         if eigenvalues[0] <= 1e-12 * eigenvalues[-1]:
             return None
         solution = np.linalg.solve(reduced, rhs)
-        landmarks = (inverse @ (b_l - h_lx @ solution)[:, :, None])[:, :, 0]
+        landmarks = landmarks_at_zero + coupling @ solution  # H_LL^-1 (b_L - H_Lx x)
         return solution, landmarks, reduced, valid
