@@ -102,10 +102,16 @@ def test_the_reprojection_refinement_removes_the_small_parallax_shrinkage() -> N
 
 
 def test_the_refinement_keeps_the_linear_passes_robust_to_mismatches() -> None:
-    window = make_window(noise=0.0025, outliers=0.1, seed=3)
-    refined = solve(window, WindowVelocityConfig(refine_iterations=1))
-    assert refined is not None and np.linalg.norm(refined.velocity_xyz - window.velocity) < 0.02
-    assert np.linalg.norm(refined.velocity_xyz - window.velocity) < 3 * np.sqrt(np.trace(refined.covariance[:3, :3]))
+    """10 % gross mismatches: one or two Gauss-Newton steps (the default) after the three linear
+    passes stay within 2 cm/s of the truth over ten scenes, and the reported uncertainty covers it."""
+    assert WindowVelocityConfig().refine_iterations == 2 and WindowVelocityConfig().iterations == 3
+    for steps in (1, 2):
+        for seed in range(10):
+            window = make_window(noise=0.0025, outliers=0.1, seed=seed)
+            refined = solve(window, WindowVelocityConfig(refine_iterations=steps))
+            assert refined is not None
+            error = np.linalg.norm(refined.velocity_xyz - window.velocity)
+            assert error < 0.02 and error < 3 * np.sqrt(np.trace(refined.covariance[:3, :3]))
 
 
 def test_too_few_features_or_frames_give_nothing() -> None:
