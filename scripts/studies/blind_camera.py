@@ -6,7 +6,6 @@ The blind run replaces ``extract_tracks`` inside the estimator's learned motion 
 all-invalid track array (what the network sees when no corner is found), so the same weights run
 on the IMU alone. Scores as in ``arvr-vio-benchmark`` (SE(3) ATE, RPE over 1 s).
 """
-import argparse
 from unittest import mock
 
 import numpy as np
@@ -15,6 +14,7 @@ from arvr_hybrid_vio.core.dataset import load_shard
 from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
 from arvr_hybrid_vio.core.model import learned_motion
 from arvr_hybrid_vio.tools.benchmark import score
+from study_arguments import parse_study_arguments
 
 
 def blind_tracks(prev_image, image, intrinsics, config, **_):  # noqa: ANN001 - same signature as extract_tracks
@@ -23,10 +23,7 @@ def blind_tracks(prev_image, image, intrinsics, config, **_):  # noqa: ANN001 - 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("shards", nargs="+")
-    parser.add_argument("--model", default="models/hybrid.safetensors")
-    args = parser.parse_args()
+    args = parse_study_arguments(__doc__)
     print(f"{'sequence':<20} {'ATE / RPE-1s cm':>18} {'blind ATE / RPE-1s cm':>24}")
     for path in args.shards:
         shard = load_shard(path)

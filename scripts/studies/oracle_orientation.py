@@ -8,7 +8,6 @@ ATE is SE(3)-aligned). The gravity compensation and the window's bearings are th
 velocity, positions, the network and the window are the estimator's own. Prints ATE / RPE-1s for
 both: the gap is what a better orientation (gyro bias, attitude in the estimator's state) could buy.
 """
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from arvr_hybrid_vio.core.evaluation import EvalConfig, evaluate
 from arvr_hybrid_vio.core.geometry import quat_wxyz_to_matrix
 from arvr_hybrid_vio.core.training.replay import ground_truth, run_estimator, shard_frames
 from arvr_hybrid_vio.core.strapdown import NavState
+from study_arguments import parse_study_arguments
 
 
 def with_true_orientation(estimator: VioEstimator, shard: dict) -> None:
@@ -38,10 +38,7 @@ def with_true_orientation(estimator: VioEstimator, shard: dict) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("shards", nargs="+")
-    parser.add_argument("--model", default="models/hybrid.safetensors")
-    args = parser.parse_args()
+    args = parse_study_arguments(__doc__)
     for path in args.shards:
         shard = load_shard(Path(path))
         scores = []

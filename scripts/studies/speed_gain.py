@@ -12,7 +12,6 @@ Replays each shard through the estimator as shipped and prints two things:
 
 Speeds, not velocities, are compared, so the estimator's own yaw (it starts at 0) does not matter.
 """
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ import numpy as np
 from arvr_hybrid_vio.core.dataset import load_shard
 from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
 from arvr_hybrid_vio.core.training.replay import ground_truth, run_estimator, shard_frames
+from study_arguments import parse_study_arguments
 
 FRAMES_PER_SECOND = 30
 BLOCK_S = 5
@@ -66,10 +66,7 @@ def output_line(shard: dict, trajectory) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("shards", nargs="+")
-    parser.add_argument("--model", default="models/hybrid.safetensors")
-    args = parser.parse_args()
+    args = parse_study_arguments(__doc__)
     for path in args.shards:
         shard = load_shard(Path(path))
         estimator = VioEstimator.from_file(args.model, EstimatorConfig(device="cpu", torch_threads=1))

@@ -9,7 +9,6 @@ over the three axes; 0 is no better than predicting the mean velocity), and per 
 gain, the least-squares slope of predicted on true velocity (1: the right scale; a gain that changes
 from sequence to sequence is a scale error, such as flow read with the wrong scene depth).
 """
-import argparse
 
 import numpy as np
 
@@ -17,6 +16,7 @@ from arvr_hybrid_vio.core.dataset import load_shard
 from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
 from arvr_hybrid_vio.core.geometry import quat_wxyz_to_matrix
 from arvr_hybrid_vio.core.training.replay import shard_frames
+from study_arguments import parse_study_arguments
 
 
 def body_velocity(shard: dict, stamp_ns: int) -> np.ndarray:
@@ -34,10 +34,7 @@ def skill(predicted: np.ndarray, truth: np.ndarray) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("shards", nargs="+")
-    parser.add_argument("--model", default="models/hybrid.safetensors")
-    args = parser.parse_args()
+    args = parse_study_arguments(__doc__)
     for path in args.shards:
         shard = load_shard(path)
         estimator = VioEstimator.from_file(args.model, EstimatorConfig(device="cpu"))
