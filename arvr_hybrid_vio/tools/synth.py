@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arvr-vio-synth", description=__doc__.split("\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--trajectory", help="TUM .txt or EuRoC ground-truth .csv that drives the motion")
-    source.add_argument("--motion", choices=MOTION_NAMES, help="procedural AR/VR head motion preset")
+    source.add_argument("--motion", choices=MOTION_NAMES, help="procedural motion preset: AR/VR head motions, handheld sweeps or a multirotor (drone)")
     parser.add_argument("--duration", type=float, required=True, help="sequence length, s")
     parser.add_argument("--seed", type=int, default=0, help="random seed (motion, room, noise)")
     parser.add_argument("--out", required=True, help="output rosbag2 folder")

@@ -146,6 +146,18 @@ def test_sweeps_translate_back_and_forth_at_handheld_speeds() -> None:
     assert np.ptp(states.positions_xyz[moving], axis=0).max() < 0.8  # back and forth, not away
 
 
+def test_drones_fly_with_their_thrust_along_body_z() -> None:
+    """A multirotor's specific force is its thrust: along body z, whatever it accelerates."""
+    times, states = sample("drone", 30.0)
+    speed = np.linalg.norm(states.velocity_xyz, axis=1)
+    assert 1.2 < speed.max() < 2.6 and speed.mean() > 0.3
+    specific_force = np.einsum("nji,nj->ni", states.rotations, states.accel_xyz + np.array([0.0, 0.0, 9.81]))
+    tilt_deg = np.degrees(np.arccos(states.rotations[:, 2, 2]))
+    assert tilt_deg.max() > 10.0  # it leans into its accelerations ...
+    assert np.abs(specific_force[:, :2]).max() < 0.3  # ... so sideways force is only hover wobble
+    assert np.ptp(states.positions_xyz[:, :2], axis=0).min() > 1.5  # it flies across the room
+
+
 def test_adding_a_preset_leaves_the_others_unchanged() -> None:
     """A preset's position in MOTION_NAMES seeds its stream: `head` (index 5) keeps its motions."""
-    assert MOTION_NAMES.index("head") == 5 and MOTION_NAMES[-1] == "sweep"
+    assert MOTION_NAMES.index("head") == 5 and MOTION_NAMES[-2:] == ("sweep", "drone")

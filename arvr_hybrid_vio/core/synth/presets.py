@@ -9,8 +9,10 @@ initialisation works. The dense channels are then fitted by the quintic
 
 Presets: ``seated`` (look-around), ``standing`` (stand up, look around),
 ``walking`` (2 Hz head bob), ``saccade`` (fast turns up to 300 deg/s),
-``drift`` (slow drifts and pauses), ``head`` (a random mix of those) and ``sweep``
-(handheld-style translation back and forth, up to 0.6 m/s, with drifts; not in ``head``).
+``drift`` (slow drifts and pauses), ``head`` (a random mix of those), ``sweep``
+(handheld-style translation back and forth, up to 0.6 m/s, with drifts; not in ``head``) and
+``drone`` (a multirotor flying between waypoints at up to 2.5 m/s, its roll and pitch following its
+thrust as a multirotor's must; not in ``head``).
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ SEATED_Z = 1.2  # eye height seated, m
 STANDING_Z = 1.65  # eye height standing, m
 PITCH_LIMIT = np.radians(40.0)
 SMOOTHSTEP_PEAK = 35.0 / 16.0  # peak slope of the septic smoothstep on [0, 1]
+GRAVITY = 9.81  # m/s^2, for the thrust direction of ``drone``
+DRONE_YAW_RATE = np.radians(90.0)  # peak yaw rate of a heading change in flight, rad/s
 
 
 def smoothstep7(x: np.ndarray) -> np.ndarray:
@@ -151,6 +155,54 @@ def sweep(b: HeadBuilder, start: float, end: float) -> None:
         t += length + b.rng.uniform(0.2, 1.0)
 
 
+def fly(b: HeadBuilder, start: float, end: float) -> None:
+    """Multirotor flight to waypoints within 2.5 m of home, 0.7-2.3 m high, each move at a peak speed of
+    0.5-2.5 m/s; moves overlap (the next starts before the last ends) or pause. The heading turns to the
+    direction of flight on half the moves (peak 90 deg/s) and stays otherwise. Roll and pitch are left
+    to ``thrust_attitude``."""
+    t = start
+    while t < end - 1.5:
+        goal = np.r_[b.home_xy + b.rng.uniform(-2.5, 2.5, 2), b.rng.uniform(0.7, 2.3)]
+        offset = goal - b.pose[:3]
+        distance = float(np.linalg.norm(offset))
+        if distance < 0.5:
+            continue
+        length = max(1.5, SMOOTHSTEP_PEAK * distance / b.rng.uniform(0.5, 2.5))
+        if t + length > end:  # shorten the move, not its speed, to end with the segment
+            offset *= (end - t) / length
+            length = end - t
+        if b.rng.random() < 0.5:
+            heading = np.arctan2(offset[1], offset[0])
+            d_yaw = (heading - b.pose[3] + np.pi) % (2 * np.pi) - np.pi
+            b.step(t, max(length, SMOOTHSTEP_PEAK * abs(d_yaw) / DRONE_YAW_RATE), np.r_[0, 0, 0, d_yaw, 0, 0])
+        b.step(t, length, np.r_[offset, 0, 0, 0])
+        t += length * b.rng.uniform(0.5, 0.9)
+        if b.rng.random() < 0.2:
+            t += b.rng.uniform(0.3, 1.5)
+
+
+def hover(b: HeadBuilder, start: float, end: float) -> None:
+    """Hover: slow position corrections of about 10 cm and small heading changes."""
+    t = start
+    while t < end - 1.5:
+        length = b.rng.uniform(1.5, 3.0)
+        b.step(t, length, np.r_[b.rng.normal(0.0, 0.1, 3), b.rng.normal(0.0, 0.3), 0, 0])
+        t += length + b.rng.uniform(0.0, 1.0)
+
+
+def thrust_attitude(b: HeadBuilder) -> None:
+    """Add the roll and pitch that point the body z axis along the thrust (acceleration plus gravity),
+    as a multirotor's attitude must follow its acceleration; from the dense channels' acceleration."""
+    dt = b.times_s[1] - b.times_s[0]
+    accel = np.gradient(np.gradient(b.channels[:, :3], dt, axis=0), dt, axis=0)
+    thrust = accel + np.array([0.0, 0.0, GRAVITY])
+    yaw = b.channels[:, 3]
+    forward = np.cos(yaw) * thrust[:, 0] + np.sin(yaw) * thrust[:, 1]  # thrust in the heading frame
+    left = -np.sin(yaw) * thrust[:, 0] + np.cos(yaw) * thrust[:, 1]
+    b.channels[:, 4] += np.arctan2(forward, thrust[:, 2])
+    b.channels[:, 5] += np.arctan2(-left, np.hypot(forward, thrust[:, 2]))
+
+
 Segment = Callable[[HeadBuilder, float, float], None]
 PRESETS: dict[str, tuple[bool, tuple[Segment, ...]]] = {
     "seated": (True, (look_around, drift)),
@@ -159,9 +211,11 @@ PRESETS: dict[str, tuple[bool, tuple[Segment, ...]]] = {
     "saccade": (True, (saccades, drift)),
     "drift": (True, (drift,)),
     "sweep": (False, (sweep, sweep, drift)),
+    "drone": (False, (fly, fly, hover)),
 }
+THRUST_ATTITUDE = ("drone",)  # presets whose roll and pitch follow the acceleration (thrust_attitude)
 # The position of a name seeds its random stream (procedural_motion): append new presets, never reorder.
-MOTION_NAMES = ("seated", "standing", "walking", "saccade", "drift", "head", "sweep")
+MOTION_NAMES = ("seated", "standing", "walking", "saccade", "drift", "head", "sweep", "drone")
 
 
 def _head_segment(b: HeadBuilder) -> Segment:
@@ -200,7 +254,7 @@ def _sway(b: HeadBuilder, start: float, end: float) -> None:
 
 
 def procedural_motion(name: str, duration_s: float, seed: int, *, rest_s: float = 1.0) -> MotionSpline:
-    """A procedural head motion preset as a spline.
+    """A procedural motion preset (head motion, or ``sweep`` / ``drone``) as a spline.
 
     Args:
         name: one of ``MOTION_NAMES``.
@@ -222,4 +276,6 @@ def procedural_motion(name: str, duration_s: float, seed: int, *, rest_s: float 
     builder = HeadBuilder(rng, times, np.tile(pose, (len(times), 1)), pose.copy(), seated)
     _sway(builder, rest_s, duration_s + 2.0)
     _schedule(builder, name, rest_s, duration_s)
+    if name in THRUST_ATTITUDE:
+        thrust_attitude(builder)
     return MotionSpline.from_samples(times, builder.channels[:, :3], builder.channels[:, 3:])

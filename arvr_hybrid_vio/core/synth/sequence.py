@@ -28,7 +28,7 @@ from arvr_hybrid_vio.core.synth.textures import PHOTOS
 class MotionConfig:
     """Where the body motion comes from."""
 
-    motion: str = "head"  # procedural preset (seated|standing|walking|saccade|drift|head); unused with a file
+    motion: str = "head"  # procedural preset (seated|standing|walking|saccade|drift|head|sweep|drone); unused with a file
     trajectory_file: str = ""  # TUM .txt or EuRoC ground-truth .csv; when set, drives the motion
     trajectory_frame: str = "auto"  # pose frame of the file: auto (TUM: camera_optical, CSV: body)|body|camera_optical
     trajectory_start_s: float = 0.0  # skip this much of the file, s
