@@ -60,6 +60,10 @@ class EstimatorConfig:
     torch_threads: int = 0  # torch intra-op threads on CPU; 0 leaves torch's default
     imu_history_s: float = 1.0  # IMU kept for re-propagation after a late frame, s
     tilt_correction_per_s: float = 0.2  # every source: roll/pitch pull towards the accelerometer, 1/s (0: off)
+    # every source: the pull is skipped while the specific force's 1 s mean leans more than this from the
+    # vertical (sustained acceleration, as a multirotor's), deg; 0: never skipped (head motion: walking is
+    # worse with a gate); config/vio_euroc.yaml, a multirotor, sets 2 (README, "Drone motion")
+    tilt_gate_deg: float = 0.0
     velocity_random_walk: float = 0.03  # IMU velocity drift in the velocity fusion, m/s/sqrt(s) (tuned on val)
     velocity_measurement_scale: float = 1.0  # learned models: multiplies the network's velocity variance
     # learned models with the window: time constant of the network-vs-window consistency (NIS) mean that
@@ -78,6 +82,8 @@ class VioEstimator:
             raise ConfigError(f"estimator.device must be auto, cpu or cuda, got {config.device!r}")
         if not config.network_consistency_s >= 0.0:
             raise ConfigError(f"estimator.network_consistency_s must be >= 0 (0: off), got {config.network_consistency_s}")
+        if not 0.0 <= config.tilt_gate_deg < 90.0:
+            raise ConfigError(f"estimator.tilt_gate_deg must be in [0, 90) deg (0: no gate), got {config.tilt_gate_deg}")
         self.config = config
         self.source = source
         self.counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
@@ -98,13 +104,15 @@ class VioEstimator:
         if str(model_path) == IMU_ONLY:
             source: MotionSource = StrapdownMotion(gravity_m_s2=config.gravity_m_s2,
                                                    gyro_noise_density=config.gyro_noise_density,
-                                                   tilt_correction_per_s=config.tilt_correction_per_s)
+                                                   tilt_correction_per_s=config.tilt_correction_per_s,
+                                                   tilt_gate_deg=config.tilt_gate_deg)
         else:
             from arvr_hybrid_vio.core.model.learned_motion import LearnedMotion  # torch only when needed
             source = LearnedMotion.from_file(Path(model_path), device=config.device,
                                              torch_threads=config.torch_threads, cuda_graph=config.cuda_graph,
                                              gravity_m_s2=config.gravity_m_s2,
                                              tilt_correction_per_s=config.tilt_correction_per_s,
+                                             tilt_gate_deg=config.tilt_gate_deg,
                                              measurement_scale=config.velocity_measurement_scale)
         return cls(config, source)
 

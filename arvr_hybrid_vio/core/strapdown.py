@@ -132,15 +132,51 @@ def gravity_aligned_rotation(mean_accel_m_s2: np.ndarray) -> np.ndarray:
     return Rotation.from_euler("ZYX", [0.0, pitch, roll]).as_matrix()
 
 
+# Time constant of SpecificForceMean, s: longer than a 2 Hz head bob's period, so the bob averages
+# out, and shorter than a multirotor's sustained accelerations (1-3 s), so they do not.
+SPECIFIC_FORCE_MEAN_S = 1.0
+
+
+@dataclass(frozen=True)
+class SpecificForceMean:
+    """Exponential mean (time constant ``SPECIFIC_FORCE_MEAN_S``) of the world-frame specific force of
+    one attitude track, m/s^2. Its lean from the vertical is sustained acceleration (or a tilt error
+    as large): a multirotor accelerating for a second or more leans its specific force by
+    ``atan(a / g)`` without changing its length, and ``tilt_corrected`` must not level towards it."""
+
+    world_xyz: np.ndarray | None = None  # (3,), None before the first interval
+
+    def updated(self, rotation: np.ndarray, pre: Preintegration) -> SpecificForceMean:
+        """The mean after an interval ``pre`` that starts at body orientation ``rotation``."""
+        if pre.dt_s <= 0.0:
+            return self
+        measured = rotation @ pre.delta_velocity / pre.dt_s
+        if self.world_xyz is None:
+            return SpecificForceMean(measured)
+        weight = min(1.0, pre.dt_s / SPECIFIC_FORCE_MEAN_S)
+        return SpecificForceMean(self.world_xyz + weight * (measured - self.world_xyz))
+
+    @property
+    def lean_rad(self) -> float:
+        """Angle between the mean and the world vertical, rad (0 before the first interval)."""
+        if self.world_xyz is None:
+            return 0.0
+        x, y, z = self.world_xyz.tolist()
+        return float(np.arctan2(np.hypot(x, y), z))
+
+
 def tilt_corrected(rotation: np.ndarray, pre: Preintegration, delta_rotation: np.ndarray, *, rate_per_s: float,
-                   gravity_m_s2: float = GRAVITY_M_S2) -> np.ndarray:
+                   gravity_m_s2: float = GRAVITY_M_S2, lean_rad: float = 0.0,
+                   max_lean_rad: float = 0.0) -> np.ndarray:
     """``delta_rotation`` with roll/pitch nudged towards the interval's mean specific force (world
     ``R dv / dt`` should point up), for a body at ``rotation`` at the interval start.
 
     Applied only in calm intervals (mean specific force within 0.5 m/s^2 of g), as a world-frame
     rotation of the new orientation by ``rate_per_s * dt * (m_hat x e_z)``; ``rate_per_s <= 0`` is off.
+    With ``max_lean_rad > 0`` it is also skipped while ``lean_rad`` (the lean of the track's
+    ``SpecificForceMean``) exceeds it: sustained acceleration, not a tilt error.
     """
-    if rate_per_s <= 0.0 or pre.dt_s <= 0.0:
+    if rate_per_s <= 0.0 or pre.dt_s <= 0.0 or (max_lean_rad > 0.0 and lean_rad > max_lean_rad):
         return delta_rotation
     measured_up = rotation @ pre.delta_velocity / pre.dt_s  # (3,) world, m/s^2
     norm = float(np.linalg.norm(measured_up))

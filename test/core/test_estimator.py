@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from arvr_hybrid_vio.core.types import SyncedFrame
 from test_strapdown_helpers import ExactMotion, exact_motion
 
 FRAME_EVERY = 10  # 200 Hz IMU, 20 Hz camera
+MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 def make_frames(motion: ExactMotion, *, every: int = FRAME_EVERY) -> list[SyncedFrame]:
@@ -211,3 +213,72 @@ def test_the_strapdown_baseline_gets_the_learned_sources_tilt_pull() -> None:
     accelerating = preintegrate(stamps, np.zeros((7, 3)), np.tile([5.0, 0.0, 9.81], (7, 1)))
     np.testing.assert_array_equal(tilt_corrected(tilted, accelerating, accelerating.delta_rotation, rate_per_s=0.2),
                                   accelerating.delta_rotation)
+
+
+def drone_motion(duration_s: float = 30.0, seed: int = 7) -> ExactMotion:
+    """The procedural multirotor (roll and pitch follow its thrust), with exact IMU at 200 Hz."""
+    from arvr_hybrid_vio.core.synth.presets import procedural_motion
+    times = np.arange(0, int(duration_s * 200) + 1) / 200.0
+    states = procedural_motion("drone", duration_s, seed).evaluate(times)
+    return ExactMotion(stamps_ns=1_000_000_000 + np.round(times * 1e9).astype(np.int64),
+                       positions_xyz=states.positions_xyz, rotations=states.rotations,
+                       velocity_xyz=states.velocity_xyz, gyro=states.omega_body,
+                       accel=np.einsum("nji,nj->ni", states.rotations, states.accel_xyz + np.array([0, 0, 9.81])))
+
+
+def tilt_errors_deg(estimator: VioEstimator, motion: ExactMotion) -> np.ndarray:
+    """Roll/pitch error of every estimate: the angle between the estimated and true vertical in the body
+    (yaw-free; the estimator's world yaw is its own)."""
+    errors = []
+    for frame, estimate in zip(make_frames(motion), run(estimator, make_frames(motion))):
+        if estimate is not None:
+            true = motion.rotations[np.searchsorted(motion.stamps_ns, frame.stamp_ns)]
+            estimated = quat_wxyz_to_matrix(estimate.quat_wxyz)
+            errors.append(np.degrees(np.arccos(np.clip(estimated[2] @ true[2], -1.0, 1.0))))
+    return np.array(errors)
+
+
+def test_the_tilt_gate_keeps_a_multirotors_attitude() -> None:
+    """A multirotor's specific force leans with its acceleration: the ungated pull levels towards it and
+    tilts the estimate by degrees (exact IMU, so strapdown alone would be exact); the lean gate does not."""
+    motion = drone_motion()
+    pulled = tilt_errors_deg(VioEstimator.from_file("imu-only", EstimatorConfig(device="cpu")), motion)
+    gated = tilt_errors_deg(VioEstimator.from_file("imu-only", EstimatorConfig(device="cpu", tilt_gate_deg=2.0)),
+                            motion)
+    assert pulled.max() > 2.0
+    assert gated.max() < 0.3 * pulled.max()  # 0.55 against 2.48 deg (seed 7)
+
+
+def test_the_specific_force_mean_averages_a_head_bob_but_not_a_sustained_acceleration() -> None:
+    from arvr_hybrid_vio.core.geometry import so3_exp
+    from arvr_hybrid_vio.core.strapdown import SpecificForceMean, preintegrate, tilt_corrected
+    stamps = np.arange(0, 7) * 5_000_000  # 30 ms intervals
+
+    def interval(force_xyz) -> object:
+        return preintegrate(stamps, np.zeros((7, 3)), np.tile(force_xyz, (7, 1)))
+
+    bobbing, accelerating = SpecificForceMean(), SpecificForceMean()
+    for k in range(100):  # 3 s: a 2 Hz bob of +-3 m/s^2 (vertical and forward), or a steady 2 m/s^2 forward
+        bob = 3.0 * np.sin(2.0 * np.pi * 2.0 * k * 0.03)
+        bobbing = bobbing.updated(np.eye(3), interval([bob, 0.0, 9.81 + bob]))
+        accelerating = accelerating.updated(np.eye(3), interval([2.0, 0.0, 9.81]))
+    assert bobbing.lean_rad < np.radians(2.0) < np.radians(10.0) < accelerating.lean_rad
+    tilted = so3_exp(np.radians([1.0, 0.0, 0.0]))
+    at_rest = interval([0.0, 0.0, 9.81])
+    gate = dict(rate_per_s=0.2, max_lean_rad=np.radians(2.0))
+    levelled = tilted @ tilt_corrected(tilted, at_rest, at_rest.delta_rotation, lean_rad=bobbing.lean_rad, **gate)
+    assert rotation_angle_deg(levelled) < rotation_angle_deg(tilted)  # the bob does not stop the levelling
+    np.testing.assert_array_equal(tilt_corrected(tilted, at_rest, at_rest.delta_rotation,
+                                                 lean_rad=accelerating.lean_rad, **gate), at_rest.delta_rotation)
+
+
+@pytest.mark.parametrize("gate_deg", [-1.0, 90.0, float("nan")])
+def test_a_bad_tilt_gate_is_refused(gate_deg: float) -> None:
+    with pytest.raises(ConfigError, match="tilt_gate_deg"):
+        VioEstimator.from_file("imu-only", EstimatorConfig(device="cpu", tilt_gate_deg=gate_deg))
+
+
+def test_the_tilt_gate_reaches_every_source() -> None:
+    config = EstimatorConfig(device="cpu", tilt_gate_deg=2.0)
+    assert VioEstimator.from_file("imu-only", config).source.tilt_gate_deg == 2.0
+    assert VioEstimator.from_file(MODELS / "hybrid.safetensors", config).source.tilt_gate_deg == 2.0

@@ -33,7 +33,9 @@ from arvr_hybrid_vio.core.model.inputs import gravity_body, inertial_inputs
 from arvr_hybrid_vio.core.model.motion_source import LOOKAHEAD_FRAMES, RelativeMotion
 from arvr_hybrid_vio.core.model.network import VioNetwork
 from arvr_hybrid_vio.core.model.visual_tracks import derotated
-from arvr_hybrid_vio.core.strapdown import NavState, Preintegration, preintegrate, tilt_corrected
+from arvr_hybrid_vio.core.strapdown import (
+    NavState, Preintegration, SpecificForceMean, preintegrate, tilt_corrected,
+)
 from arvr_hybrid_vio.core.types import SyncedFrame
 
 LOGGER = logging.getLogger(__name__)
@@ -47,6 +49,8 @@ class InputState:
     # (3, 3) R_world_body the inputs' gravity direction comes from; None until the first step takes
     # the estimator's orientation
     attitude: np.ndarray | None
+    # the specific force's mean along that attitude, for the tilt pull's lean gate
+    force_mean: SpecificForceMean = SpecificForceMean()
 
 
 @dataclass(frozen=True)
@@ -92,18 +96,22 @@ class LearnedMotion:
     """Relative motion from a trained :class:`VioNetwork`, one streaming step per frame."""
 
     def __init__(self, network: VioNetwork, *, device: torch.device, gravity_m_s2: float,
-                 tilt_correction_per_s: float = 0.2, measurement_scale: float = 1.0) -> None:
+                 tilt_correction_per_s: float = 0.2, tilt_gate_deg: float = 0.0,
+                 measurement_scale: float = 1.0) -> None:
         """Wrap an eval-mode network already on ``device``.
 
         Args:
             tilt_correction_per_s: rate (1/s) at which roll and pitch are pulled towards the
                 accelerometer's gravity direction in calm intervals; 0 disables it.
+            tilt_gate_deg: the pull is skipped while the specific force's 1 s mean leans more than
+                this from the vertical (sustained acceleration), deg; 0: never skipped.
             measurement_scale: multiplies the network's velocity variance in the update.
         """
         self.network = network.eval()
         self.device = device
         self.gravity_m_s2 = gravity_m_s2
         self.tilt_correction_per_s = tilt_correction_per_s
+        self.tilt_gate_deg = tilt_gate_deg
         self.measurement_scale = measurement_scale
         self.name = network.config.family
         self.front_end = VisualFrontEnd(network.config)
@@ -138,6 +146,7 @@ class LearnedMotion:
         self._ahead: FramesAhead | None = None
         self._weights = None
         self._network_velocity: tuple[np.ndarray, np.ndarray] | None = None
+        self._force_mean = SpecificForceMean()  # along the estimator's attitude (relative_motion)
 
     @property
     def rig_camera(self) -> CameraModel | None:
@@ -197,7 +206,9 @@ class LearnedMotion:
         translation_var = np.exp(translation_logvar)
         dt_s = max(pre.dt_s, 1e-3)
         self._network_velocity = (velocity, np.sqrt(translation_var) / dt_s)
-        delta_rotation = self._tilt_corrected(state.rotation, pre, pre.delta_rotation @ so3_exp(dtheta))
+        self._force_mean = self._force_mean.updated(state.rotation, pre)
+        delta_rotation = self._tilt_corrected(state.rotation, pre, pre.delta_rotation @ so3_exp(dtheta),
+                                              self._force_mean)
         return RelativeMotion(delta_rotation, dp_gc, np.exp(rotation_logvar), velocity_body=velocity,
                               velocity_var=self.measurement_scale * float(np.mean(translation_var)) / dt_s ** 2)
 
@@ -212,9 +223,11 @@ class LearnedMotion:
             tracks = derotated(tracks, self.network.config.camera_rotation(pre.delta_rotation))
         features = inertial.features
         context = np.array([inertial.motion_magnitude, features[-2], features[-1]], dtype=np.float32)
-        attitude = nearest_rotation(before.attitude @ self._tilt_corrected(before.attitude, pre, pre.delta_rotation))
+        force_mean = before.force_mean.updated(before.attitude, pre)
+        attitude = nearest_rotation(before.attitude @ self._tilt_corrected(before.attitude, pre, pre.delta_rotation,
+                                                                           force_mean))
         return (StepInputs(tracks, features.astype(np.float32), context, inertial.dp_gc),
-                InputState(view, attitude))
+                InputState(view, attitude, force_mean))
 
     def _evaluate(self, frame: SyncedFrame, pre: Preintegration,
                   upcoming: Sequence[SyncedFrame]) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
@@ -280,10 +293,12 @@ class LearnedMotion:
         if ahead is not None and ahead.served:
             self._state = self._run_network(ahead.inputs[:ahead.served], ahead.state_before)[1]
 
-    def _tilt_corrected(self, rotation: np.ndarray, pre: Preintegration, delta_rotation: np.ndarray) -> np.ndarray:
+    def _tilt_corrected(self, rotation: np.ndarray, pre: Preintegration, delta_rotation: np.ndarray,
+                        force_mean: SpecificForceMean) -> np.ndarray:
         """Roll/pitch nudged towards the accelerometer in calm intervals (``core.strapdown.tilt_corrected``)."""
         return tilt_corrected(rotation, pre, delta_rotation, rate_per_s=self.tilt_correction_per_s,
-                              gravity_m_s2=self.gravity_m_s2)
+                              gravity_m_s2=self.gravity_m_s2, lean_rad=force_mean.lean_rad,
+                              max_lean_rad=float(np.radians(self.tilt_gate_deg)))
 
     @property
     def network_velocity(self) -> tuple[np.ndarray, np.ndarray] | None:

@@ -9,12 +9,14 @@ inference and the tests all go through the same estimator.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-from arvr_hybrid_vio.core.strapdown import GRAVITY_M_S2, NavState, Preintegration, tilt_corrected
+from arvr_hybrid_vio.core.strapdown import (
+    GRAVITY_M_S2, NavState, Preintegration, SpecificForceMean, tilt_corrected,
+)
 from arvr_hybrid_vio.core.types import SyncedFrame
 
 LOOKAHEAD_FRAMES = 64  # at most this many frames (the current one included) are passed as ``upcoming``
@@ -86,10 +88,14 @@ class StrapdownMotion:
     # roll/pitch pull towards the accelerometer in calm intervals, 1/s (0: pure strapdown); the
     # estimator gives it the learned sources' rate, so that the baselines differ by the learning only
     tilt_correction_per_s: float = 0.0
+    # the pull is skipped while the specific force's 1 s mean leans more than this, deg (0: never)
+    tilt_gate_deg: float = 0.0
     name: str = "imu-only"
+    _force_mean: SpecificForceMean = field(default_factory=SpecificForceMean, repr=False)
 
     def reset(self) -> None:
-        """Nothing to forget."""
+        """Forget the specific force's mean."""
+        self._force_mean = SpecificForceMean()
 
     def start(self, frame: SyncedFrame) -> None:
         """Nothing to remember: strapdown does not look at images."""
@@ -119,8 +125,10 @@ class StrapdownMotion:
         dt_s = pre.dt_s
         gravity = np.array([0.0, 0.0, -self.gravity_m_s2])
         at_rest = state.rotation.T @ (0.5 * gravity * dt_s * dt_s) + pre.delta_position
+        self._force_mean = self._force_mean.updated(state.rotation, pre)
         rotation = tilt_corrected(state.rotation, pre, pre.delta_rotation, rate_per_s=self.tilt_correction_per_s,
-                                  gravity_m_s2=self.gravity_m_s2)
+                                  gravity_m_s2=self.gravity_m_s2, lean_rad=self._force_mean.lean_rad,
+                                  max_lean_rad=float(np.radians(self.tilt_gate_deg)))
         return RelativeMotion(rotation, at_rest, np.full(3, self.gyro_noise_density ** 2 * dt_s))
 
     @property

@@ -98,6 +98,7 @@ def validate_network(network: VioNetwork, shards: list[dict[str, Any]], *, max_f
         config = EstimatorConfig(device="cpu")
         source = LearnedMotion(evaluated, device=torch.device("cpu"), gravity_m_s2=evaluated.config.gravity_m_s2,
                                tilt_correction_per_s=config.tilt_correction_per_s,
+                               tilt_gate_deg=config.tilt_gate_deg,
                                measurement_scale=config.velocity_measurement_scale)
         estimator = VioEstimator(config, source)
         frames = shard_frames(shard)
