@@ -188,6 +188,20 @@ def tilt_corrected(rotation: np.ndarray, pre: Preintegration, delta_rotation: np
     return rotation.T @ correction @ rotation @ delta_rotation
 
 
+def gated_tilt_corrected(rotation: np.ndarray, pre: Preintegration, delta_rotation: np.ndarray,
+                         force_mean: SpecificForceMean, *, rate_per_s: float, max_lean_deg: float,
+                         gravity_m_s2: float = GRAVITY_M_S2) -> tuple[np.ndarray, SpecificForceMean]:
+    """``tilt_corrected`` behind the lean gate of one attitude track: the track's ``force_mean`` takes
+    this interval (only while a gate is set, ``max_lean_deg > 0``; without one it is never read), and
+    the pull is skipped while the mean leans more than ``max_lean_deg``. Returns the corrected
+    ``delta_rotation`` and the track's new mean."""
+    if max_lean_deg > 0.0:
+        force_mean = force_mean.updated(rotation, pre)
+    corrected = tilt_corrected(rotation, pre, delta_rotation, rate_per_s=rate_per_s, gravity_m_s2=gravity_m_s2,
+                               lean_rad=force_mean.lean_rad, max_lean_rad=float(np.radians(max_lean_deg)))
+    return corrected, force_mean
+
+
 def static_initial_state(stamps_ns: np.ndarray, accel_m_s2: np.ndarray) -> NavState:
     """State at the last stamp of a (near-)static window: roll/pitch from mean accel, zero velocity.
 

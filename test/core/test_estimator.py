@@ -11,7 +11,7 @@ from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
 from arvr_hybrid_vio.core.geometry import quat_wxyz_to_matrix, rotation_angle_deg
 from arvr_hybrid_vio.core.types import SyncedFrame
-from test_strapdown_helpers import ExactMotion, exact_motion
+from test_strapdown_helpers import GRAVITY, ExactMotion, exact_motion
 
 FRAME_EVERY = 10  # 200 Hz IMU, 20 Hz camera
 MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -223,7 +223,7 @@ def drone_motion(duration_s: float = 30.0, seed: int = 7) -> ExactMotion:
     return ExactMotion(stamps_ns=1_000_000_000 + np.round(times * 1e9).astype(np.int64),
                        positions_xyz=states.positions_xyz, rotations=states.rotations,
                        velocity_xyz=states.velocity_xyz, gyro=states.omega_body,
-                       accel=np.einsum("nji,nj->ni", states.rotations, states.accel_xyz + np.array([0, 0, 9.81])))
+                       accel=np.einsum("nji,nj->ni", states.rotations, states.accel_xyz - GRAVITY))
 
 
 def tilt_errors_deg(estimator: VioEstimator, motion: ExactMotion) -> np.ndarray:

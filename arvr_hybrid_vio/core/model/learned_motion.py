@@ -34,7 +34,7 @@ from arvr_hybrid_vio.core.model.motion_source import LOOKAHEAD_FRAMES, RelativeM
 from arvr_hybrid_vio.core.model.network import VioNetwork
 from arvr_hybrid_vio.core.model.visual_tracks import derotated
 from arvr_hybrid_vio.core.strapdown import (
-    NavState, Preintegration, SpecificForceMean, preintegrate, tilt_corrected,
+    NavState, Preintegration, SpecificForceMean, gated_tilt_corrected, preintegrate,
 )
 from arvr_hybrid_vio.core.types import SyncedFrame
 
@@ -206,9 +206,8 @@ class LearnedMotion:
         translation_var = np.exp(translation_logvar)
         dt_s = max(pre.dt_s, 1e-3)
         self._network_velocity = (velocity, np.sqrt(translation_var) / dt_s)
-        self._force_mean = self._force_mean.updated(state.rotation, pre)
-        delta_rotation = self._tilt_corrected(state.rotation, pre, pre.delta_rotation @ so3_exp(dtheta),
-                                              self._force_mean)
+        delta_rotation, self._force_mean = self._tilt_corrected(state.rotation, pre,
+                                                                pre.delta_rotation @ so3_exp(dtheta), self._force_mean)
         return RelativeMotion(delta_rotation, dp_gc, np.exp(rotation_logvar), velocity_body=velocity,
                               velocity_var=self.measurement_scale * float(np.mean(translation_var)) / dt_s ** 2)
 
@@ -223,9 +222,8 @@ class LearnedMotion:
             tracks = derotated(tracks, self.network.config.camera_rotation(pre.delta_rotation))
         features = inertial.features
         context = np.array([inertial.motion_magnitude, features[-2], features[-1]], dtype=np.float32)
-        force_mean = before.force_mean.updated(before.attitude, pre)
-        attitude = nearest_rotation(before.attitude @ self._tilt_corrected(before.attitude, pre, pre.delta_rotation,
-                                                                           force_mean))
+        delta_rotation, force_mean = self._tilt_corrected(before.attitude, pre, pre.delta_rotation, before.force_mean)
+        attitude = nearest_rotation(before.attitude @ delta_rotation)
         return (StepInputs(tracks, features.astype(np.float32), context, inertial.dp_gc),
                 InputState(view, attitude, force_mean))
 
@@ -294,11 +292,11 @@ class LearnedMotion:
             self._state = self._run_network(ahead.inputs[:ahead.served], ahead.state_before)[1]
 
     def _tilt_corrected(self, rotation: np.ndarray, pre: Preintegration, delta_rotation: np.ndarray,
-                        force_mean: SpecificForceMean) -> np.ndarray:
-        """Roll/pitch nudged towards the accelerometer in calm intervals (``core.strapdown.tilt_corrected``)."""
-        return tilt_corrected(rotation, pre, delta_rotation, rate_per_s=self.tilt_correction_per_s,
-                              gravity_m_s2=self.gravity_m_s2, lean_rad=force_mean.lean_rad,
-                              max_lean_rad=float(np.radians(self.tilt_gate_deg)))
+                        force_mean: SpecificForceMean) -> tuple[np.ndarray, SpecificForceMean]:
+        """Roll/pitch nudged towards the accelerometer in calm intervals, behind the lean gate of the
+        attitude track whose mean is ``force_mean`` (``core.strapdown.gated_tilt_corrected``)."""
+        return gated_tilt_corrected(rotation, pre, delta_rotation, force_mean, rate_per_s=self.tilt_correction_per_s,
+                                    max_lean_deg=self.tilt_gate_deg, gravity_m_s2=self.gravity_m_s2)
 
     @property
     def network_velocity(self) -> tuple[np.ndarray, np.ndarray] | None:

@@ -22,14 +22,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from arvr_hybrid_vio.core.errors import ConfigError
-from arvr_hybrid_vio.core.synth.motion import MotionSpline
+from arvr_hybrid_vio.core.synth.motion import GRAVITY_WORLD, MotionSpline
 
 SAMPLE_RATE_HZ = 100.0  # rate of the dense channels the spline interpolates
 SEATED_Z = 1.2  # eye height seated, m
 STANDING_Z = 1.65  # eye height standing, m
 PITCH_LIMIT = np.radians(40.0)
 SMOOTHSTEP_PEAK = 35.0 / 16.0  # peak slope of the septic smoothstep on [0, 1]
-GRAVITY = 9.81  # m/s^2, for the thrust direction of ``drone``
 DRONE_YAW_RATE = np.radians(90.0)  # peak yaw rate of a heading change in flight, rad/s
 
 
@@ -195,7 +194,7 @@ def thrust_attitude(b: HeadBuilder) -> None:
     as a multirotor's attitude must follow its acceleration; from the dense channels' acceleration."""
     dt = b.times_s[1] - b.times_s[0]
     accel = np.gradient(np.gradient(b.channels[:, :3], dt, axis=0), dt, axis=0)
-    thrust = accel + np.array([0.0, 0.0, GRAVITY])
+    thrust = accel - GRAVITY_WORLD  # the specific force in world axes
     yaw = b.channels[:, 3]
     forward = np.cos(yaw) * thrust[:, 0] + np.sin(yaw) * thrust[:, 1]  # thrust in the heading frame
     left = -np.sin(yaw) * thrust[:, 0] + np.cos(yaw) * thrust[:, 1]
