@@ -49,7 +49,8 @@ def test_targets_are_marked_from_the_means() -> None:
     good = {"ate_cm": 0.5, "rpe_trans_cm": 0.1, "rpe_rot_deg": 0.2, "drift_m_per_100m": 0.05}
     worse = {k: 2 * v for k, v in good.items()}
     lines = "\n".join(target_lines({"hybrid": good, "multihead": worse}))
-    assert lines.count("NOT MET") == 0 and lines.count("MET") == 8
+    assert lines.count("NOT MET") == 0 and lines.count("MET") == 8 and "mean over test sequences" in lines
+    assert "mean over val sequences" in "\n".join(target_lines({"hybrid": good}, split="val"))
     lines = "\n".join(target_lines({"hybrid": worse, "multihead": good}))
     assert lines.count("NOT MET") == 6  # ATE 1.00 and drift 0.10 are not below their limits; no gain over Multi-Head
     rows = [Row("s", "hybrid", {**good, "path_m": 1.0, "poses": 10}), Row("s", "multihead", None, "missing")]

