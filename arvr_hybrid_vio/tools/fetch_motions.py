@@ -20,7 +20,8 @@ trajectories that the dataset recipe renders into held-out sequences:
   camera looks where the real one did.
 * ``mocapbank_head_cam.txt`` (validation): a person's head in a full-body optical motion capture
   from MocapBank (30 Hz, 15 s: standing, crouching to look at the floor, standing up), shipped as
-  ``test_mocapbank.bvh`` in bvhtoolbox's source distribution (MIT). The head joint's poses
+  ``test_mocapbank.bvh`` in the source distribution of bvhtoolbox (an MIT-licensed package that states
+  no separate terms for that file; nothing of it is committed here). The head joint's poses
   (``core.synth.bvh``) carry a headset camera (:data:`T_HEAD_CAMERA`). A real human head motion for
   validation, from a recording that no test sequence uses.
 
@@ -103,8 +104,8 @@ REAL_MOTIONS = (
                "EuRoC MAV V1_02_medium state ground truth (Burri et al. 2016, ASL ETH Zurich), "
                "moved into cam0's optical frame with config/vio_euroc.yaml's T_base_camera"),
     RealMotion("mocapbank_head_cam.txt", BVHTOOLBOX, "bvhtoolbox-0.1.3/tests/example_files/test_mocapbank.bvh",
-               "bvh_head", "MocapBank full-body motion capture (test data of bvhtoolbox 0.1.3, MIT): the head "
-               "joint carrying a headset camera (fetch_motions.T_HEAD_CAMERA)"),
+               "bvh_head", "MocapBank full-body motion capture (test data of bvhtoolbox 0.1.3, an MIT-licensed "
+               "package): the head joint carrying a headset camera (fetch_motions.T_HEAD_CAMERA)"),
 )
 
 

@@ -11,7 +11,7 @@ file's axes and units are kept (BVH is commonly y-up, in cm); the caller convert
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -150,13 +150,13 @@ def _parse_hierarchy(tokens: list[str], source: str) -> list[BvhJoint]:
             elif token == "OFFSET":
                 offset = np.array([float(value) for value in tokens[position + 1:position + 4]])
                 if stack and stack[-1] is not None:
-                    joints[stack[-1]] = _with(joints[stack[-1]], offset=offset)
+                    joints[stack[-1]] = replace(joints[stack[-1]], offset=offset)
                 position += 4
             elif token == "CHANNELS":
                 count = int(tokens[position + 1])
                 channels = tuple(tokens[position + 2:position + 2 + count])
                 _check_channels(channels, source)
-                joints[stack[-1]] = _with(joints[stack[-1]], channels=channels, column=column)
+                joints[stack[-1]] = replace(joints[stack[-1]], channels=channels, column=column)
                 column, position = column + count, position + 2 + count
             else:
                 position += 1
@@ -165,12 +165,6 @@ def _parse_hierarchy(tokens: list[str], source: str) -> list[BvhJoint]:
     if not joints or stack:
         raise TrajectoryError(f"{source}: HIERARCHY has no joints or unbalanced braces")
     return joints
-
-
-def _with(joint: BvhJoint, **changes: object) -> BvhJoint:
-    values = {"name": joint.name, "parent": joint.parent, "offset": joint.offset, "channels": joint.channels,
-              "column": joint.column, **changes}
-    return BvhJoint(**values)  # type: ignore[arg-type]
 
 
 def _check_channels(channels: tuple[str, ...], source: str) -> None:
