@@ -209,6 +209,8 @@ def _camera_trajectory(raw: Path, kind: str) -> Trajectory:
     """The camera-optical trajectory of an extracted file of ``kind`` (see :class:`RealMotion`)."""
     if kind == "bvh_head":
         return body_to_camera(joint_trajectory(read_bvh(raw), "Head", metres_per_unit=0.01), T_HEAD_CAMERA)
+    if kind not in ("tum", "euroc_body"):
+        raise ValueError(f"unknown RealMotion kind {kind!r}")  # a programming error in REAL_MOTIONS
     trajectory = read_trajectory_file(raw, drop_repeated_stamps=True)
     return body_to_camera(trajectory, euroc_T_imu_camera()) if kind == "euroc_body" else trajectory
 
