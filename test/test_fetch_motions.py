@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import tarfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +21,6 @@ from arvr_hybrid_vio.tools.fetch_motions import (
     ARCHIVES,
     BVHTOOLBOX,
     EVO,
-    HOLOSOMA,
-    HOLOSOMA_JOINT_NAMES,
     REAL_MOTIONS,
     T_HEAD_CAMERA,
     FetchError,
@@ -62,52 +59,23 @@ BVH_ROWS = ["HIERARCHY", "ROOT Hips", "{", "OFFSET 0.0000 0.0000 0.0000",
             "15.82 -32.83 -86.66",
             "-43.9954 93.5891 229.0136 -8.00 -20.41 -7.42 5.74 17.59 -3.03 5.76 17.57 -3.00 -0.18 -0.70 0.26 "
             "15.74 -32.98 -86.79"]
-# holosoma's climbing takes: joint positions (F, J, 3), z up, named by a list in a Python file of the wheel.
-# Here four frames of a person standing upright, 1.5 m tall at the neck, facing +y, walking 1 cm a frame.
-JOINT_NAMES_SOURCE = ('from dataclasses import dataclass\n\nOTHER: list[str] = ["x"]\n'
-                      'MOCAP_DEMO_JOINTS = [\n    "Hips",\n    "Neck",\n    "Head",\n    "LeftShoulder",\n'
-                      '    "RightShoulder",\n]\n')
-_LEAN = np.radians(20.0)
-STANDING = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 1.5], [0.0, 0.15 * np.sin(_LEAN), 1.5 + 0.15 * np.cos(_LEAN)],
-                     [-0.18, 0.0, 1.45], [0.18, 0.0, 1.45]])
-CLIMB_POSITIONS = np.stack([STANDING + [0.0, 0.01 * frame, 0.0] for frame in range(4)]).astype(np.float32)
-
-
-def _npy_bytes(array: np.ndarray) -> bytes:
-    stream = io.BytesIO()
-    np.save(stream, array)
-    return stream.getvalue()
-
-
-def member_bytes() -> dict[str, bytes]:
-    """What each motion's member (and the joint-name file) holds in the small archives of these tests."""
-    text = {REAL_MOTIONS[0].member: TUM_ROWS, REAL_MOTIONS[1].member: EUROC_ROWS, REAL_MOTIONS[2].member: BVH_ROWS}
-    members = {member: ("\n".join(rows) + "\n").encode() for member, rows in text.items()}
-    members.update({m.member: _npy_bytes(CLIMB_POSITIONS) for m in REAL_MOTIONS if m.kind == "positions_head"})
-    members[HOLOSOMA_JOINT_NAMES[0]] = JOINT_NAMES_SOURCE.encode()
-    return members
+MEMBER_ROWS = {REAL_MOTIONS[0].member: TUM_ROWS, REAL_MOTIONS[1].member: EUROC_ROWS, REAL_MOTIONS[2].member: BVH_ROWS}
 
 
 def make_archives(folder: Path, *, skip: str = "") -> dict[str, Path]:
-    """Every pinned archive's name, as a .tar.gz (or a zip for a wheel) holding its motions' member paths
-    with a few real rows each (and the joint-name file for holosoma's)."""
+    """Every pinned archive's name, as a .tar.gz holding its motions' member paths with a few real rows each."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths, members = {}, member_bytes()
+    paths = {}
     for pinned in ARCHIVES:
         path = paths[pinned.file_name] = folder / pinned.file_name
-        names = [m.member for m in REAL_MOTIONS if m.archive == pinned]
-        names += [HOLOSOMA_JOINT_NAMES[0]] if pinned == HOLOSOMA else []
-        names = [name for name in names if name != skip]
-        if pinned.wheel:
-            with zipfile.ZipFile(path, "w") as wheel:
-                for name in names:
-                    wheel.writestr(name, members[name])
-            continue
         with tarfile.open(path, "w:gz") as archive:
-            for name in names:
-                info = tarfile.TarInfo(name)
-                info.size = len(members[name])
-                archive.addfile(info, io.BytesIO(members[name]))
+            for motion in REAL_MOTIONS:
+                if motion.archive != pinned or motion.member == skip:
+                    continue
+                data = ("\n".join(MEMBER_ROWS[motion.member]) + "\n").encode()
+                info = tarfile.TarInfo(motion.member)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
     return paths
 
 
@@ -141,12 +109,6 @@ def test_extraction_writes_camera_frame_trajectories_and_the_manifest_detects_ch
     assert abs(head.rotations()[0][2, 2]) < 0.6  # optical axis within ~37 deg of the horizontal
     assert np.allclose(T_HEAD_CAMERA[:3, :3] @ [0.0, 0.0, 1.0], [0.0, 0.0, 1.0])  # looks along the face (head z)
     assert np.allclose(R_ZUP_YUP @ [0.0, 1.0, 0.0], [0.0, 0.0, 1.0])
-    climb = read_trajectory_file(out / "holosoma_climb_0_head_cam.txt")  # 120 Hz, the camera level and ahead
-    assert len(climb) == 4 and climb.stamps_ns[1] - climb.stamps_ns[0] == 8_333_333
-    head = CLIMB_POSITIONS[:, 2].astype(np.float64)
-    assert np.allclose(climb.positions_xyz, head + [0.0, 0.12, 0.09], atol=1e-6)  # 12 cm ahead (+y), 9 cm up
-    assert np.allclose(climb.rotations()[0][:, 2], [0.0, 1.0, 0.0], atol=1e-6)  # optical axis along +y
-    assert np.allclose(climb.rotations()[0][:, 1], [0.0, 0.0, -1.0], atol=1e-6)  # image rows down
     assert not up_to_date(out)  # no manifest yet
     write_manifest(out, written)
     assert up_to_date(out)
@@ -154,7 +116,7 @@ def test_extraction_writes_camera_frame_trajectories_and_the_manifest_detects_ch
     assert not up_to_date(out)
 
 
-@pytest.mark.parametrize("skip", [m.member for m in REAL_MOTIONS[:4]] + [HOLOSOMA_JOINT_NAMES[0]])
+@pytest.mark.parametrize("skip", [m.member for m in REAL_MOTIONS])
 def test_a_missing_member_is_refused(tmp_path, skip: str) -> None:
     with pytest.raises(FetchError, match="has no"):
         extract_motions(make_archives(tmp_path / "short", skip=skip), tmp_path / "out")
@@ -162,7 +124,7 @@ def test_a_missing_member_is_refused(tmp_path, skip: str) -> None:
 
 def test_another_archive_is_refused(tmp_path, capsys) -> None:
     others = make_archives(tmp_path / "archives")
-    for pinned in (EVO, BVHTOOLBOX, HOLOSOMA):
+    for pinned in (EVO, BVHTOOLBOX):
         with pytest.raises(FetchError, match="is not the pinned"):
             checked_sdist(others[pinned.file_name], pinned)
     arguments = ["--out", str(tmp_path / "cli")]
@@ -179,12 +141,10 @@ def test_another_archive_is_refused(tmp_path, capsys) -> None:
 def test_the_recipe_names_the_fetched_files() -> None:
     recipe = load_recipe(REPO / "config" / "dataset.yaml")
     fetched = {str(REPO / "data_out" / "real_motions" / m.output) for m in REAL_MOTIONS}
-    files = {spec.trajectory_file for spec in recipe.train + recipe.test + recipe.val if spec.trajectory_file}
+    files = {spec.trajectory_file for spec in recipe.test + recipe.val if spec.trajectory_file}
     assert fetched <= files
     assert all(Path(f).is_file() for f in files - fetched)  # the others are in the repository
     assert str(REPO / "data_out" / "real_motions" / REAL_MOTIONS[2].output) in {s.trajectory_file for s in recipe.val}
-    climbs = {str(REPO / "data_out" / "real_motions" / m.output) for m in REAL_MOTIONS if m.archive == HOLOSOMA}
-    assert len(climbs) == 5 and climbs == {s.trajectory_file for s in recipe.train if s.trajectory_file}
 
 
 def _written(path: Path, rows: list[str]) -> Path:

