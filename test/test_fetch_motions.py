@@ -19,8 +19,6 @@ from arvr_hybrid_vio.core.trajectory_files import read_trajectory_file
 from arvr_hybrid_vio.core.synth.bvh import R_ZUP_YUP
 from arvr_hybrid_vio.tools.fetch_motions import (
     ARCHIVES,
-    BVHTOOLBOX,
-    EVO,
     REAL_MOTIONS,
     T_HEAD_CAMERA,
     FetchError,
@@ -59,7 +57,35 @@ BVH_ROWS = ["HIERARCHY", "ROOT Hips", "{", "OFFSET 0.0000 0.0000 0.0000",
             "15.82 -32.83 -86.66",
             "-43.9954 93.5891 229.0136 -8.00 -20.41 -7.42 5.74 17.59 -3.03 5.76 17.57 -3.00 -0.18 -0.70 0.26 "
             "15.74 -32.98 -86.79"]
-MEMBER_ROWS = {REAL_MOTIONS[0].member: TUM_ROWS, REAL_MOTIONS[1].member: EUROC_ROWS, REAL_MOTIONS[2].member: BVH_ROWS}
+# The CMU playground skeleton's chain from the root to the head (its real directions, lengths and axes)
+# and the first two frames' values of those bones
+ASF_ROWS = [":version 1.10", ":name VICON", ":units", "mass 1.0", "length 0.45", "angle deg", ":root",
+            "order TX TY TZ RX RY RZ", "axis XYZ", "position 0 0 0", "orientation 0 0 0", ":bonedata",
+            "begin", "id 11", "name lowerback", "direction 0.013823 0.995423 -0.0945635", "length 2.04495",
+            "axis 0 0 0 XYZ", "dof rx ry rz", "end",
+            "begin", "id 12", "name upperback", "direction 0.0276657 0.9994 -0.020853", "length 2.05008",
+            "axis 0 0 0 XYZ", "dof rx ry rz", "end",
+            "begin", "id 13", "name thorax", "direction 0.019782 0.999531 0.0233827", "length 2.06488",
+            "axis 0 0 0 XYZ", "dof rx ry rz", "end",
+            "begin", "id 14", "name lowerneck", "direction -0.0308541 0.994709 0.0979874", "length 1.75553",
+            "axis 0 0 0 XYZ", "dof rx ry rz", "end",
+            "begin", "id 15", "name upperneck", "direction 0.0588398 0.995804 -0.0700903", "length 1.76878",
+            "axis 0 0 0 XYZ", "dof rx ry rz", "end",
+            "begin", "id 16", "name head", "direction 0.0209966 0.999159 -0.0352225", "length 1.77193",
+            "axis 0 0 0 XYZ", "dof rx ry rz", "end",
+            ":hierarchy", "begin", "root lowerback", "lowerback upperback", "upperback thorax", "thorax lowerneck",
+            "lowerneck upperneck", "upperneck head", "end"]
+AMC_ROWS = ["#!OML:ASF test.asf", ":FULLY-SPECIFIED", ":DEGREES",
+            "1", "root 9.37216 17.8693 -17.3198 -2.01677 -7.59696 -3.23164", "lowerback 2.30193 -0.395121 1.17299",
+            "upperback 0.0030495 -0.462657 2.70388", "thorax -1.27453 -0.231833 2.13151",
+            "lowerneck -9.32819 -3.76531 -6.70788", "upperneck 27.8377 -3.2335 -3.01318",
+            "head 10.556 -2.55728 -0.318388",
+            "2", "root 9.37285 17.8666 -17.3192 -2.06376 -7.58832 -3.1009", "lowerback 2.29991 -0.349181 1.09181",
+            "upperback 0.0947876 -0.407398 2.60055", "thorax -1.18102 -0.204204 2.06826",
+            "lowerneck -9.38789 -3.85899 -6.63958", "upperneck 27.573 -3.42999 -2.83518",
+            "head 10.4723 -2.61267 -0.285962"]
+MEMBER_ROWS = {REAL_MOTIONS[0].member: TUM_ROWS, REAL_MOTIONS[1].member: EUROC_ROWS, REAL_MOTIONS[2].member: BVH_ROWS,
+               REAL_MOTIONS[3].member: AMC_ROWS, REAL_MOTIONS[3].skeleton_member: ASF_ROWS}
 
 
 def make_archives(folder: Path, *, skip: str = "") -> dict[str, Path]:
@@ -70,12 +96,13 @@ def make_archives(folder: Path, *, skip: str = "") -> dict[str, Path]:
         path = paths[pinned.file_name] = folder / pinned.file_name
         with tarfile.open(path, "w:gz") as archive:
             for motion in REAL_MOTIONS:
-                if motion.archive != pinned or motion.member == skip:
-                    continue
-                data = ("\n".join(MEMBER_ROWS[motion.member]) + "\n").encode()
-                info = tarfile.TarInfo(motion.member)
-                info.size = len(data)
-                archive.addfile(info, io.BytesIO(data))
+                for member in (motion.member, motion.skeleton_member):
+                    if motion.archive != pinned or not member or member == skip:
+                        continue
+                    data = ("\n".join(MEMBER_ROWS[member]) + "\n").encode()
+                    info = tarfile.TarInfo(member)
+                    info.size = len(data)
+                    archive.addfile(info, io.BytesIO(data))
     return paths
 
 
@@ -109,6 +136,12 @@ def test_extraction_writes_camera_frame_trajectories_and_the_manifest_detects_ch
     assert abs(head.rotations()[0][2, 2]) < 0.6  # optical axis within ~37 deg of the horizontal
     assert np.allclose(T_HEAD_CAMERA[:3, :3] @ [0.0, 0.0, 1.0], [0.0, 0.0, 1.0])  # looks along the face (head z)
     assert np.allclose(R_ZUP_YUP @ [0.0, 1.0, 0.0], [0.0, 0.0, 1.0])
+    cmu = read_trajectory_file(out / REAL_MOTIONS[3].output)
+    assert len(cmu) == 2 and cmu.stamps_ns[1] - cmu.stamps_ns[0] == 8_333_333  # 120 Hz
+    # the pose the whole CMU skeleton gives at the first frame (the head's chain is all that matters):
+    # standing, the camera 1.58 m up, looking ahead and down by 27 deg
+    np.testing.assert_allclose(cmu.positions_xyz[0], [-0.83329, 0.50557, 1.57654], atol=1e-5)
+    assert cmu.rotations()[0][2, 2] == pytest.approx(-0.44601, abs=1e-5)
     assert not up_to_date(out)  # no manifest yet
     write_manifest(out, written)
     assert up_to_date(out)
@@ -116,7 +149,7 @@ def test_extraction_writes_camera_frame_trajectories_and_the_manifest_detects_ch
     assert not up_to_date(out)
 
 
-@pytest.mark.parametrize("skip", [m.member for m in REAL_MOTIONS])
+@pytest.mark.parametrize("skip", [m.member for m in REAL_MOTIONS] + [REAL_MOTIONS[3].skeleton_member])
 def test_a_missing_member_is_refused(tmp_path, skip: str) -> None:
     with pytest.raises(FetchError, match="has no"):
         extract_motions(make_archives(tmp_path / "short", skip=skip), tmp_path / "out")
@@ -124,7 +157,7 @@ def test_a_missing_member_is_refused(tmp_path, skip: str) -> None:
 
 def test_another_archive_is_refused(tmp_path, capsys) -> None:
     others = make_archives(tmp_path / "archives")
-    for pinned in (EVO, BVHTOOLBOX):
+    for pinned in ARCHIVES:
         with pytest.raises(FetchError, match="is not the pinned"):
             checked_sdist(others[pinned.file_name], pinned)
     arguments = ["--out", str(tmp_path / "cli")]
@@ -144,7 +177,8 @@ def test_the_recipe_names_the_fetched_files() -> None:
     files = {spec.trajectory_file for spec in recipe.test + recipe.val if spec.trajectory_file}
     assert fetched <= files
     assert all(Path(f).is_file() for f in files - fetched)  # the others are in the repository
-    assert str(REPO / "data_out" / "real_motions" / REAL_MOTIONS[2].output) in {s.trajectory_file for s in recipe.val}
+    validation_files = {s.trajectory_file for s in recipe.val}
+    assert {str(REPO / "data_out" / "real_motions" / REAL_MOTIONS[k].output) for k in (2, 3)} <= validation_files
 
 
 def _written(path: Path, rows: list[str]) -> Path:

@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from arvr_hybrid_vio.core.errors import SensorDataError
 from arvr_hybrid_vio.core.geometry import so3_exp
@@ -129,7 +128,8 @@ def gravity_aligned_rotation(mean_accel_m_s2: np.ndarray) -> np.ndarray:
         raise SensorDataError(f"cannot find gravity: mean specific force {[fx, fy, fz]} m/s^2")
     roll = np.arctan2(fy, fz)
     pitch = np.arctan2(-fx, np.hypot(fy, fz))
-    return Rotation.from_euler("ZYX", [0.0, pitch, roll]).as_matrix()
+    cp, sp, cr, sr = np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
+    return np.array([[cp, sp * sr, sp * cr], [0.0, cr, -sr], [-sp, cp * sr, cp * cr]])  # R_y(pitch) R_x(roll)
 
 
 # Time constant of SpecificForceMean, s: longer than a 2 Hz head bob's period, so the bob averages

