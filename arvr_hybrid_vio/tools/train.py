@@ -74,6 +74,7 @@ def train(args: argparse.Namespace) -> Path | None:
     from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
 
+    from arvr_hybrid_vio.core.training.config import SELECTION_METRIC
     from arvr_hybrid_vio.core.training.data import VioDataModule
     from arvr_hybrid_vio.core.training.export import export_checkpoint
     from arvr_hybrid_vio.core.training.module import TrajectoryValidation, VioLightningModule
@@ -89,7 +90,7 @@ def train(args: argparse.Namespace) -> Path | None:
     module = VioLightningModule(config_to_mapping(model_cfg), config_to_mapping(train_cfg), total_steps=total_steps)
     module.set_normalisation(data.stats, data.visual_velocity)
     run_dir = Path(train_cfg.out_dir) / run_name(model_cfg)
-    checkpoints = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor="val_ate_m", mode="min", save_last=True,
+    checkpoints = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor=SELECTION_METRIC, mode="min", save_last=True,
                                   save_top_k=1, filename="best-{epoch:02d}", save_on_train_epoch_end=True)
     trainer = L.Trainer(
         max_epochs=train_cfg.epochs, accelerator=train_cfg.accelerator, devices=train_cfg.devices,

@@ -18,6 +18,7 @@ from arvr_hybrid_vio.core.model_io import load_model
 from arvr_hybrid_vio.core.synth.imu import ImuConfig
 from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, generate_sequence
 from arvr_hybrid_vio.core.training.config import AugmentConfig, TrainConfig, curriculum_stage, learning_rate_factor
+from arvr_hybrid_vio.core.training.module import geometric_mean_ate
 from arvr_hybrid_vio.core.training.losses import (
     gaussian_nll, geodesic_angle, integrated_translation_loss, so3_exp, translation_loss)
 from arvr_hybrid_vio.core.training.sequences import _ground_truth_at, build_sequence
@@ -137,6 +138,7 @@ def test_tiny_training_run_exports_a_loadable_model_and_resumes(tmp_path: Path) 
     assert train_main(["--config", str(config), "--model", "multihead"]) == 0
     network, training = load_model(tmp_path / "models" / "multihead.safetensors")
     assert network.config.family == "multihead" and training["train_sequences"] == 1
+    assert training["val_ate_geomean_m"] > 0 and training["epoch"] >= 0  # the selection score of the epoch kept
     assert training["distributed_backend"] is None  # one device, strategy auto: no process group
     assert network.config.visual_velocity and network.visual_velocity is not None  # config/model.yaml's recipe
     last_path = tmp_path / "runs" / "multihead" / "checkpoints" / "last.ckpt"
@@ -205,3 +207,12 @@ def test_strategy_ddp_wraps_one_device_in_ddp(tmp_path: Path) -> None:
 def test_bad_training_config_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert train_main(["--config", str(tmp_path / "missing.yaml")]) == 2
     assert "missing.yaml" in capsys.readouterr().err
+
+
+def test_the_checkpoint_is_selected_by_the_geometric_mean_so_one_failing_sequence_cannot_choose() -> None:
+    assert geometric_mean_ate(np.array([0.02, 0.08])) == pytest.approx(0.04)
+    assert geometric_mean_ate(np.array([0.0, 1.0])) == pytest.approx(1e-3)  # floored at 1 um before the log
+    # a checkpoint 20 % better on three sequences and 12 % worse on the one where every checkpoint fails
+    trained, untrained = np.array([0.04, 0.04, 0.20, 2.8]), np.array([0.05, 0.05, 0.25, 2.5])
+    assert np.mean(trained) > np.mean(untrained)  # the arithmetic mean would keep the untrained one
+    assert geometric_mean_ate(trained) < geometric_mean_ate(untrained)

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.model.model_config import FAMILIES
 
+# The logged metric that picks the checkpoint exported: the geometric mean of the validation sequences' ATEs
+# (core.training.module.validate_network says why not the arithmetic mean)
+SELECTION_METRIC = "val_ate_geomean_m"
+
 
 @dataclass(frozen=True)
 class AugmentConfig:

@@ -11,6 +11,7 @@ from arvr_hybrid_vio.core.errors import ModelFileError
 from arvr_hybrid_vio.core.model.model_config import ModelConfig
 from arvr_hybrid_vio.core.model.network import VioNetwork
 from arvr_hybrid_vio.core.model_io import save_model
+from arvr_hybrid_vio.core.training.config import SELECTION_METRIC
 
 PREFIX = "network."
 
@@ -32,6 +33,6 @@ def export_checkpoint(checkpoint: Path, out: Path, *, extra: dict[str, Any] | No
     callbacks = state.get("callbacks", {})
     best = next((v.get("best_model_score") for k, v in callbacks.items() if "ModelCheckpoint" in k), None)
     training = {"checkpoint": checkpoint.name, "epoch": int(state.get("epoch", -1)),
-                "val_ate_m": float(best) if best is not None else None,
+                SELECTION_METRIC: float(best) if best is not None else None,
                 "train_config": hparams.get("train_config", {}), **(extra or {})}
     return save_model(out, network, training=training)
