@@ -29,7 +29,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from arvr_hybrid_vio.core.errors import TrajectoryError
-from arvr_hybrid_vio.core.synth.bvh import R_ZUP_YUP
+from arvr_hybrid_vio.core.synth.bvh import R_ZUP_YUP, index_of
 from arvr_hybrid_vio.core.trajectory import Trajectory
 
 _ROTATION_DOFS = ("rx", "ry", "rz")
@@ -69,10 +69,7 @@ class AcclaimSkeleton:
         Raises:
             TrajectoryError: no such bone (the message lists the bones there are).
         """
-        for index, bone in enumerate(self.bones):
-            if bone.name == name:
-                return index
-        raise TrajectoryError(f"{self.source}: no bone {name!r}; bones: {', '.join(b.name for b in self.bones)}")
+        return index_of(name, [bone.name for bone in self.bones], what="bone", source=self.source)
 
 
 @dataclass(frozen=True)

@@ -58,10 +58,7 @@ class BvhMotion:
         Raises:
             TrajectoryError: no such joint (the message lists the joints there are).
         """
-        for index, joint in enumerate(self.joints):
-            if joint.name == name:
-                return index
-        raise TrajectoryError(f"{self.source}: no joint {name!r}; joints: {', '.join(j.name for j in self.joints)}")
+        return index_of(name, [joint.name for joint in self.joints], what="joint", source=self.source)
 
     def joint_poses(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """The joint's orientation and position in the file's world frame at every frame.
@@ -95,6 +92,17 @@ class BvhMotion:
         if not axes:
             return np.broadcast_to(np.eye(3), (self.frame_count, 3, 3)), translation
         return Rotation.from_euler(axes, np.stack(angles, axis=1), degrees=True).as_matrix(), translation
+
+
+def index_of(name: str, names: list[str], *, what: str, source: str) -> int:
+    """Index of ``name`` in a skeleton's ``names`` (joints, bones).
+
+    Raises:
+        TrajectoryError: not there (the message lists the names there are).
+    """
+    if name not in names:
+        raise TrajectoryError(f"{source}: no {what} {name!r}; {what}s: {', '.join(names)}")
+    return names.index(name)
 
 
 def read_bvh(path: str | Path) -> BvhMotion:
