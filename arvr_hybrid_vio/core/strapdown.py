@@ -101,6 +101,15 @@ def apply_preintegration(state: NavState, pre: Preintegration, *, stamp_ns: int,
     return NavState(int(stamp_ns), rotation, position, velocity)
 
 
+def displacement_at_rest(rotation: np.ndarray, pre: Preintegration, *,
+                         gravity_m_s2: float = GRAVITY_M_S2) -> np.ndarray:
+    """Where the body would be after the interval of ``pre`` with zero start velocity, in the start's
+    body frame: the IMU's displacement with gravity's fall removed along ``rotation`` (world from body
+    at the start), ``R0^T g dt^2 / 2 + dp``."""
+    gravity = np.array([0.0, 0.0, -gravity_m_s2])
+    return rotation.T @ (0.5 * gravity * pre.dt_s * pre.dt_s) + pre.delta_position
+
+
 def velocity_from_displacement(state: NavState, pre: Preintegration, displacement_xyz: np.ndarray, *,
                                gravity_m_s2: float = GRAVITY_M_S2) -> tuple[np.ndarray, np.ndarray]:
     """Start and end world velocities that make a world displacement consistent with the IMU.

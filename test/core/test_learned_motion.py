@@ -114,3 +114,27 @@ def test_cuda_graph_is_only_installed_on_cuda() -> None:
     estimator = VioEstimator.from_file(HYBRID, EstimatorConfig(device="cpu", cuda_graph=True))
     assert estimator.source.graph_step is None and "step" not in estimator.source.network.__dict__
     assert estimator.source.network_path == "cpu"
+
+
+def test_displacement_at_rest_follows_the_estimators_orientation(frames: list[SyncedFrame]) -> None:
+    """The displacement a learned source hands over is the IMU's with gravity removed along the
+    estimator's orientation (levelled by the window), not along the network inputs' own attitude track,
+    whose tilt drifts in jumps (README, "The displacement at rest"): the same frame seen from two
+    estimator orientations gives the displacements ``strapdown.displacement_at_rest`` gives for them."""
+    from arvr_hybrid_vio.core.strapdown import NavState, displacement_at_rest, preintegrate
+    estimator = VioEstimator.from_file(HYBRID, EstimatorConfig(device="cpu"))
+    trajectory = run_estimator(estimator, iter(frames[:20]))
+    source, frame = estimator.source, frames[20]
+    pre = preintegrate(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2)
+    level = quat_wxyz_to_matrix(trajectory.quats_wxyz[-1])  # the estimator's orientation at the last frame
+    tilted = quat_wxyz_to_matrix(np.array([np.cos(0.05), np.sin(0.05), 0.0, 0.0])) @ level  # 0.1 rad of roll
+    inputs_before = source._inputs
+    displacements = []
+    for rotation in (level, tilted):
+        source._inputs, source._ahead = inputs_before, None  # the same network inputs both times
+        state = NavState(int(frame.imu_stamps_ns[0]), rotation, np.zeros(3), np.zeros(3))
+        motion = source.relative_motion(frame, state, pre)
+        np.testing.assert_allclose(motion.displacement_at_rest, displacement_at_rest(rotation, pre), atol=1e-15)
+        displacements.append(motion.displacement_at_rest)
+    # the tilt moves the fall of gravity by g dt^2 / 2 * sin(0.1): far above float error
+    assert np.linalg.norm(displacements[1] - displacements[0]) > 0.4 * 9.8 * pre.dt_s ** 2 * 0.1

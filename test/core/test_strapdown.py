@@ -8,8 +8,8 @@ from scipy.spatial.transform import Rotation
 from arvr_hybrid_vio.core.errors import SensorDataError
 from arvr_hybrid_vio.core.geometry import rotation_angle_deg
 from arvr_hybrid_vio.core.strapdown import (
-    NavState, apply_preintegration, check_imu_arrays, gravity_aligned_rotation, integrate_states, preintegrate,
-    static_initial_state, velocity_from_displacement)
+    NavState, apply_preintegration, check_imu_arrays, displacement_at_rest, gravity_aligned_rotation,
+    integrate_states, preintegrate, static_initial_state, velocity_from_displacement)
 from test_strapdown_helpers import exact_motion
 
 
@@ -45,6 +45,20 @@ def test_velocity_from_displacement_inverts_propagation() -> None:
     v_start, v_end = velocity_from_displacement(start, pre, end.position_xyz - start.position_xyz)
     np.testing.assert_allclose(v_start, start.velocity_xyz, atol=1e-9)
     np.testing.assert_allclose(v_end, end.velocity_xyz, atol=1e-9)
+
+
+def test_displacement_at_rest_plus_start_velocity_is_the_true_displacement() -> None:
+    """``R0 (v0 dt + displacement_at_rest)`` is where the body went, on exact IMU; with a tilted ``R0`` the
+    fall of gravity is removed along the wrong vertical: the error is ``g dt^2 / 2`` times the tilt."""
+    motion = exact_motion(2.0)
+    rotation, velocity = motion.rotations[300], motion.velocity_xyz[300]
+    pre = preintegrate(motion.stamps_ns[300:307], motion.gyro[300:307], motion.accel[300:307])
+    at_rest = displacement_at_rest(rotation, pre, gravity_m_s2=9.81)
+    moved = motion.positions_xyz[306] - motion.positions_xyz[300]
+    np.testing.assert_allclose(velocity * pre.dt_s + rotation @ at_rest, moved, atol=1e-6)
+    tilt = Rotation.from_rotvec([0.01, 0.0, 0.0]).as_matrix()  # 10 mrad of roll error
+    wrong = rotation @ displacement_at_rest(tilt @ rotation, pre, gravity_m_s2=9.81) - rotation @ at_rest
+    assert np.linalg.norm(wrong) == pytest.approx(0.5 * 9.81 * pre.dt_s ** 2 * 0.01, rel=1e-3)
 
 
 @pytest.mark.parametrize("roll_pitch", [(0.0, 0.0), (0.3, -0.2), (-1.0, 0.7)])

@@ -34,7 +34,7 @@ from arvr_hybrid_vio.core.model.motion_source import LOOKAHEAD_FRAMES, RelativeM
 from arvr_hybrid_vio.core.model.network import VioNetwork
 from arvr_hybrid_vio.core.model.visual_tracks import derotated
 from arvr_hybrid_vio.core.strapdown import (
-    NavState, Preintegration, SpecificForceMean, gated_tilt_corrected, preintegrate,
+    NavState, Preintegration, SpecificForceMean, displacement_at_rest, gated_tilt_corrected, preintegrate,
 )
 from arvr_hybrid_vio.core.types import SyncedFrame
 
@@ -55,12 +55,11 @@ class InputState:
 
 @dataclass(frozen=True)
 class StepInputs:
-    """One frame's network inputs (float32) and the displacement the velocity is added to."""
+    """One frame's network inputs (float32)."""
 
     tracks: np.ndarray  # (N, TRACK_CHANNELS)
     inertial: np.ndarray  # (INERTIAL_DIM,)
     context: np.ndarray  # (3,) motion magnitude, mean |gyro|, mean | |accel| - g |
-    dp_gc: np.ndarray  # (3,) float64 gravity-compensated displacement for zero start velocity, m
 
 
 @dataclass
@@ -200,15 +199,18 @@ class LearnedMotion:
         if served is None:
             self._drop_ahead()
             served = self._evaluate(frame, pre, upcoming)
-        outputs, dp_gc = served
-        velocity, dtheta, translation_logvar, rotation_logvar, weights = outputs
+        velocity, dtheta, translation_logvar, rotation_logvar, weights = served
         self._weights = weights
         translation_var = np.exp(translation_logvar)
         dt_s = max(pre.dt_s, 1e-3)
         self._network_velocity = (velocity, np.sqrt(translation_var) / dt_s)
         delta_rotation, self._force_mean = self._tilt_corrected(state.rotation, pre,
                                                                 pre.delta_rotation @ so3_exp(dtheta), self._force_mean)
-        return RelativeMotion(delta_rotation, dp_gc, np.exp(rotation_logvar), velocity_body=velocity,
+        # the displacement at rest along the estimator's orientation (levelled by the window), not the
+        # network inputs' own attitude track: during jumps that track's tilt drifts and its gravity leaks
+        # into the position (README, "The displacement at rest"); the network's inputs keep their track
+        at_rest = displacement_at_rest(state.rotation, pre, gravity_m_s2=self.gravity_m_s2)
+        return RelativeMotion(delta_rotation, at_rest, np.exp(rotation_logvar), velocity_body=velocity,
                               velocity_var=self.measurement_scale * float(np.mean(translation_var)) / dt_s ** 2)
 
     def _step_inputs(self, frame: SyncedFrame, pre: Preintegration,
@@ -224,11 +226,11 @@ class LearnedMotion:
         context = np.array([inertial.motion_magnitude, features[-2], features[-1]], dtype=np.float32)
         delta_rotation, force_mean = self._tilt_corrected(before.attitude, pre, pre.delta_rotation, before.force_mean)
         attitude = nearest_rotation(before.attitude @ delta_rotation)
-        return (StepInputs(tracks, features.astype(np.float32), context, inertial.dp_gc),
+        return (StepInputs(tracks, features.astype(np.float32), context),
                 InputState(view, attitude, force_mean))
 
     def _evaluate(self, frame: SyncedFrame, pre: Preintegration,
-                  upcoming: Sequence[SyncedFrame]) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+                  upcoming: Sequence[SyncedFrame]) -> tuple[np.ndarray, ...]:
         """Run the network on ``frame`` and, in the same pass, on the plausible frames of ``upcoming``."""
         frames = [frame]
         for following in upcoming[:LOOKAHEAD_FRAMES - 1]:
@@ -270,19 +272,19 @@ class LearnedMotion:
         values = [None if t is None else t[0].double().cpu().numpy() for t in out]  # each (T, 3)
         return [tuple(None if v is None else v[index] for v in values) for index in range(len(inputs))], state
 
-    def _serve_ahead(self, frame: SyncedFrame) -> tuple[tuple[np.ndarray, ...], np.ndarray] | None:
+    def _serve_ahead(self, frame: SyncedFrame) -> tuple[np.ndarray, ...] | None:
         """The precomputed result when ``frame`` is the next frame evaluated ahead, else None."""
         return self._take_ahead() if self._is_next_ahead(frame) else None
 
-    def _take_ahead(self) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-        """Hand out the next frame evaluated ahead: its network outputs and ``dp_gc``."""
+    def _take_ahead(self) -> tuple[np.ndarray, ...]:
+        """Hand out the next frame evaluated ahead: its network outputs."""
         ahead = self._ahead
         index = ahead.served
         ahead.served += 1
         self._inputs = ahead.input_states[index]
         if ahead.served == len(ahead.frames):
             self._state, self._ahead = ahead.state_after, None
-        return ahead.outputs[index], ahead.inputs[index].dp_gc
+        return ahead.outputs[index]
 
     def _drop_ahead(self) -> None:
         """Forget frames evaluated ahead that were not served (a frame was skipped or replaced); the

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from arvr_hybrid_vio.core.strapdown import (
-    GRAVITY_M_S2, NavState, Preintegration, SpecificForceMean, gated_tilt_corrected,
+    GRAVITY_M_S2, NavState, Preintegration, SpecificForceMean, displacement_at_rest, gated_tilt_corrected,
 )
 from arvr_hybrid_vio.core.types import SyncedFrame
 
@@ -122,13 +122,11 @@ class StrapdownMotion:
                         upcoming: Sequence[SyncedFrame] = ()) -> RelativeMotion:
         """Strapdown prediction over the frame interval (nothing to prepare ahead, no velocity measured)."""
         del frame, upcoming
-        dt_s = pre.dt_s
-        gravity = np.array([0.0, 0.0, -self.gravity_m_s2])
-        at_rest = state.rotation.T @ (0.5 * gravity * dt_s * dt_s) + pre.delta_position
+        at_rest = displacement_at_rest(state.rotation, pre, gravity_m_s2=self.gravity_m_s2)
         rotation, self._force_mean = gated_tilt_corrected(
             state.rotation, pre, pre.delta_rotation, self._force_mean, rate_per_s=self.tilt_correction_per_s,
             max_lean_deg=self.tilt_gate_deg, gravity_m_s2=self.gravity_m_s2)
-        return RelativeMotion(rotation, at_rest, np.full(3, self.gyro_noise_density ** 2 * dt_s))
+        return RelativeMotion(rotation, at_rest, np.full(3, self.gyro_noise_density ** 2 * pre.dt_s))
 
     @property
     def fusion_weights(self) -> np.ndarray | None:
