@@ -64,7 +64,7 @@ class EstimatorConfig:
     # vertical (sustained acceleration, as a multirotor's), deg; 0: never skipped (head motion: walking is
     # worse with a gate); config/vio_euroc.yaml, a multirotor, sets 2 (README, "Drone motion")
     tilt_gate_deg: float = 0.0
-    velocity_random_walk: float = 0.03  # IMU velocity drift in the velocity fusion, m/s/sqrt(s) (tuned on val)
+    velocity_random_walk: float = 0.12  # IMU velocity drift in the velocity fusion, m/s/sqrt(s) (tuned on val, 2026-11-28)
     velocity_measurement_scale: float = 1.0  # learned models: multiplies the network's velocity variance
     # learned models with the window: time constant of the network-vs-window consistency (NIS) mean that
     # inflates the network's velocity variance when it disagrees with the window, s (0: off; core.network_consistency)
