@@ -158,9 +158,10 @@ def measure_cuda_graph(args: argparse.Namespace, estimator: Any, eager: Any, seq
     network = est_bench.network_of(estimator)
     times, check = est_bench.bench_cuda_graph(network, eager.inputs, iterations=args.network_iterations)
     backed = GraphBackedStep.install(network)
-    # paced as well when the graph is the shipped path: the sensor-rate row is the one the node's step is
+    # paced as well when the graph is the shipped path and matched eager on the recorded inputs: the
+    # sensor-rate row is the one the node's step is (a failed check reports eager, so no paced replay)
     graphed, pose_diff = _replay_with(backed, args, estimator, eager, sequence, configs,
-                                      paced=configs.estimator.cuda_graph)
+                                      paced=configs.estimator.cuda_graph and check.ok)
     out = {"cuda_graph_max_abs_diff": check.max_abs_diff, "cuda_graph_tolerance": GRAPH_ATOL,
            "cuda_graph_pose_max_diff_m": pose_diff, "cuda_graph_replays": backed.replays,
            **_summary(times, "cuda_graph_network_ms", "CUDA graph network step"),
