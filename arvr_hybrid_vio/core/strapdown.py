@@ -106,8 +106,14 @@ def displacement_at_rest(rotation: np.ndarray, pre: Preintegration, *,
     """Where the body would be after the interval of ``pre`` with zero start velocity, in the start's
     body frame: the IMU's displacement with gravity's fall removed along ``rotation`` (world from body
     at the start), ``R0^T g dt^2 / 2 + dp``."""
-    gravity = np.array([0.0, 0.0, -gravity_m_s2])
-    return rotation.T @ (0.5 * gravity * pre.dt_s * pre.dt_s) + pre.delta_position
+    return displacement_at_rest_along(-np.asarray(rotation)[2], pre, gravity_m_s2=gravity_m_s2)
+
+
+def displacement_at_rest_along(down_body: np.ndarray, pre: Preintegration, *,
+                               gravity_m_s2: float = GRAVITY_M_S2) -> np.ndarray:
+    """:func:`displacement_at_rest` for a gravity direction: ``down_body`` (3,) the unit downward
+    direction in the start's body frame (``R0^T (0, 0, -1)``), ``dp + g down dt^2 / 2``."""
+    return pre.delta_position + 0.5 * gravity_m_s2 * np.asarray(down_body) * pre.dt_s * pre.dt_s
 
 
 def velocity_from_displacement(state: NavState, pre: Preintegration, displacement_xyz: np.ndarray, *,

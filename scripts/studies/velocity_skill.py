@@ -7,7 +7,10 @@ body-frame velocity at the interval start (``LearnedMotion.network_velocity``) a
 fused velocity at the frame with the ground truth: RMS error, RMS true speed and R^2 (1 - SSE/SST
 over the three axes; 0 is no better than predicting the mean velocity), and per body axis the
 gain, the least-squares slope of predicted on true velocity (1: the right scale; a gain that changes
-from sequence to sequence is a scale error, such as flow read with the wrong scene depth).
+from sequence to sequence is a scale error, such as flow read with the wrong scene depth). For the
+network also its consistency: the median over frames of the squared error over the network's own
+variance, per axis (about 0.79 for a calibrated Gaussian: the median of chi-squared with 3 degrees of
+freedom, 2.37, over 3; well above it: overconfident, well below: underconfident).
 """
 
 import numpy as np
@@ -33,6 +36,11 @@ def skill(predicted: np.ndarray, truth: np.ndarray) -> str:
             f"gain x/y/z {gains[0]:5.2f} {gains[1]:5.2f} {gains[2]:5.2f}")
 
 
+def consistency(predicted: np.ndarray, truth: np.ndarray, std: np.ndarray) -> str:
+    """Median over frames of the per-axis normalised squared error. Shape: (F, 3) each."""
+    return f", error^2 / variance per axis: median {np.median(np.mean(((predicted - truth) / std) ** 2, axis=1)):5.2f}"
+
+
 def main() -> None:
     args = parse_study_arguments(__doc__)
     for path in args.shards:
@@ -42,12 +50,13 @@ def main() -> None:
         for frame in shard_frames(shard):
             if estimator.step(frame) is None or estimator.source.network_velocity is None:
                 continue
-            velocity, _ = estimator.source.network_velocity
+            velocity, std = estimator.source.network_velocity
             nav = estimator.nav_state
             rows.append(np.concatenate([velocity, body_velocity(shard, int(frame.imu_stamps_ns[0])),
-                                        nav.rotation.T @ nav.velocity_xyz, body_velocity(shard, nav.stamp_ns)]))
+                                        nav.rotation.T @ nav.velocity_xyz, body_velocity(shard, nav.stamp_ns), std]))
         table = np.array(rows)
-        print(f"{path}\n  network: {skill(table[:, 0:3], table[:, 3:6])}\n  fused:   {skill(table[:, 6:9], table[:, 9:12])}")
+        network = skill(table[:, 0:3], table[:, 3:6]) + consistency(table[:, 0:3], table[:, 3:6], table[:, 12:15])
+        print(f"{path}\n  network: {network}\n  fused:   {skill(table[:, 6:9], table[:, 9:12])}")
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ def test_a_deferred_solve_is_the_same_solve_applied_one_frame_later(sweep) -> No
     """``defer_solve``: the solve that ran with frame k (immediately) runs after it (``solve_pending``)
     and its velocity, at frame k's stamp, goes into frame k+1: the same solutions, one frame later."""
     index = np.searchsorted(sweep.imu_stamps_ns, sweep.image_stamps_ns)
-    now = VisualVelocity(VisualVelocityConfig(solve_every=1))
+    now = VisualVelocity(VisualVelocityConfig(solve_every=1, defer_solve=False))
     later = VisualVelocity(VisualVelocityConfig(solve_every=1, defer_solve=True))
     for vision in (now, later):
         vision.set_camera(rig_camera(sweep))

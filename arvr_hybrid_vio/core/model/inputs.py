@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from arvr_hybrid_vio.core.geometry import so3_log
-from arvr_hybrid_vio.core.strapdown import Preintegration, preintegrate
+from arvr_hybrid_vio.core.strapdown import Preintegration, displacement_at_rest_along, preintegrate
 
 IMU_RESAMPLES = 8  # gyro and accel are resampled at this many evenly spaced times per interval
 INERTIAL_DIM = 3 + 3 + 3 + 1 + 3 + 6 * IMU_RESAMPLES + 2  # see inertial_inputs
@@ -75,7 +75,7 @@ def inertial_inputs(stamps_ns: np.ndarray, gyro_rad_s: np.ndarray, accel_m_s2: n
     pre = preintegrate(stamps_ns, gyro, accel) if pre is None else pre
     dt_s = max(pre.dt_s, 1e-6)
     dv_gc = pre.delta_velocity + gravity_m_s2 * down * dt_s
-    dp_gc = pre.delta_position + 0.5 * gravity_m_s2 * down * dt_s * dt_s
+    dp_gc = displacement_at_rest_along(down, pre, gravity_m_s2=gravity_m_s2)
     gyro_norm = float(np.mean(np.linalg.norm(gyro, axis=1)))
     accel_dyn = float(np.mean(np.abs(np.linalg.norm(accel, axis=1) - gravity_m_s2)))
     features = np.concatenate([
