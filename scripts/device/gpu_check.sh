@@ -16,7 +16,9 @@
 # default 420 s, so that the device call ends in time to be run again) so that one failure or the end of
 # the budget leaves the earlier stages' results (GPU_CHECK_STAGES="1 5" runs only those):
 #   1. arvr-vio-bench --device cuda, hybrid, config/vio_rig.yaml (visual_velocity.defer_solve: the solve
-#      after the pose; tracks on arrival): the 2 ms attempt, with a cProfile of the replay
+#      after the pose, the default everywhere since 2026-11-28 06:38 UTC; tracks on arrival): the 2 ms
+#      attempt, with a cProfile of the replay; its sensor-rate row runs the CUDA graph since 2026-11-28
+#      (not yet run on a GPU: the first thing to read in its output)
 #   2. the same with the default config (config/vio_synthetic.yaml: eager fp32, CUDA graph, fp16/bf16
 #      autocast, infer on CUDA; the 60 s infer run left out: start-up bound there, measured 2026-11-27)
 #   3. stage 1 on this machine's CPU (the baseline, same machine)
