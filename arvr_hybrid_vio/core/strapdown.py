@@ -101,18 +101,23 @@ def apply_preintegration(state: NavState, pre: Preintegration, *, stamp_ns: int,
     return NavState(int(stamp_ns), rotation, position, velocity)
 
 
+def gravity_body(rotation_world_body: np.ndarray) -> np.ndarray:
+    """Unit gravity direction (down) in the body frame, ``R^T (0, 0, -1)``. Shape: (..., 3, 3) -> (..., 3)."""
+    return -np.asarray(rotation_world_body)[..., 2, :]
+
+
 def displacement_at_rest(rotation: np.ndarray, pre: Preintegration, *,
                          gravity_m_s2: float = GRAVITY_M_S2) -> np.ndarray:
     """Where the body would be after the interval of ``pre`` with zero start velocity, in the start's
     body frame: the IMU's displacement with gravity's fall removed along ``rotation`` (world from body
     at the start), ``R0^T g dt^2 / 2 + dp``."""
-    return displacement_at_rest_along(-np.asarray(rotation)[2], pre, gravity_m_s2=gravity_m_s2)
+    return displacement_at_rest_along(gravity_body(rotation), pre, gravity_m_s2=gravity_m_s2)
 
 
 def displacement_at_rest_along(down_body: np.ndarray, pre: Preintegration, *,
                                gravity_m_s2: float = GRAVITY_M_S2) -> np.ndarray:
     """:func:`displacement_at_rest` for a gravity direction: ``down_body`` (3,) the unit downward
-    direction in the start's body frame (``R0^T (0, 0, -1)``), ``dp + g down dt^2 / 2``."""
+    direction in the start's body frame (:func:`gravity_body`), ``dp + g down dt^2 / 2``."""
     return pre.delta_position + 0.5 * gravity_m_s2 * np.asarray(down_body) * pre.dt_s * pre.dt_s
 
 

@@ -41,11 +41,6 @@ class FrameInertial:
     motion_magnitude: float  # mean |gyro| (rad/s) + mean | |accel| - g | (m/s^2)
 
 
-def gravity_body(rotation_world_body: np.ndarray) -> np.ndarray:
-    """Unit gravity direction (down) in the body frame. Shape: (..., 3, 3) -> (..., 3)."""
-    return -np.asarray(rotation_world_body)[..., 2, :]
-
-
 def _resample(stamps_ns: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Linear resampling at IMU_RESAMPLES evenly spaced times. Shape: (K,), (K, 3) -> (IMU_RESAMPLES, 3)."""
     times = (stamps_ns - stamps_ns[0]).astype(np.float64)

@@ -29,12 +29,12 @@ from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.geometry import nearest_rotation, so3_exp
 from arvr_hybrid_vio.core.model.camera_input import CameraModel
 from arvr_hybrid_vio.core.model.front_end import FrameView, VisualFrontEnd
-from arvr_hybrid_vio.core.model.inputs import gravity_body, inertial_inputs
+from arvr_hybrid_vio.core.model.inputs import inertial_inputs
 from arvr_hybrid_vio.core.model.motion_source import LOOKAHEAD_FRAMES, RelativeMotion
 from arvr_hybrid_vio.core.model.network import VioNetwork
 from arvr_hybrid_vio.core.model.visual_tracks import derotated
 from arvr_hybrid_vio.core.strapdown import (
-    NavState, Preintegration, SpecificForceMean, displacement_at_rest, gated_tilt_corrected, preintegrate,
+    NavState, Preintegration, SpecificForceMean, displacement_at_rest, gated_tilt_corrected, gravity_body, preintegrate,
 )
 from arvr_hybrid_vio.core.types import SyncedFrame
 

@@ -26,8 +26,9 @@ from scipy.spatial.transform import Rotation, Slerp
 
 from arvr_hybrid_vio.core.config_io import config_to_mapping
 from arvr_hybrid_vio.core.geometry import so3_exp
-from arvr_hybrid_vio.core.model.inputs import INERTIAL_DIM, gravity_body, inertial_inputs
+from arvr_hybrid_vio.core.model.inputs import INERTIAL_DIM, inertial_inputs
 from arvr_hybrid_vio.core.model.visual_tracks import TRACK_CHANNELS, Intrinsics, TrackConfig, derotated, extract_tracks
+from arvr_hybrid_vio.core.strapdown import gravity_body
 from arvr_hybrid_vio.core.sync_buffer import SyncConfig
 from arvr_hybrid_vio.core.training.config import AugmentConfig
 from arvr_hybrid_vio.core.training.replay import shard_frames
