@@ -201,3 +201,24 @@ def test_extrinsics_without_a_calibration_are_reported_as_unused():
 def test_bad_camera_parameters_are_refused_at_load(kwargs):
     with pytest.raises(ConfigError, match="camera"):
         VioNodeConfig(**kwargs)
+
+
+def test_executor_is_checked_and_built():
+    """``vio.executor``: a typo is refused when the parameters load; both kinds build an executor that
+    spins a node (test_vio_node_e2e runs the whole graph with each)."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from arvr_hybrid_vio.nodes.vio_node import make_executor
+    with pytest.raises(ConfigError, match="vio.executor"):
+        VioNodeConfig(executor="event")
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        assert isinstance(make_executor(context, "single_threaded"), SingleThreadedExecutor)
+        events = make_executor(context, "events")
+        assert not isinstance(events, SingleThreadedExecutor) and hasattr(events, "spin_once")
+        with pytest.raises(ConfigError, match="vio.executor"):
+            make_executor(context, "multi_threaded")
+    finally:
+        rclpy.shutdown(context=context)

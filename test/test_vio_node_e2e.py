@@ -126,14 +126,16 @@ def bag_counts() -> dict[str, int]:
     return counts
 
 
-@pytest.fixture(scope="module")
-def live_run(tmp_path_factory):
-    """Replay the bag through the graph once; returns what the listener and the eval node saw."""
-    tmp = tmp_path_factory.mktemp("e2e")
+@pytest.fixture(scope="module", params=["single_threaded", "events"])
+def live_run(request, tmp_path_factory):
+    """Replay the bag through the graph once per ``vio.executor``; returns what the listener and the eval
+    node saw."""
+    tmp = tmp_path_factory.mktemp(f"e2e_{request.param}")
     report_path = tmp / "live.json"
     listener = Listener()
     vio = start([str(BIN / "arvr-vio-node"), "--ros-args", "--params-file", str(PARAMS),
-                 "-p", f"vio.model_path:={MODEL}", "-p", "use_sim_time:=true", "-p", "estimator.device:=cpu"],
+                 "-p", f"vio.model_path:={MODEL}", "-p", "use_sim_time:=true", "-p", "estimator.device:=cpu",
+                 "-p", f"vio.executor:={request.param}"],
                 tmp / "vio_node.log")
     evaluator = start([str(BIN / "arvr-vio-eval-node"), "--ros-args", "-p", "use_sim_time:=true",
                        "-p", f"report_path:={report_path}"], tmp / "eval_node.log")
@@ -162,7 +164,7 @@ def live_run(tmp_path_factory):
         eval_code = stop(evaluator)
         vio_code = stop(vio)
         yield {"listener": listener, "report": json.loads(report_path.read_text()), "eval_code": eval_code,
-               "vio_code": vio_code, "tmp": tmp}
+               "vio_code": vio_code, "tmp": tmp, "executor": request.param}
     finally:
         for process in (vio, evaluator):
             stop(process, timeout_s=5.0)
@@ -196,6 +198,7 @@ def test_one_odometry_per_frame_after_initialisation_and_nothing_dropped(live_ru
     assert int(health["source.tracks_offered_used"]) > tracked // 2
     assert int(health["visual.tracks_prepared_used"]) > tracked // 2  # the window's tracks too
     assert health["network_path"] == "cpu"  # no GPU here: no CUDA graph
+    assert health["executor"] == live_run["executor"]
 
 
 def test_tf_and_odometry_carry_sensor_stamps(live_run):

@@ -5,7 +5,8 @@ A thin adapter: messages become arrays (``ros.conversions``), the ROS-free
 :class:`~arvr_hybrid_vio.core.estimator.VioEstimator` (the same path as offline
 ``arvr-vio-infer``) turns them into poses.
 
-Threads: one single-threaded executor runs the subscription callbacks, which convert and
+Threads: one executor thread (``vio.executor``: rclpy's SingleThreadedExecutor, or its
+EventsExecutor for IMUs of about 1 kHz) runs the subscription callbacks, which convert and
 push into the buffer and then run the estimator on whatever became ready (frames first,
 then IMU-rate propagation), so inference never competes with another Python thread for
 the GIL. With ``vio.inference_thread`` a worker thread runs the estimator instead. The
@@ -32,21 +33,21 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.context import Context
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_srvs.srv import Trigger
 
 from arvr_hybrid_vio.core.collector import collector_paused
-from arvr_hybrid_vio.core.errors import SensorDataError, VioError
+from arvr_hybrid_vio.core.errors import ConfigError, SensorDataError, VioError
 from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
 from arvr_hybrid_vio.core.model.camera_input import CameraModel
 from arvr_hybrid_vio.core.sync_buffer import SyncBuffer, SyncConfig
 from arvr_hybrid_vio.core.types import SyncedFrame
 from arvr_hybrid_vio.nodes.vio_health import (
     HealthReport, LatencyStats, NodeCounters, RateMeter, dropped_total, format_values, node_state)
-from arvr_hybrid_vio.nodes.vio_node_config import CameraInfoValues, VioNodeConfig, resolve_model_path
+from arvr_hybrid_vio.nodes.vio_node_config import EXECUTORS, CameraInfoValues, VioNodeConfig, resolve_model_path
 from arvr_hybrid_vio.nodes.vio_outputs import VioOutputs
 from arvr_hybrid_vio.io.image_messages import grey_image
 from arvr_hybrid_vio.ros.conversions import imu_to_arrays, time_to_ns
@@ -333,7 +334,8 @@ class VioNode(Node):
             buffer_counters = self.buffer.counters()
             pending = (self.buffer.pending_frames, self.buffer.pending_imu)
         values: dict[str, object] = {"state": state, "estimator_state": self.estimator.state,
-                                     "model": self.model_path, "image_rate_hz": self._image_rate.rate_hz(now),
+                                     "model": self.model_path, "executor": self.config.executor,
+                                     "image_rate_hz": self._image_rate.rate_hz(now),
                                      "imu_rate_hz": self._imu_rate.rate_hz(now),
                                      "odometry_rate_hz": self.outputs.odometry_rate.rate_hz(now),
                                      "pending_frames": pending[0], "pending_imu": pending[1]}
@@ -392,8 +394,9 @@ def _refuse_estimator_changes(parameters: list[Parameter]) -> SetParametersResul
     return SetParametersResult(successful=True)
 
 
-def make_executor(context: Context | None = None) -> SingleThreadedExecutor:
-    """The executor that spins the VIO node (``main`` and the tests use this one).
+def make_executor(context: Context | None = None, kind: str = "single_threaded") -> Executor:
+    """The executor that spins the VIO node (``main`` and the tests use this one): ``kind`` is
+    ``vio.executor``.
 
     Single-threaded, measured: replaying the 8 s demo bag (241 images, 1601 IMU samples)
     on 2 cores, rclpy's ``MultiThreadedExecutor(num_threads=2)`` delivered 174 of 241
@@ -402,8 +405,36 @@ def make_executor(context: Context | None = None) -> SingleThreadedExecutor:
     inference worker for the GIL. ``SingleThreadedExecutor`` delivered every message,
     p99 30 ms. The estimator runs in this thread too (or in a worker, ``vio.inference_thread``),
     so nothing needs a second executor thread.
+
+    ``events``: rclpy's ``experimental.EventsExecutor`` (ROS 2 Kilted and later), whose event queue
+    and dispatch are C++, so each message costs less Python. With a 1 kHz IMU on the 2-core Intel Xeon
+    it kept up where the default fell behind, at a higher 200 Hz tail (README, "The node's executor").
+    Spin it with :func:`spin` (its blocking ``spin()`` runs no timer here).
+
+    Raises:
+        ConfigError: ``events`` where this rclpy has no EventsExecutor, or an unknown ``kind``.
     """
-    return SingleThreadedExecutor(context=context)
+    if kind == "single_threaded":
+        return SingleThreadedExecutor(context=context)
+    if kind == "events":
+        try:
+            from rclpy.experimental import EventsExecutor
+        except ImportError as exc:
+            raise ConfigError(f"vio.executor 'events' needs rclpy.experimental.EventsExecutor (ROS 2 Kilted or "
+                              f"later), which this rclpy lacks ({exc}); use 'single_threaded'") from exc
+        return EventsExecutor(context=context)
+    raise ConfigError(f"vio.executor must be one of {', '.join(EXECUTORS)}; got {kind!r}")
+
+
+def spin(executor: Executor, context: Context | None = None) -> None:
+    """Spin until the context shuts down (Ctrl-C, SIGTERM, ``rclpy.shutdown``): ``spin()`` for the
+    SingleThreadedExecutor; ``spin_once`` in a loop for the EventsExecutor, whose blocking ``spin()``
+    never ran a timer and ignored SIGTERM in our checks (docs/performance_history.md)."""
+    if isinstance(executor, SingleThreadedExecutor):
+        executor.spin()
+        return
+    while rclpy.ok(context=context):
+        executor.spin_once(timeout_sec=0.1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -413,9 +444,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with collector_paused():  # torch, the model and rclpy live to the end: never walked by the collector
             node = VioNode()
-        executor = make_executor()
+        executor = make_executor(kind=node.config.executor)
         executor.add_node(node)
-        executor.spin()
+        spin(executor)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except VioError as exc:  # a bad parameter or model file: one line, exit code 2

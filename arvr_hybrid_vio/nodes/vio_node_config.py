@@ -34,6 +34,9 @@ DEFAULT_MODEL_NAME = "hybrid.safetensors"
 IDENTITY_4X4 = tuple(float(v) for v in np.eye(4).reshape(16))
 
 
+EXECUTORS = ("single_threaded", "events")  # vio.executor: what make_executor (nodes.vio_node) builds
+
+
 def _restart(description: str) -> dict[str, object]:
     return {"description": description, "needs_restart": True}
 
@@ -101,6 +104,11 @@ class VioNodeConfig:
         "description": "track image features at arrival, before the frame's IMU is complete"})
     # IMU samples queued for IMU-rate propagation while inference runs (overflow is counted).
     imu_rate_queue: int = field(default=2000, metadata=_restart("IMU samples queued for IMU-rate output"))
+    # The rclpy executor that spins the node: "single_threaded" (rclpy's SingleThreadedExecutor, the lowest
+    # latency at a 200 Hz IMU) or "events" (rclpy.experimental.EventsExecutor, ROS 2 Kilted and later: less
+    # work per message, so the node keeps up with a 1 kHz IMU on 2 cores; README, "The node's executor").
+    executor: str = field(default="single_threaded", metadata=_restart(
+        "rclpy executor: single_threaded, or events (EventsExecutor, Kilted+, for IMUs of ~1 kHz)"))
 
     def __post_init__(self) -> None:
         for name in ("T_base_imu", "T_base_camera"):
@@ -111,6 +119,8 @@ class VioNodeConfig:
                               f"{list(self.camera_resolution)}")
         if self.camera_intrinsics:
             self.rig_camera()  # validates the values
+        if self.executor not in EXECUTORS:
+            raise ConfigError(f"vio.executor must be one of {', '.join(EXECUTORS)}; got {self.executor!r}")
         if self.path_max_poses < 1 or self.imu_rate_queue < 1:
             raise ConfigError("vio.path_max_poses and vio.imu_rate_queue must be >= 1")
         if self.diagnostics_period_s <= 0 or self.input_timeout_s <= 0 or self.path_period_s < 0 \
