@@ -21,7 +21,7 @@ from arvr_hybrid_vio.tools.bench import REQUIRED_KEYS, main
 TINY = ModelConfig(visual_dim=32, inertial_dim=32, width=32, transformer_layers=1, heads=2, window=4, ffn=64,
                    conv_branch=8)
 NUMERIC_EXCEPT = {"device", "torch_version", "cpu_model", "gpu_name", "model", "model_family", "python_version",
-                  "targets", "step_path", "cuda_graph_error"}
+                  "targets", "step_path", "cuda_graph_error", "node_executor"}
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +79,7 @@ def test_values_are_consistent(bench_run: tuple[subprocess.CompletedProcess, dic
 def test_table_names_the_machine(bench_run: tuple[subprocess.CompletedProcess, dict]) -> None:
     done, results = bench_run
     assert results["cpu_model"] in done.stdout
+    assert results["node_executor"] == "single_threaded" and "node executor single_threaded" in done.stdout
     assert "estimator step, batch 1" in done.stdout and "targets:" in done.stdout
 
 

@@ -395,7 +395,8 @@ def format_table(results: dict[str, Any]) -> str:
     gpu = f", GPU {results['gpu_name']}" if results.get("gpu_name") else ""
     lines = [f"{PROG}: device {results['device']} | CPU {results['cpu_model']} x{results['cpu_cores']}{gpu} | "
              f"torch {results['torch_version']} ({results['torch_threads']} threads) | "
-             f"model {results['model']} ({results['model_family']}) | load avg {results['load_average_1min']:.2f}"]
+             f"model {results['model']} ({results['model_family']}) | load avg {results['load_average_1min']:.2f}"
+             + (f" | node executor {results['node_executor']}" if "node_executor" in results else "")]
     rows = [(label, cell) for key, label in TABLE_ROWS if (cell := _cell(results, key)) is not None]
     rows.append(("evaluated poses", f"{results['eval_poses']:,}"))
     width = max(len(label) for label, _ in rows)
@@ -434,6 +435,7 @@ def run(args: argparse.Namespace, resolved: tuple[str, str, Path, Any], stages: 
             stages.update(2)
         else:
             fast_imu = est_bench.synthetic_sequence(duration_s=args.duration, imu_rate_hz=1000.0, seed=args.seed + 1)
+            results["node_executor"] = configs.vio.executor  # from --config, as the node reads it
             results.update(measure_node(args, model, device, config,
                                         {"sustained_200hz": sequence, "sustained_1khz": fast_imu}, workdir, stages))
     results["targets"] = targets(results)
