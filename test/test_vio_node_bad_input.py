@@ -186,6 +186,28 @@ def bad_image(kind: str, stamp_ns: int) -> Image:
     return good
 
 
+def test_imu_rate_cap_thins_the_imu_rate_output(rig: Rig):
+    """``vio.imu_rate_max_hz`` (set at run time): every IMU sample is still propagated, but IMU-rate poses go
+    out at most that often in sensor time; the rest are counted as capped. 0 restores every sample."""
+    assert rig.recovers()
+    assert all(result.successful for result in rig.node.set_parameters([Parameter("vio.imu_rate_max_hz", value=40.0)]))
+    try:
+        before, first_new = rig.node.counters.snapshot(), len(rig.imu_rate)
+        rig.stream(0.5)
+        rig.settle()
+        after = rig.node.counters.snapshot()
+        published, superseded, capped = (after[key] - before[key] for key in (
+            "imu_rate_published", "imu_rate_superseded", "imu_rate_capped"))
+        assert published + superseded + capped == 100  # 0.5 s of a 200 Hz IMU: every sample accounted for
+        assert 1 <= published <= 21 and capped > 0, (published, superseded, capped)  # 40 Hz: at most 21 in 0.5 s
+        assert rig.outputs_reach(rig.imu_rate, first_new + published, "IMU-rate")
+        stamps = np.array([m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for m in rig.imu_rate[first_new:]])
+        assert np.all(np.diff(stamps) >= 0.99e9 / 40.0)  # never closer than the cap allows
+    finally:
+        assert all(result.successful for result in rig.node.set_parameters([Parameter("vio.imu_rate_max_hz", value=0.0)]))
+    assert rig.node.config.imu_rate_max_hz == 0.0
+
+
 def assert_outputs_finite(rig: Rig) -> None:
     for msg in list(rig.odometry) + list(rig.imu_rate):
         values = [msg.pose.pose.position.x, msg.pose.pose.position.y, msg.pose.pose.position.z,

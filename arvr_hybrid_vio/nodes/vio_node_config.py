@@ -82,6 +82,10 @@ class VioNodeConfig:
     publish_static_tf: bool = field(default=True, metadata=_restart("broadcast the sensor frames on /tf_static"))
     # Publish IMU-rate predictions on /vio/odometry_imu_rate.
     publish_imu_rate: bool = field(default=True, metadata={"description": "publish /vio/odometry_imu_rate"})
+    # Cap on /vio/odometry_imu_rate in sensor time, Hz (0: a pose for every IMU sample). Every sample is still
+    # propagated; only the publishing, the dearer half of the per-sample work, is thinned (README, "IMU-rate cap").
+    imu_rate_max_hz: float = field(default=0.0, metadata={
+        "description": "at most this many /vio/odometry_imu_rate poses per second of sensor time (0: every IMU sample)"})
     # Poses kept in /vio/path (oldest dropped beyond). Publishing costs ~3 us per pose here
     # (rclpy message conversion), on the inference thread: 3000 poses ~ 9 ms per publication.
     path_max_poses: int = field(default=3000, metadata={"description": "poses kept in /vio/path"})
@@ -119,6 +123,8 @@ class VioNodeConfig:
                               f"{list(self.camera_resolution)}")
         if self.camera_intrinsics:
             self.rig_camera()  # validates the values
+        if not self.imu_rate_max_hz >= 0.0:
+            raise ConfigError(f"vio.imu_rate_max_hz must be >= 0 (0: every IMU sample); got {self.imu_rate_max_hz}")
         if self.executor not in EXECUTORS:
             raise ConfigError(f"vio.executor must be one of {', '.join(EXECUTORS)}; got {self.executor!r}")
         if self.path_max_poses < 1 or self.imu_rate_queue < 1:
