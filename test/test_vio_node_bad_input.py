@@ -25,7 +25,7 @@ from sensor_msgs.msg import Image, Imu
 from std_srvs.srv import Trigger
 
 from arvr_hybrid_vio.nodes.vio_node import VioNode, make_executor
-from arvr_hybrid_vio.ros.conversions import arrays_to_imu, numpy_to_image
+from arvr_hybrid_vio.ros.conversions import arrays_to_imu, numpy_to_image, time_to_ns
 
 IMAGE_TOPIC, IMU_TOPIC = "/bad_input/cam0/image_raw", "/bad_input/imu0"
 T0_NS = 1_000_000_000_000  # sensor time origin, ns
@@ -201,7 +201,7 @@ def test_imu_rate_cap_thins_the_imu_rate_output(rig: Rig):
         assert published + superseded + capped == 100  # 0.5 s of a 200 Hz IMU: every sample accounted for
         assert 1 <= published <= 21 and capped > 0, (published, superseded, capped)  # 40 Hz: at most 21 in 0.5 s
         assert rig.outputs_reach(rig.imu_rate, first_new + published, "IMU-rate")
-        stamps = np.array([m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for m in rig.imu_rate[first_new:]])
+        stamps = np.array([time_to_ns(m.header.stamp) for m in rig.imu_rate[first_new:]])
         assert np.all(np.diff(stamps) >= 0.99e9 / 40.0)  # never closer than the cap allows
     finally:
         assert all(result.successful for result in rig.node.set_parameters([Parameter("vio.imu_rate_max_hz", value=0.0)]))
