@@ -18,12 +18,13 @@ ENTRY_POINTS = {
     "fetch_motions": "arvr_hybrid_vio.tools.fetch_motions:main",
     "train": "arvr_hybrid_vio.tools.train:main",
     "infer": "arvr_hybrid_vio.tools.infer:cli",
+    "export_onnx": "arvr_hybrid_vio.tools.export_onnx:main",
     "benchmark": "arvr_hybrid_vio.tools.benchmark:main",
     "bench": "arvr_hybrid_vio.tools.bench:main",
     "demo": "arvr_hybrid_vio.tools.demo:main",
 }
 DASHED = {"vio_node": "node", "eval_node": "eval-node", "import_euroc": "import-euroc",
-          "fetch_motions": "fetch-motions"}
+          "fetch_motions": "fetch-motions", "export_onnx": "export-onnx"}
 
 console_scripts = [f"{name} = {target}" for name, target in ENTRY_POINTS.items()]
 console_scripts += [

@@ -38,12 +38,21 @@ t = TransformStamped()
 t.header.frame_id = "odom"; t.child_frame_id = "base_link"; t.transform.translation.x = 1.5
 back = deserialize_message(serialize_message(TFMessage(transforms=[t])), TFMessage)
 assert back.transforms[0].child_frame_id == "base_link" and back.transforms[0].transform.translation.x == 1.5
-import torch, rosbags, numpy  # noqa: F401
+import torch, rosbags, numpy, onnxruntime  # noqa: F401
 PY
+}
+
+# The shipped models' ONNX exports for estimator.network_runtime auto (onnxruntime on the CPU), in the
+# export cache (~/.cache/arvr_hybrid_vio or $ARVR_VIO_CACHE_DIR): about a minute once, then a check that
+# the files are there. Without it the first node or test to load a model would export it (~15 s each).
+ensure_onnx_exports() {
+  "$venv/bin/arvr-vio-export-onnx" "$root"/models/*.safetensors >/dev/null \
+    || { say "exporting the shipped models to ONNX failed"; exit 1; }
 }
 
 hash="$(inputs_hash)"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$hash" ]] && verify 2>/dev/null; then
+  ensure_onnx_exports
   say "environment up to date ($venv)"
   exit 0
 fi
@@ -75,5 +84,7 @@ if ! verify; then
   say "verification failed: rclpy + tf2_msgs round trip did not work"
   exit 1
 fi
+say "exporting the shipped models to ONNX (first run: about a minute)"
+ensure_onnx_exports
 echo "$hash" > "$stamp"
 say "environment ready ($venv)"

@@ -21,7 +21,8 @@ from arvr_hybrid_vio.tools.bench import REQUIRED_KEYS, main
 TINY = ModelConfig(visual_dim=32, inertial_dim=32, width=32, transformer_layers=1, heads=2, window=4, ffn=64,
                    conv_branch=8)
 NUMERIC_EXCEPT = {"device", "torch_version", "cpu_model", "gpu_name", "model", "model_family", "python_version",
-                  "targets", "step_path", "cuda_graph_error", "node_executor"}
+                  "targets", "step_path", "cuda_graph_error", "node_executor", "network_path",
+                  "onnxruntime_version"}
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,8 @@ def test_table_names_the_machine(bench_run: tuple[subprocess.CompletedProcess, d
     done, results = bench_run
     assert results["cpu_model"] in done.stdout
     assert results["node_executor"] == "single_threaded" and "node executor single_threaded" in done.stdout
+    assert results["network_path"] == "cpu onnxruntime" and results["onnxruntime_version"]
+    assert f"network cpu onnxruntime {results['onnxruntime_version']} (1 threads) |" in done.stdout
     assert "estimator step, batch 1" in done.stdout and "targets:" in done.stdout
 
 

@@ -197,7 +197,7 @@ def test_one_odometry_per_frame_after_initialisation_and_nothing_dropped(live_ru
     assert int(health["prepare_image_errors"]) == 0
     assert int(health["source.tracks_offered_used"]) > tracked // 2
     assert int(health["visual.tracks_prepared_used"]) > tracked // 2  # the window's tracks too
-    assert health["network_path"] == "cpu"  # no GPU here: no CUDA graph
+    assert health["network_path"] == "cpu onnxruntime"  # no GPU here: network_runtime auto runs onnxruntime
     assert health["executor"] == live_run["executor"]
 
 

@@ -53,11 +53,16 @@ class EstimatorConfig:
 
     device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
     cuda_graph: bool = True  # on CUDA: replay the network step as a CUDA graph once its state is steady
+    # what runs the network: "auto" (onnxruntime where the device is the CPU, torch on CUDA; the default since
+    # 2026-11-28, README "ONNX Runtime on the CPU"), "torch", or "onnxruntime" (CPU only: the model's ONNX
+    # export, exported once per model file into onnx_cache_dir)
+    network_runtime: str = "auto"
+    onnx_cache_dir: str = ""  # where ONNX exports are kept; "": $ARVR_VIO_CACHE_DIR, else ~/.cache/arvr_hybrid_vio
     init_duration_s: float = 0.5  # accelerometer span averaged for roll/pitch at start, s
     gravity_m_s2: float = GRAVITY_M_S2  # gravity magnitude, m/s^2
     max_gap_s: float = 1.0  # IMU gap above which the pose is held and temporal state reset, s
     gyro_noise_density: float = 1.7e-4  # for the imu-only rotation covariance, rad/s/sqrt(Hz)
-    torch_threads: int = 0  # torch intra-op threads on CPU; 0 leaves torch's default
+    torch_threads: int = 0  # the network's intra-op threads on CPU (torch or onnxruntime); 0 leaves the default
     imu_history_s: float = 1.0  # IMU kept for re-propagation after a late frame, s
     tilt_correction_per_s: float = 0.2  # every source: roll/pitch pull towards the accelerometer, 1/s (0: off)
     # every source: the pull is skipped while the specific force's 1 s mean leans more than this from the
@@ -110,6 +115,7 @@ class VioEstimator:
             from arvr_hybrid_vio.core.model.learned_motion import LearnedMotion  # torch only when needed
             source = LearnedMotion.from_file(Path(model_path), device=config.device,
                                              torch_threads=config.torch_threads, cuda_graph=config.cuda_graph,
+                                             runtime=config.network_runtime, onnx_cache_dir=config.onnx_cache_dir,
                                              gravity_m_s2=config.gravity_m_s2,
                                              tilt_correction_per_s=config.tilt_correction_per_s,
                                              tilt_gate_deg=config.tilt_gate_deg,

@@ -86,7 +86,8 @@ class VioNode(Node):
         if self.config.inference_thread:
             self._worker = threading.Thread(target=self._run_worker, name="vio_worker", daemon=True)
             self._worker.start()
-        self.get_logger().info(f"model {self.model_path} on {estimator_config.device}; "
+        network = getattr(self.estimator.source, "network_path", "imu-only")
+        self.get_logger().info(f"model {self.model_path} on {estimator_config.device} (network: {network}); "
                                f"image {self.config.image_topic}, IMU {self.config.imu_topic}")
 
     # ------------------------------------------------------------------ setup

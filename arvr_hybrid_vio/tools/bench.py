@@ -124,8 +124,13 @@ def measure_estimator(args: argparse.Namespace, model: str, configs: Any, sequen
     bench = est_bench.bench_estimator(estimator, sequence, sync_config=configs.sync, warmup=args.warmup,
                                       network_iterations=args.network_iterations)
     out: dict[str, Any] = {"params_total": bench.params_total, "model_family": bench.family,
+                           "network_path": getattr(estimator.source, "network_path", "none (imu-only)"),
                            **_summary(bench.step_ms, "step_latency_ms", "estimator step"),
                            **_summary(bench.imu_ms, "imu_propagate_ms", "IMU-rate propagation")}
+    if "onnxruntime" in out["network_path"]:  # the table names its version and threads beside torch's
+        import onnxruntime
+        out["onnxruntime_version"] = onnxruntime.__version__
+        out["onnxruntime_threads"] = configs.estimator.torch_threads
     if bench.paced_step_ms.size:
         out.update(_summary(bench.paced_step_ms, "step_latency_paced_ms", "estimator step at the sensor rate"))
         out["paced_pose_max_diff_m"] = bench.paced_pose_max_diff_m
@@ -396,6 +401,9 @@ def format_table(results: dict[str, Any]) -> str:
     lines = [f"{PROG}: device {results['device']} | CPU {results['cpu_model']} x{results['cpu_cores']}{gpu} | "
              f"torch {results['torch_version']} ({results['torch_threads']} threads) | "
              f"model {results['model']} ({results['model_family']}) | load avg {results['load_average_1min']:.2f}"
+             + (f" | network {results['network_path']}" if "network_path" in results else "")
+            + (f" {results['onnxruntime_version']} ({results['onnxruntime_threads'] or 'default'} threads)"
+               if "onnxruntime_version" in results else "")
              + (f" | node executor {results['node_executor']}" if "node_executor" in results else "")]
     rows = [(label, cell) for key, label in TABLE_ROWS if (cell := _cell(results, key)) is not None]
     rows.append(("evaluated poses", f"{results['eval_poses']:,}"))

@@ -50,7 +50,7 @@ def sensor_events(sequence: SynthSequence) -> list[tuple[int, int, int]]:
 class NetworkProbe(StepShadow):
     """Wraps ``network.step``: records its inputs and times it (with device synchronisation)."""
 
-    network: Any  # VioNetwork
+    network: Any  # VioNetwork, or OnnxNetwork (numpy arrays)
     synchronize: Callable[[], None]
     inputs: list[tuple[Any, Any, Any]] = field(default_factory=list)
     durations_ms: list[float] = field(default_factory=list)
@@ -61,13 +61,18 @@ class NetworkProbe(StepShadow):
         self.network.step = self  # instance attribute shadows the method until ``remove``
 
     def __call__(self, tracks: Any, inertial: Any, context: Any, state: Any) -> Any:
-        self.inputs.append((tracks.clone(), inertial.clone(), context.clone()))
+        self.inputs.append((_copied(tracks), _copied(inertial), _copied(context)))
         self.synchronize()
         started = time.perf_counter()
         result = self._step(tracks, inertial, context, state)
         self.synchronize()
         self.durations_ms.append((time.perf_counter() - started) * 1e3)
         return result
+
+
+def _copied(array: Any) -> Any:
+    """A copy of a torch tensor or a numpy array."""
+    return array.clone() if hasattr(array, "clone") else array.copy()
 
 
 @dataclass
@@ -127,7 +132,8 @@ def _drain(buffer: SyncBuffer) -> Iterator[SyncedFrame]:
 
 
 def network_of(estimator: VioEstimator) -> Any | None:
-    """The estimator's VioNetwork, or None for the IMU-only baseline."""
+    """The estimator's network (a VioNetwork, or an OnnxNetwork on onnxruntime), or None for the IMU-only
+    baseline."""
     return getattr(estimator.source, "network", None)
 
 
@@ -246,12 +252,15 @@ def _probed_replay(estimator: VioEstimator, sequence: SynthSequence, *, sync_con
 
 
 def _device(network: Any) -> Any:
-    return next(network.parameters()).device
+    """The network's device: an OnnxNetwork names its own ("cpu"), a torch module's is its weights'."""
+    return getattr(network, "device", None) or next(network.parameters()).device
 
 
 def _parameter_count(network: Any | None) -> int:
     if network is None:
         return 0
+    if hasattr(network, "params_total"):  # OnnxNetwork: counted at export
+        return int(network.params_total)
     from arvr_hybrid_vio.core.model.network import parameter_count
     return parameter_count(network)
 

@@ -39,6 +39,7 @@ from arvr_hybrid_vio.core.errors import ConfigError, VioError
 from arvr_hybrid_vio.core.estimator import IMU_ONLY, EstimatorConfig, VioEstimator
 from arvr_hybrid_vio.core.evaluation import EvalConfig, evaluate
 from arvr_hybrid_vio.core.metrics import ate, drift, rpe
+from arvr_hybrid_vio.core.model.learned_motion import NETWORK_RUNTIMES
 from arvr_hybrid_vio.core.training.replay import ground_truth, run_estimator, shard_frames
 from arvr_hybrid_vio.core.visual_velocity import VisualVelocityConfig
 
@@ -75,6 +76,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--models-dir", default="models", help="folder with <family>.safetensors")
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated families and/or imu-only")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="inference device")
+    parser.add_argument("--network-runtime", choices=NETWORK_RUNTIMES, default=EstimatorConfig.network_runtime,
+                        help="what runs the networks (estimator.network_runtime)")
     parser.add_argument("--json", help="also write all rows and the summary as JSON here")
     return parser.parse_args(argv)
 
@@ -117,13 +120,14 @@ def model_path(models_dir: Path, model: str) -> str:
     return IMU_ONLY if model == IMU_ONLY else str(models_dir / f"{model}.safetensors")
 
 
-def estimator_config(model: str, device: str) -> EstimatorConfig:
+def estimator_config(model: str, device: str, runtime: str = EstimatorConfig.network_runtime) -> EstimatorConfig:
     """The estimator settings of a benchmark model name (see the module docstring)."""
     window = not model.endswith(NO_WINDOW) and (not model.startswith(IMU_ONLY) or model.endswith(WINDOW))
-    return EstimatorConfig(device=device, visual_velocity=VisualVelocityConfig(enabled=window))
+    return EstimatorConfig(device=device, network_runtime=runtime, visual_velocity=VisualVelocityConfig(enabled=window))
 
 
-def run_all(shards: list[Path], models: list[str], models_dir: Path, device: str) -> list[Row]:
+def run_all(shards: list[Path], models: list[str], models_dir: Path, device: str,
+            runtime: str = EstimatorConfig.network_runtime) -> list[Row]:
     """Score every model on every shard; a model that cannot load gives rows with a note."""
     rows: list[Row] = []
     bar = tqdm(total=len(shards) * len(models), desc="benchmark", unit="run", file=sys.stderr)
@@ -136,7 +140,8 @@ def run_all(shards: list[Path], models: list[str], models_dir: Path, device: str
                 continue
             try:
                 family = model.split(":")[0]
-                estimator = VioEstimator.from_file(model_path(models_dir, family), estimator_config(model, device))
+                estimator = VioEstimator.from_file(model_path(models_dir, family),
+                                                   estimator_config(model, device, runtime))
                 rows.append(Row(shard_path.stem, model, score(shard, estimator)))
             except VioError as exc:
                 rows.append(Row(shard_path.stem, model, None, str(exc)))
@@ -211,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         shards = list_shards(args.dataset, args.split)
         if not shards:
             raise ConfigError(f"{args.dataset}: no {args.split} shards (make them with arvr-vio-dataset)")
-        rows = run_all(shards, models, Path(args.models_dir), args.device)
+        rows = run_all(shards, models, Path(args.models_dir), args.device, args.network_runtime)
     except VioError as exc:
         print(f"arvr-vio-benchmark: {exc}", file=sys.stderr)
         return 2

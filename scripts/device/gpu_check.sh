@@ -6,7 +6,11 @@
 # that machine's python (3.12 there), downloaded beforehand where pip works:
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform any -d .whl \
-#     rosbags==0.11.9 apsw==3.54.1.0 backports.zstd==1.8.0 lz4==4.4.5 ruamel.yaml==0.19.1
+#     rosbags==0.11.9 apsw==3.54.1.0 backports.zstd==1.8.0 lz4==4.4.5 ruamel.yaml==0.19.1 \
+#     onnxruntime==1.32.0 onnx==1.23.2 onnxscript==0.7.2 onnx-ir==1.1.0 ml_dtypes==0.6.0 protobuf==7.36.2 \
+#     flatbuffers==25.12.19
+# (the ONNX ones since 2026-11-28: on the CPU, stage 3, estimator.network_runtime auto runs onnxruntime and
+# exports the model first; on CUDA it runs torch and needs none of them)
 # ROS 2 is not there, so the node over DDS is not measured (--no-node); that part of the table stays the
 # CPU machine's.
 #

@@ -41,9 +41,9 @@ def frames() -> list[SyncedFrame]:
     return out + restart
 
 
-def _poses(frames: list[SyncedFrame], lookahead: int,
-           tilt_gate_deg: float = 0.0) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-    estimator = VioEstimator.from_file(HYBRID, EstimatorConfig(device="cpu", tilt_gate_deg=tilt_gate_deg))
+def _poses(frames: list[SyncedFrame], lookahead: int, tilt_gate_deg: float = 0.0, **runtime: str,
+           ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    estimator = VioEstimator.from_file(HYBRID, EstimatorConfig(device="cpu", tilt_gate_deg=tilt_gate_deg, **runtime))
     trajectory = run_estimator(estimator, iter(frames), lookahead=lookahead)
     return trajectory.positions_xyz, quat_wxyz_to_matrix(trajectory.quats_wxyz), estimator.counters
 
@@ -62,6 +62,21 @@ def test_frames_known_ahead_give_the_poses_of_one_step_per_frame(frames: list[Sy
     np.testing.assert_allclose(ahead_positions, stepped_positions, atol=1e-5)
     assert float(np.max(rotation_angle_deg(np.swapaxes(ahead_rotations, -1, -2) @ stepped_rotations))) < 1e-3
     assert float(np.max(np.abs(stepped_positions))) > 1e-3  # the motion is not trivially zero
+
+
+@pytest.mark.parametrize("lookahead", [1, LOOKAHEAD_FRAMES])
+def test_onnxruntime_gives_the_poses_of_torch(frames: list[SyncedFrame], lookahead: int,
+                                              tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The model's ONNX export on onnxruntime (estimator.network_runtime) through the same irregular frames:
+    single steps, chunks of the lookahead (16-frame graph, then single frames), a chunk cut short by a
+    skipped frame (its state rebuilt) and a restart; the poses are torch's to float round-off."""
+    cache = tmp_path_factory.getbasetemp() / "onnx_cache"  # shared by both cases: the second loads the export
+    torch_positions, torch_rotations, torch_counters = _poses(frames, lookahead, network_runtime="torch")
+    onnx_positions, onnx_rotations, onnx_counters = _poses(frames, lookahead, network_runtime="onnxruntime",
+                                                           onnx_cache_dir=str(cache))
+    assert onnx_counters == torch_counters and len(onnx_positions) > 100
+    np.testing.assert_allclose(onnx_positions, torch_positions, atol=1e-5)
+    assert float(np.max(rotation_angle_deg(np.swapaxes(onnx_rotations, -1, -2) @ torch_rotations))) < 1e-3
 
 
 def _poses_with_tracks_ahead(frames: list[SyncedFrame], camera: CameraModel | None) -> tuple[np.ndarray, object]:
@@ -111,7 +126,7 @@ def test_images_prepared_at_arrival_give_the_same_poses(frames: list[SyncedFrame
 
 def test_cuda_graph_is_only_installed_on_cuda() -> None:
     """`estimator.cuda_graph` leaves a CPU network's step as it is, and diagnostics say which path runs."""
-    estimator = VioEstimator.from_file(HYBRID, EstimatorConfig(device="cpu", cuda_graph=True))
+    estimator = VioEstimator.from_file(HYBRID, EstimatorConfig(device="cpu", cuda_graph=True, network_runtime="torch"))
     assert estimator.source.graph_step is None and "step" not in estimator.source.network.__dict__
     assert estimator.source.network_path == "cpu"
 

@@ -80,6 +80,23 @@ def test_flow_summary_is_the_median_of_the_valid_tracks_only() -> None:
     torch.testing.assert_close(summary[1], torch.zeros(3))  # no valid track: zeros, not NaN
 
 
+def test_flow_summary_equals_torch_nanmedian_of_the_valid_entries() -> None:
+    """The sort-and-gather median (exportable to ONNX) is torch.nanmedian's, lower middle of even counts
+    included, over every track count, validity pattern and NaN in a valid track."""
+    generator = torch.Generator().manual_seed(3)
+    for trial in range(300):
+        count = int(torch.randint(1, 70, (1,), generator=generator))
+        tracks = torch.randn(2, 4, count, TRACK_CHANNELS, generator=generator)
+        tracks[..., 5] = (torch.rand(2, 4, count, generator=generator) < trial / 300).float()
+        if trial % 3 == 0:
+            tracks[0, 1, ::2, 2] = float("nan")
+        x, y, dx, dy = (tracks[..., c] for c in range(4))
+        values = torch.stack([dx, dy, x * dx + y * dy], dim=-2)
+        masked = torch.where(tracks[..., 5].unsqueeze(-2) > 0, values, torch.full_like(values, float("nan")))
+        expected = torch.nan_to_num(torch.nanmedian(masked, dim=-1).values, nan=0.0)
+        assert torch.equal(flow_summary(tracks), expected), trial
+
+
 def test_track_summary_carries_the_flow_when_the_pointnet_is_blind() -> None:
     assert not ModelConfig().track_summary  # model files written before the option load unchanged
     tracks, inertial, context = random_inputs(1, 6)

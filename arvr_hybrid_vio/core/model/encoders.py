@@ -19,12 +19,18 @@ def flow_summary(tracks: Tensor) -> Tensor:
 
     With derotated tracks these are the translational flow's mean direction and its expansion,
     which a linear fit maps to the camera's translation (the README's probe).
+    The median is ``torch.nanmedian``'s over the valid, finite-or-inf entries (the lower middle value
+    of an even count), written as a sort and a gather so that the network exports to ONNX
+    (``core.model.onnx_export``; no ONNX function exists for ``nanmedian``); the tests check they agree.
     Shape: (..., N, TRACK_CHANNELS) -> (..., FLOW_SUMMARY_DIM).
     """
     x, y, dx, dy = tracks[..., 0], tracks[..., 1], tracks[..., 2], tracks[..., 3]
     values = torch.stack([dx, dy, x * dx + y * dy], dim=-2)  # (..., 3, N)
-    masked = torch.where(tracks[..., 5].unsqueeze(-2) > 0, values, torch.full_like(values, float("nan")))
-    return torch.nan_to_num(torch.nanmedian(masked, dim=-1).values, nan=0.0)
+    kept = (tracks[..., 5].unsqueeze(-2) > 0) & ~torch.isnan(values)  # (..., 3, N)
+    ordered = torch.where(kept, values, torch.full_like(values, float("inf"))).sort(dim=-1).values
+    count = kept.sum(dim=-1, keepdim=True)  # (..., 3, 1)
+    middle = ordered.gather(-1, (count - 1).clamp(min=0) // 2)  # (..., 3, 1)
+    return torch.where(count > 0, middle, torch.zeros_like(middle)).squeeze(-1)
 
 
 class TrackEncoder(nn.Module):

@@ -15,6 +15,7 @@ round-off, at a fraction of the cost (the weights are read once per chunk, not p
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Sequence
@@ -23,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.geometry import nearest_rotation, so3_exp
@@ -31,7 +31,6 @@ from arvr_hybrid_vio.core.model.camera_input import CameraModel
 from arvr_hybrid_vio.core.model.front_end import FrameView, VisualFrontEnd
 from arvr_hybrid_vio.core.model.inputs import inertial_inputs
 from arvr_hybrid_vio.core.model.motion_source import LOOKAHEAD_FRAMES, RelativeMotion
-from arvr_hybrid_vio.core.model.network import VioNetwork
 from arvr_hybrid_vio.core.model.visual_tracks import derotated
 from arvr_hybrid_vio.core.strapdown import (
     NavState, Preintegration, SpecificForceMean, displacement_at_rest, gated_tilt_corrected, gravity_body, preintegrate,
@@ -39,6 +38,9 @@ from arvr_hybrid_vio.core.strapdown import (
 from arvr_hybrid_vio.core.types import SyncedFrame
 
 LOGGER = logging.getLogger(__name__)
+NETWORK_RUNTIMES = ("auto", "torch", "onnxruntime")  # estimator.network_runtime
+# present wherever an NVIDIA driver is loaded: without it torch cannot see CUDA either, so device auto is the CPU
+NVIDIA_DRIVER = "/proc/driver/nvidia/version"
 
 
 @dataclass(frozen=True)
@@ -76,12 +78,13 @@ class FramesAhead:
     served: int = 0  # frames handed out so far
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU.
+def resolve_device(device: str) -> Any:
+    """``auto`` -> CUDA when available, else CPU, as a ``torch.device``.
 
     Raises:
         ConfigError: an unknown name, or ``cuda`` without a CUDA device.
     """
+    import torch
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
@@ -91,13 +94,72 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-class LearnedMotion:
-    """Relative motion from a trained :class:`VioNetwork`, one streaming step per frame."""
+def network_runtime(runtime: str, device: str) -> str:
+    """The runtime a network runs on: ``torch`` or ``onnxruntime`` (on the CPU only).
 
-    def __init__(self, network: VioNetwork, *, device: torch.device, gravity_m_s2: float,
+    ``auto`` is onnxruntime where ``device`` resolves to the CPU and torch on CUDA; device ``auto``
+    is the CPU without asking torch where no NVIDIA driver is loaded (torch would not see CUDA either).
+
+    Raises:
+        ConfigError: an unknown runtime or device, or onnxruntime with device cuda.
+    """
+    if runtime not in NETWORK_RUNTIMES:
+        raise ConfigError(f"estimator.network_runtime must be one of {NETWORK_RUNTIMES}, got {runtime!r}")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"device must be auto, cpu or cuda, got {device!r}")
+    if runtime == "onnxruntime" and device == "cuda":
+        raise ConfigError("estimator.network_runtime 'onnxruntime' runs on the CPU; with estimator.device 'cuda' "
+                          "use 'torch' (CUDA graphs) or 'auto'")
+    if runtime != "auto":
+        return runtime
+    if device == "auto" and Path(NVIDIA_DRIVER).exists():
+        device = resolve_device("auto").type
+    return "onnxruntime" if device in ("auto", "cpu") else "torch"
+
+
+class _TorchArrays:
+    """How the estimator's numpy inputs reach a torch network on ``device``, and its outputs come back."""
+
+    def __init__(self, device: Any) -> None:
+        import torch
+        self._torch, self._device = torch, device
+
+    def batch(self, stacked: np.ndarray) -> Any:
+        """(T, ...) -> (1, T, ...) on the device."""
+        return self._torch.from_numpy(stacked)[None].to(self._device)
+
+    def numpy(self, value: Any) -> np.ndarray:
+        """(1, T, ...) -> (T, ...) float64 on the CPU."""
+        return value[0].double().cpu().numpy()
+
+    def scope(self) -> Any:
+        return self._torch.inference_mode()
+
+
+class _NumpyArrays:
+    """The same for a network that takes numpy arrays (``core.model.onnx_network.OnnxNetwork``)."""
+
+    @staticmethod
+    def batch(stacked: np.ndarray) -> np.ndarray:
+        return stacked[None]
+
+    @staticmethod
+    def numpy(value: np.ndarray) -> np.ndarray:
+        return value[0].astype(np.float64)
+
+    @staticmethod
+    def scope() -> Any:
+        return contextlib.nullcontext()
+
+
+class LearnedMotion:
+    """Relative motion from a trained network, one streaming step per frame: a ``VioNetwork`` on torch,
+    or its ONNX export on onnxruntime (``OnnxNetwork``, same interface on numpy arrays)."""
+
+    def __init__(self, network: Any, *, device: Any, gravity_m_s2: float,
                  tilt_correction_per_s: float = 0.2, tilt_gate_deg: float = 0.0,
                  measurement_scale: float = 1.0) -> None:
-        """Wrap an eval-mode network already on ``device``.
+        """Wrap an eval-mode network already on ``device`` (a ``torch.device``; ``"cpu"`` for an ``OnnxNetwork``).
 
         Args:
             tilt_correction_per_s: rate (1/s) at which roll and pitch are pulled towards the
@@ -108,6 +170,8 @@ class LearnedMotion:
         """
         self.network = network.eval()
         self.device = device
+        self.runtime = "onnxruntime" if isinstance(device, str) else "torch"
+        self._arrays = _NumpyArrays() if self.runtime == "onnxruntime" else _TorchArrays(device)
         self.gravity_m_s2 = gravity_m_s2
         self.tilt_correction_per_s = tilt_correction_per_s
         self.tilt_gate_deg = tilt_gate_deg
@@ -120,12 +184,26 @@ class LearnedMotion:
 
     @classmethod
     def from_file(cls, path: Path, *, device: str, torch_threads: int, gravity_m_s2: float,
-                  cuda_graph: bool = False, **options: float) -> LearnedMotion:
+                  cuda_graph: bool = False, runtime: str = "torch", onnx_cache_dir: str = "",
+                  **options: float) -> LearnedMotion:
         """Load a model file (see ``core.model_io``) onto the resolved device.
 
         With ``cuda_graph`` on a CUDA device, the network's streaming step is replayed as a CUDA
         graph once its state is steady (``core.graph_step.GraphBackedStep``; eager if capture fails).
+        With ``runtime`` ``onnxruntime`` the network runs on onnxruntime on the CPU (device auto or
+        cpu), torch is not imported once its graphs are cached (``core.model.onnx_network``), and
+        ``torch_threads`` sets onnxruntime's threads. ``auto``: onnxruntime where the device is the CPU,
+        torch on CUDA (see ``network_runtime``).
+
+        Raises:
+            ConfigError: an unknown runtime or device, or onnxruntime asked for on a CUDA device.
         """
+        runtime = network_runtime(runtime, device)
+        if runtime == "onnxruntime":
+            return cls._from_onnx(path, threads=torch_threads, cache_dir=onnx_cache_dir, gravity_m_s2=gravity_m_s2,
+                                  **options)
+        import torch
+
         from arvr_hybrid_vio.core.model_io import load_model
         if torch_threads > 0:
             torch.set_num_threads(torch_threads)
@@ -137,6 +215,13 @@ class LearnedMotion:
             from arvr_hybrid_vio.core.graph_step import GraphBackedStep
             motion.graph_step = GraphBackedStep.install(network)
         return motion
+
+    @classmethod
+    def _from_onnx(cls, path: Path, *, threads: int, cache_dir: str, gravity_m_s2: float,
+                   **options: float) -> LearnedMotion:
+        from arvr_hybrid_vio.core.model.onnx_network import OnnxNetwork
+        network = OnnxNetwork.from_file(path, threads=threads, cache_dir=cache_dir or None)
+        return cls(network, device=OnnxNetwork.device, gravity_m_s2=gravity_m_s2, **options)
 
     def reset(self) -> None:
         """Empty the network's temporal state and forget the reference image and the input attitude."""
@@ -168,8 +253,10 @@ class LearnedMotion:
 
     @property
     def network_path(self) -> str:
-        """How the network steps: ``cpu``, ``cuda eager``, ``cuda graph`` or ``cuda eager (graph capture
-        failed: ...)`` (for diagnostics)."""
+        """How the network steps: ``cpu``, ``cpu onnxruntime``, ``cuda eager``, ``cuda graph`` or ``cuda eager
+        (graph capture failed: ...)`` (for diagnostics)."""
+        if self.runtime == "onnxruntime":
+            return "cpu onnxruntime"
         if self.device.type != "cuda":
             return self.device.type
         if self.graph_step is None:
@@ -259,17 +346,19 @@ class LearnedMotion:
 
     def _run_network(self, inputs: list[StepInputs], state: dict) -> tuple[list[tuple[np.ndarray, ...]], dict]:
         """The network over consecutive frames from ``state``: one ``step`` for one frame, else ``run``."""
-        def batch(name: str) -> torch.Tensor:  # (1, T, ...) on the device
-            return torch.from_numpy(np.stack([getattr(x, name) for x in inputs]))[None].to(self.device)
+        arrays = self._arrays
 
-        with torch.inference_mode():
+        def batch(name: str) -> Any:  # (1, T, ...) on the device
+            return arrays.batch(np.stack([getattr(x, name) for x in inputs]))
+
+        with arrays.scope():
             if len(inputs) == 1:
                 out, state = self.network.step(batch("tracks")[:, 0], batch("inertial")[:, 0],
                                                batch("context")[:, 0], state)
                 out = type(out)(*[None if t is None else t[:, None] for t in out])  # (1, 1, ...)
             else:
                 out, state = self.network.run(batch("tracks"), batch("inertial"), batch("context"), state)
-        values = [None if t is None else t[0].double().cpu().numpy() for t in out]  # each (T, 3)
+        values = [None if t is None else arrays.numpy(t) for t in out]  # each (T, 3)
         return [tuple(None if v is None else v[index] for v in values) for index in range(len(inputs))], state
 
     def _serve_ahead(self, frame: SyncedFrame) -> tuple[np.ndarray, ...] | None:
