@@ -126,16 +126,20 @@ def bag_counts() -> dict[str, int]:
     return counts
 
 
-@pytest.fixture(scope="module", params=["single_threaded", "events"])
+# (vio.executor, estimator.network_runtime): each executor on the default runtime (onnxruntime on this CPU),
+# and torch's path (the one CUDA takes) once; offline inference runs the default in every case
+@pytest.fixture(scope="module", params=[("single_threaded", "auto"), ("events", "auto"), ("single_threaded", "torch")],
+                ids=["single_threaded", "events", "torch"])
 def live_run(request, tmp_path_factory):
-    """Replay the bag through the graph once per ``vio.executor``; returns what the listener and the eval
-    node saw."""
-    tmp = tmp_path_factory.mktemp(f"e2e_{request.param}")
+    """Replay the bag through the graph once per ``vio.executor`` and network runtime; returns what the
+    listener and the eval node saw."""
+    executor, runtime = request.param
+    tmp = tmp_path_factory.mktemp(f"e2e_{executor}_{runtime}")
     report_path = tmp / "live.json"
     listener = Listener()
     vio = start([str(BIN / "arvr-vio-node"), "--ros-args", "--params-file", str(PARAMS),
                  "-p", f"vio.model_path:={MODEL}", "-p", "use_sim_time:=true", "-p", "estimator.device:=cpu",
-                 "-p", f"vio.executor:={request.param}"],
+                 "-p", f"vio.executor:={executor}", "-p", f"estimator.network_runtime:={runtime}"],
                 tmp / "vio_node.log")
     evaluator = start([str(BIN / "arvr-vio-eval-node"), "--ros-args", "-p", "use_sim_time:=true",
                        "-p", f"report_path:={report_path}"], tmp / "eval_node.log")
@@ -164,7 +168,7 @@ def live_run(request, tmp_path_factory):
         eval_code = stop(evaluator)
         vio_code = stop(vio)
         yield {"listener": listener, "report": json.loads(report_path.read_text()), "eval_code": eval_code,
-               "vio_code": vio_code, "tmp": tmp, "executor": request.param}
+               "vio_code": vio_code, "tmp": tmp, "executor": executor, "runtime": runtime}
     finally:
         for process in (vio, evaluator):
             stop(process, timeout_s=5.0)
@@ -197,7 +201,8 @@ def test_one_odometry_per_frame_after_initialisation_and_nothing_dropped(live_ru
     assert int(health["prepare_image_errors"]) == 0
     assert int(health["source.tracks_offered_used"]) > tracked // 2
     assert int(health["visual.tracks_prepared_used"]) > tracked // 2  # the window's tracks too
-    assert health["network_path"] == "cpu onnxruntime"  # no GPU here: network_runtime auto runs onnxruntime
+    # no GPU here: network_runtime auto runs onnxruntime, torch the eager CPU step (no CUDA graph)
+    assert health["network_path"] == {"auto": "cpu onnxruntime", "torch": "cpu"}[live_run["runtime"]]
     assert health["executor"] == live_run["executor"]
 
 
