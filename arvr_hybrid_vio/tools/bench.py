@@ -402,8 +402,8 @@ def format_table(results: dict[str, Any]) -> str:
              f"torch {results['torch_version']} ({results['torch_threads']} threads) | "
              f"model {results['model']} ({results['model_family']}) | load avg {results['load_average_1min']:.2f}"
              + (f" | network {results['network_path']}" if "network_path" in results else "")
-            + (f" {results['onnxruntime_version']} ({results['onnxruntime_threads'] or 'default'} threads)"
-               if "onnxruntime_version" in results else "")
+             + (f" {results['onnxruntime_version']} ({results['onnxruntime_threads'] or 'default'} threads)"
+                if "onnxruntime_version" in results else "")
              + (f" | node executor {results['node_executor']}" if "node_executor" in results else "")]
     rows = [(label, cell) for key, label in TABLE_ROWS if (cell := _cell(results, key)) is not None]
     rows.append(("evaluated poses", f"{results['eval_poses']:,}"))

@@ -170,7 +170,7 @@ class LearnedMotion:
         """
         self.network = network.eval()
         self.device = device
-        self.runtime = "onnxruntime" if isinstance(device, str) else "torch"
+        self.runtime = getattr(network, "runtime", "torch")  # OnnxNetwork names itself
         self._arrays = _NumpyArrays() if self.runtime == "onnxruntime" else _TorchArrays(device)
         self.gravity_m_s2 = gravity_m_s2
         self.tilt_correction_per_s = tilt_correction_per_s

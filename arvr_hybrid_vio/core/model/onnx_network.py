@@ -74,6 +74,7 @@ class OnnxNetwork:
     """The streaming network of one model file on onnxruntime; see the module docstring."""
 
     device = "cpu"
+    runtime = "onnxruntime"  # LearnedMotion's name for what runs it (a VioNetwork has none: torch)
 
     def __init__(self, config: ModelConfig, sessions: dict[int, Any], *, source: Path, graph_dir: Path) -> None:
         """``sessions``: {frames: onnxruntime.InferenceSession} for 1 and ``CHUNK_FRAMES`` frames."""
@@ -83,6 +84,8 @@ class OnnxNetwork:
         self._sessions = sessions
         one = sessions[1]
         self._state_inputs = [item for item in one.get_inputs() if item.name.startswith("state.")]
+        # per state tensor, in the graphs' order: its input name and its stream (read once, not per step)
+        self._state_names = [(item.name, item.name.split(".")[1]) for item in self._state_inputs]
         self._outputs = [item.name for item in one.get_outputs() if not item.name.startswith("next.")]
         self.params_total = int(one.get_modelmeta().custom_metadata_map.get("params_total", 0))
 
@@ -99,10 +102,8 @@ class OnnxNetwork:
             ConfigError: onnxruntime is not installed.
         """
         model_path = Path(model_path)
-        config = read_config(model_path, read_metadata(model_path))
         onnxruntime = _import_onnxruntime()
-        sha256 = file_sha256(model_path)
-        paths = graph_paths(model_path, sha256, Path(cache_dir) if cache_dir else default_cache_dir())
+        config, sha256, paths = _model_graphs(model_path, cache_dir)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = max(int(threads), 0)
         options.inter_op_num_threads = 1
@@ -126,8 +127,7 @@ class OnnxNetwork:
         if batch != 1:
             raise ValueError(f"the ONNX graphs run batch 1, got {batch}")
         state: dict[str, list[np.ndarray]] = {}
-        for item in self._state_inputs:
-            _, stream, _ = item.name.split(".")
+        for item, (_, stream) in zip(self._state_inputs, self._state_names):
             shape = [dim if isinstance(dim, int) else 0 for dim in item.shape]
             state.setdefault(stream, []).append(np.zeros(shape, dtype=np.float32))
         return {stream: tuple(tensors) for stream, tensors in state.items()}
@@ -159,13 +159,13 @@ class OnnxNetwork:
         feeds = {"tracks": np.ascontiguousarray(tracks, dtype=np.float32),
                  "inertial": np.ascontiguousarray(inertial, dtype=np.float32),
                  "context": np.ascontiguousarray(context, dtype=np.float32)}
-        feeds.update({f"state.{stream}.{index}": tensor
-                      for stream, tensors in state.items() for index, tensor in enumerate(tensors)})
+        flat = [tensor for tensors in state.values() for tensor in tensors]  # initial_state's order
+        feeds.update({name: tensor for (name, _), tensor in zip(self._state_names, flat)})
         results = self._sessions[frames].run(None, feeds)
         named = dict(zip(self._outputs, results))
         new_state: dict[str, list[np.ndarray]] = {}
-        for value, item in zip(results[len(self._outputs):], self._state_inputs):
-            new_state.setdefault(item.name.split(".")[1], []).append(value)
+        for value, (_, stream) in zip(results[len(self._outputs):], self._state_names):
+            new_state.setdefault(stream, []).append(value)
         out = OnnxOutput(*(named.get(field) for field in OnnxOutput._fields))
         return out, {stream: tuple(tensors) for stream, tensors in new_state.items()}
 
@@ -180,12 +180,17 @@ def ensure_exported(model_path: str | Path, cache_dir: str | Path | None = None)
         ModelFileError: the model file is missing, truncated, or of another version/architecture.
     """
     model_path = Path(model_path)
-    read_config(model_path, read_metadata(model_path))
-    sha256 = file_sha256(model_path)
-    paths = graph_paths(model_path, sha256, Path(cache_dir) if cache_dir else default_cache_dir())
+    _, sha256, paths = _model_graphs(model_path, cache_dir)
     if not all(path.is_file() for path in paths.values()):
         _export(model_path, paths, sha256)
     return paths
+
+
+def _model_graphs(model_path: Path, cache_dir: str | Path | None) -> tuple[ModelConfig, str, dict[int, Path]]:
+    """A model file's config (checked: ModelFileError), SHA-256 and graph paths in the cache."""
+    config = read_config(model_path, read_metadata(model_path))
+    sha256 = file_sha256(model_path)
+    return config, sha256, graph_paths(model_path, sha256, Path(cache_dir) if cache_dir else default_cache_dir())
 
 
 def _cached_sessions(onnxruntime: Any, paths: dict[int, Path], options: Any, sha256: str) -> dict[int, Any] | None:
