@@ -2,7 +2,7 @@
 
 Unlike the network's input (``core.model.visual_tracks``: corners detected afresh in every frame
 pair), these tracks keep their identity from frame to frame: each frame's points are tracked into
-the next with pyramidal Lucas-Kanade, kept when the forward-backward check agrees, and topped up
+the next with pyramidal Lucas-Kanade, kept when the forward-backward check agrees (``core.lucas_kanade``), and topped up
 with new Shi-Tomasi corners away from the surviving ones. The tracker remembers each feature's
 normalised (undistorted) coordinates in the last ``window_frames`` frames: the observations of
 :func:`core.window_velocity.solve_window_velocity`.
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from arvr_hybrid_vio.core.lucas_kanade import track_forward_backward
 from arvr_hybrid_vio.core.types import SyncedFrame
 from arvr_hybrid_vio.core.window_velocity import WindowObservations
 
@@ -166,17 +167,9 @@ class FeatureTracker:
 
     def _track_into(self, last: TrackedFrame, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The last frame's points tracked into ``image`` (forward-backward checked) and their ids."""
-        config = self.config
-        params = dict(winSize=(config.window_px, config.window_px), maxLevel=config.pyramid_levels,
-                      criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03))
-        start = last.points.reshape(-1, 1, 2)
-        end, status, _ = cv2.calcOpticalFlowPyrLK(last.image, image, start, None, **params)
-        back, status_back, _ = cv2.calcOpticalFlowPyrLK(image, last.image, end, None, **params)
-        end, back = end.reshape(-1, 2), back.reshape(-1, 2)
-        height, width = image.shape
-        keep = ((status.reshape(-1) == 1) & (status_back.reshape(-1) == 1)
-                & (np.linalg.norm(back - last.points, axis=1) < config.max_fb_error_px)
-                & (end[:, 0] >= 0) & (end[:, 0] <= width - 1) & (end[:, 1] >= 0) & (end[:, 1] <= height - 1))
+        end, error = track_forward_backward(last.image, image, last.points, window_px=self.config.window_px,
+                                            pyramid_levels=self.config.pyramid_levels)
+        keep = error < self.config.max_fb_error_px
         return end[keep].astype(np.float32), last.ids[keep]
 
     def _detect(self, image: np.ndarray, points: np.ndarray, ids: np.ndarray,

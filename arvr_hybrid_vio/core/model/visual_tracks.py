@@ -2,7 +2,7 @@
 
 Corners (Shi-Tomasi, ``cv2.goodFeaturesToTrack``) in the previous frame are
 tracked into the current frame with pyramidal Lucas-Kanade
-(``cv2.calcOpticalFlowPyrLK``), checked forward-backward, and written as a
+(``cv2.calcOpticalFlowPyrLK``), checked forward-backward (``core.lucas_kanade``), and written as a
 fixed-size array of normalised camera coordinates and displacements. The same
 function runs on training shards (cached) and inside the estimator online, so
 what the network was trained on is what it sees on the rig.
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from arvr_hybrid_vio.core.lucas_kanade import track_forward_backward
 
 TRACK_CHANNELS = 6  # x, y, dx, dy (normalised camera coords), forward-backward error (px / 4), valid
 # Pixels (N, 2) -> normalised coordinates (N, 2) float32 and a validity mask (N,): see camera_input.
@@ -71,7 +73,8 @@ def extract_tracks(prev_image: np.ndarray, image: np.ndarray, intrinsics: Intrin
     if corners is None:
         return out
     start = corners.reshape(-1, 2).astype(np.float32)
-    end, fb_error = _track_forward_backward(prev_image, image, start, config)
+    end, fb_error = track_forward_backward(prev_image, image, start, window_px=config.window_px,
+                                           pyramid_levels=config.pyramid_levels)
     keep = fb_error < config.max_fb_error_px
     start, end, fb_error = start[keep], end[keep], fb_error[keep]
     if to_normalised is None:
@@ -114,21 +117,3 @@ def derotated(tracks: np.ndarray, rotation_prev_cur: np.ndarray) -> np.ndarray:
     out[rows, 2:4] = np.where(ahead[:, None], displacement, 0.0)
     out[rows[~ahead]] = 0.0
     return out
-
-
-def _track_forward_backward(prev_image: np.ndarray, image: np.ndarray, start: np.ndarray,
-                            config: TrackConfig) -> tuple[np.ndarray, np.ndarray]:
-    """LK forward then backward; the forward-backward error is inf where either pass failed.
-
-    Shape: start (N, 2) -> end (N, 2), error (N,).
-    """
-    params = dict(winSize=(config.window_px, config.window_px), maxLevel=config.pyramid_levels,
-                  criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03))
-    end, status, _ = cv2.calcOpticalFlowPyrLK(prev_image, image, start.reshape(-1, 1, 2), None, **params)
-    back, status_back, _ = cv2.calcOpticalFlowPyrLK(image, prev_image, end, None, **params)
-    end, back = end.reshape(-1, 2), back.reshape(-1, 2)
-    error = np.linalg.norm(back - start, axis=1)
-    ok = (status.reshape(-1) == 1) & (status_back.reshape(-1) == 1) & np.isfinite(error)
-    height, width = image.shape
-    inside = (end[:, 0] >= 0) & (end[:, 0] <= width - 1) & (end[:, 1] >= 0) & (end[:, 1] <= height - 1)
-    return end, np.where(ok & inside, error, np.inf)
