@@ -1,6 +1,7 @@
 """arvr-vio-infer on a short synthetic bag: TUM of the right length, same poses as the array replay."""
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import subprocess
@@ -19,7 +20,9 @@ from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, gener
 from arvr_hybrid_vio.core.trajectory import read_tum
 from arvr_hybrid_vio.core.training.replay import run_estimator, synced_frames
 from arvr_hybrid_vio.io.sensor_bags import streams_from_sequence, write_sensor_bag
-from arvr_hybrid_vio.tools.infer import main
+from arvr_hybrid_vio.core.model_header import read_config
+from arvr_hybrid_vio.core.sync_buffer import SyncConfig
+from arvr_hybrid_vio.tools.infer import LEAVE_TRACKS_BELOW, frames_with_tracks, main, offered
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +50,10 @@ def test_infer_writes_one_pose_per_tracked_frame(synthetic: tuple, tmp_path: Pat
     out = tmp_path / "est.tum"
     with caplog.at_level(logging.INFO):
         assert main([str(bag), "--model", model_arg, "--out", str(out), "--device", "cpu"]) == 0
-    if which == "model":  # the reader process tracked every frame pair ahead; none was tracked again
-        assert "tracks_computed=0)" in caplog.text
+    if which == "model":  # every frame pair's tracks came from the reader or, left to it, the estimator: once
+        offered, computed = map(int, re.search(r"tracks_offered_used=(\d+), tracks_computed=(\d+)\)",
+                                               caplog.text).groups())
+        assert offered > 0 and offered + computed == len(sequence.image_stamps_ns) - 16
     # and the window velocity's tracks of every frame: the estimator tracked none itself
     assert re.search(r"window tracks: [1-9]\d* taken from the reader, 0 computed", caplog.text)
     trajectory = read_tum(out)
@@ -57,6 +62,33 @@ def test_infer_writes_one_pose_per_tracked_frame(synthetic: tuple, tmp_path: Pat
     assert len(trajectory) == frames - 15
     assert trajectory.stamps_ns[0] == sequence.image_stamps_ns[15]
     np.testing.assert_allclose(trajectory.positions_xyz, replay_positions(sequence, model_arg), atol=1e-6)
+
+
+def _positions_through_reader(bag: Path, model: Path, waiting: object) -> tuple[np.ndarray, object]:
+    """Poses of ``frames_with_tracks`` (as the reader process sends them, ``waiting`` as its queue
+    depth) through ``offered`` into an estimator, and the estimator's front-end counters."""
+    estimator = VioEstimator.from_file(model, EstimatorConfig(device="cpu"))
+    frames = frames_with_tracks(str(bag), image_topic="/cam0/image_raw", imu_topic="/imu0", sync=SyncConfig(),
+                                model=read_config(model), camera=None, window=estimator.config.visual_velocity.tracker,
+                                progress=False, waiting=waiting)
+    trajectory = run_estimator(estimator, offered(estimator, frames))
+    return trajectory.positions_xyz, estimator.source.front_end.counters
+
+
+def test_tracks_left_to_the_estimator_when_it_waits_give_the_same_poses(synthetic: tuple) -> None:
+    """The reader leaves a frame's network tracks to the estimator when fewer than LEAVE_TRACKS_BELOW
+    frames wait in its queue; the estimator computes those itself, with the same result."""
+    _, bag, model = synthetic
+    ahead, ahead_counters = _positions_through_reader(bag, model, lambda: LEAVE_TRACKS_BELOW)  # never left
+    assert ahead_counters.tracks_computed == 0 and ahead_counters.tracks_offered_used > 30
+    depths = itertools.cycle([0, LEAVE_TRACKS_BELOW - 1, LEAVE_TRACKS_BELOW, 50])  # half below the mark
+    mixed, mixed_counters = _positions_through_reader(bag, model, lambda: next(depths))
+    assert mixed_counters.tracks_computed > 10 and mixed_counters.tracks_offered_used > 10
+    assert mixed_counters.tracks_computed + mixed_counters.tracks_offered_used == ahead_counters.tracks_offered_used
+    np.testing.assert_array_equal(mixed, ahead)
+    left, left_counters = _positions_through_reader(bag, model, lambda: 0)  # the estimator always waits
+    assert left_counters.tracks_offered_used == 0
+    np.testing.assert_array_equal(left, ahead)
 
 
 def test_infer_bad_input_is_one_line_and_exit_2(synthetic: tuple, tmp_path: Path,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,29 @@ def endless(path: str) -> Iterator[int]:
             produced.flush()
             yield index
             index += 1
+
+
+def reports_waiting(folder: str, *, waiting: Callable[[], int]) -> Iterator[object]:
+    """Three items, then what ``waiting`` said with all three untaken and after the parent took them."""
+    for index in range(3):
+        yield index
+    with_three = waiting()
+    Path(folder, "seen").touch()  # the parent takes the three items only now
+    deadline = time.monotonic() + 20.0
+    while waiting() > 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    yield with_three, waiting()
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_the_reader_can_see_how_many_items_the_parent_has_not_taken(tmp_path: Path, start_method: str) -> None:
+    with ReaderProcess(reports_waiting, (str(tmp_path),), queue_size=8, start_method=start_method,
+                       waiting_kwarg="waiting") as reader:
+        deadline = time.monotonic() + 20.0
+        while not (tmp_path / "seen").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [next(reader) for _ in range(3)] == [0, 1, 2]
+        assert next(reader) == (3, 0)
 
 
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])

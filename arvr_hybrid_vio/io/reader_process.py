@@ -6,6 +6,11 @@ estimator. A thread would not do it (the decoding is Python code: threads share 
 measured, no gain). The items cross a bounded queue (pickled), so the reader stays at most
 ``queue_size`` items ahead and a long bag is never held in memory whole.
 
+A reader can leave work to this process: given ``waiting_kwarg``, ``produce`` gets a callable
+returning how many items this process has not taken yet (0: it is waiting for the next one), so
+it can skip work this side would otherwise wait for (``arvr-vio-infer`` skips a frame's network
+tracks; the estimator then computes them itself, with the same result).
+
 The child is forked where that is safe (Linux, no other thread in this process: nothing is
 re-imported) and spawned otherwise. An exception raised by the reader is raised again here
 with its type and message; a child that dies without a word is a :class:`ReaderProcessError`.
@@ -47,9 +52,27 @@ def _portable(exc: BaseException) -> BaseException:
         return VioError(f"{type(exc).__name__}: {exc}")
 
 
-def _child(out: Any, produce: Callable[..., Iterable[Any]], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+class _Waiting:
+    """How many items the parent has not taken yet (called in the child; an estimate, as
+    ``multiprocessing.Queue.qsize`` is). Where the platform cannot tell, the queue counts as full."""
+
+    def __init__(self, out: Any, size: int) -> None:
+        self._out = out
+        self._size = size
+
+    def __call__(self) -> int:
+        try:
+            return int(self._out.qsize())
+        except NotImplementedError:  # macOS: no sem_getvalue
+            return self._size
+
+
+def _child(out: Any, produce: Callable[..., Iterable[Any]], args: tuple[Any, ...], kwargs: dict[str, Any],
+           waiting_kwarg: str | None, queue_size: int) -> None:
     """Child process body: put every item, then the end mark or the exception."""
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")  # no-op when forked
+    if waiting_kwarg is not None:
+        kwargs = {**kwargs, waiting_kwarg: _Waiting(out, queue_size)}
     try:
         for item in produce(*args, **kwargs):
             out.put((_ITEM, item))
@@ -72,14 +95,17 @@ class ReaderProcess(Generic[ItemT]):
         args, kwargs: its arguments (picklable).
         queue_size: how many items the child may run ahead.
         start_method: ``fork`` or ``spawn``; None picks (see the module docstring).
+        waiting_kwarg: when given, ``produce`` also gets this keyword argument: a callable (in the
+            child) returning how many of its items this process has not taken yet.
     """
 
     def __init__(self, produce: Callable[..., Iterable[ItemT]], args: tuple[Any, ...] = (),
                  kwargs: dict[str, Any] | None = None, *, queue_size: int = 64,
-                 start_method: str | None = None) -> None:
+                 start_method: str | None = None, waiting_kwarg: str | None = None) -> None:
         context = multiprocessing.get_context(start_method or _start_method())
         self._queue = context.Queue(maxsize=queue_size)
-        self._process = context.Process(target=_child, args=(self._queue, produce, args, kwargs or {}),
+        self._process = context.Process(target=_child, args=(self._queue, produce, args, kwargs or {},
+                                                              waiting_kwarg, queue_size),
                                         name=f"reader:{getattr(produce, '__name__', 'reader')}", daemon=True)
         self._process.start()
         self._done = False

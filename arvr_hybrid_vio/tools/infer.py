@@ -10,6 +10,8 @@ round-off: offline, the estimator is handed the next frames and runs the network
 one pass, see ``core.training.replay.run_estimator``). The bag is decoded, and each frame pair's
 features tracked (``core.model.front_end.tracks_ahead``), in a reader process beside this one
 (``io.reader_process``); the estimator uses those tracks where they match, which gives the same poses.
+When the estimator is about to wait for the reader, the reader leaves the next frame's network tracks
+to it (``LEAVE_TRACKS_BELOW``), so the two processes share the tracking.
 That process also checks the bag's topics and reads its camera calibration first, so this one goes
 straight to importing torch.
 Stamps are the message header stamps. ``--config`` reads the ``sync``, ``estimator`` and
@@ -24,7 +26,7 @@ import dataclasses
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,6 +57,9 @@ IMAGE_TYPE = "sensor_msgs/msg/Image"
 IMU_TYPE = "sensor_msgs/msg/Imu"
 # Synced frames the bag reader process may decode ahead (at 640x480 mono, ~80 MB of images).
 READ_AHEAD_FRAMES = 256
+# The reader leaves a frame's network tracks to the estimator when fewer of its frames than this
+# wait in the queue: the estimator would otherwise wait for them (the two processes share the work)
+LEAVE_TRACKS_BELOW = 2
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -122,11 +127,15 @@ def bag_frames(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig,
 
 def frames_with_tracks(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig,
                        model: ModelConfig | None, camera: CameraModel | None, window: TrackerConfig | None,
-                       progress: bool = True) -> Iterator[tuple[SyncedFrame, TracksAhead | None,
-                                                                TrackedFrame | None]]:
+                       progress: bool = True, waiting: Callable[[], int] | None = None) -> Iterator[
+                           tuple[SyncedFrame, TracksAhead | None, TrackedFrame | None]]:
     """The bag's synced frames, each with what can be computed ahead of the estimator: the network's
     tracks into it for ``model``'s visual front-end on ``camera`` (None throughout when ``model`` is
-    None: the IMU-only baseline), and its window-velocity tracks with ``window`` (None: disabled)."""
+    None: the IMU-only baseline), and its window-velocity tracks with ``window`` (None: disabled).
+
+    ``waiting``: how many frames the estimator has not taken yet (``ReaderProcess``); below
+    ``LEAVE_TRACKS_BELOW`` a frame's network tracks are left to the estimator (None), which then
+    computes them itself. The window tracks always come from here: each frame's continue the last."""
     frames = bag_frames(bag, image_topic=image_topic, imu_topic=imu_topic, sync=sync, progress=progress)
     with_window = tracked_ahead(frames, window) if window is not None else ((frame, None) for frame in frames)
     if model is None:
@@ -141,19 +150,20 @@ def frames_with_tracks(bag: str, *, image_topic: str, imu_topic: str, sync: Sync
 
     # tracks_ahead yields each frame's result as soon as it has read that frame
     front_end = VisualFrontEnd(model, camera)
-    yield from ((frame, ahead, latest[0]) for frame, ahead in tracks_ahead(frames_only(), front_end))
+    leave = None if waiting is None else (lambda: waiting() < LEAVE_TRACKS_BELOW)
+    yield from ((frame, ahead, latest[0]) for frame, ahead in tracks_ahead(frames_only(), front_end, leave=leave))
 
 
 def bag_reader(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig, model: ModelConfig | None,
-               vio: VioNodeConfig | None, window: TrackerConfig | None,
-               progress: bool = True) -> Iterator[CameraModel | None | tuple[SyncedFrame, TracksAhead | None,
-                                                                           TrackedFrame | None]]:
+               vio: VioNodeConfig | None, window: TrackerConfig | None, progress: bool = True,
+               waiting: Callable[[], int] | None = None) -> Iterator[
+                   CameraModel | None | tuple[SyncedFrame, TracksAhead | None, TrackedFrame | None]]:
     """What ``arvr-vio-infer``'s reader process sends: first the rig camera (``rig_camera``; BagError
     unless the bag has both topics with the right types), then ``frames_with_tracks`` on that camera."""
     camera = rig_camera(bag, check_topics(bag, image_topic, imu_topic), vio)
     yield camera
     yield from frames_with_tracks(bag, image_topic=image_topic, imu_topic=imu_topic, sync=sync, model=model,
-                                  camera=camera, window=window, progress=progress)
+                                  camera=camera, window=window, progress=progress, waiting=waiting)
 
 
 def offered(estimator: VioEstimator, frames: Iterator[tuple[SyncedFrame, TracksAhead | None,
@@ -207,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         with ReaderProcess(bag_reader, (args.bag,), {
                 "image_topic": args.image_topic, "imu_topic": args.imu_topic, "sync": sync, "model": model,
                 "vio": vio, "window": config.visual_velocity.tracker if config.visual_velocity.enabled
-                else None}, queue_size=READ_AHEAD_FRAMES) as reader:
+                else None}, queue_size=READ_AHEAD_FRAMES, waiting_kwarg="waiting") as reader:
             with collector_paused():
                 estimator = VioEstimator.from_file(args.model, config)
             estimator.set_camera(next(reader))  # the reader's first item: the bag checked, its camera

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -144,10 +144,14 @@ class VisualFrontEnd:
         return current
 
 
-def tracks_ahead(frames: Iterable[SyncedFrame], front_end: VisualFrontEnd) -> Iterator[
-        tuple[SyncedFrame, TracksAhead | None]]:
+def tracks_ahead(frames: Iterable[SyncedFrame], front_end: VisualFrontEnd, *,
+                 leave: Callable[[], bool] | None = None) -> Iterator[tuple[SyncedFrame, TracksAhead | None]]:
     """Each frame with the tracks into it from the frame before (None for the first frame after a
-    restart and for frames the estimator would skip), as the estimator will ask for them."""
+    restart and for frames the estimator would skip), as the estimator will ask for them.
+
+    ``leave``, asked before each frame's tracks, returning True leaves them to the estimator (None
+    then): it computes the tracks it is not offered itself, with the same result. A reader process
+    uses it to hand work over when the estimator would otherwise wait for it."""
     reference: FrameView | None = None
     for frame in frames:
         if frame.frame_index == 0:
@@ -156,7 +160,8 @@ def tracks_ahead(frames: Iterable[SyncedFrame], front_end: VisualFrontEnd) -> It
             yield frame, None
             continue
         current = front_end.view(frame)
-        ahead = None if reference is None else front_end.track_ahead(reference, current)
+        left = reference is None or (leave is not None and leave())
+        ahead = None if left else front_end.track_ahead(reference, current)
         reference = current
         yield frame, ahead
 
