@@ -31,8 +31,8 @@ from arvr_hybrid_vio.core.geometry import matrix_to_quat_wxyz, nearest_rotation,
 from arvr_hybrid_vio.core.model.motion_source import MotionSource, RelativeMotion, StrapdownMotion
 from arvr_hybrid_vio.core.network_consistency import NetworkConsistency
 from arvr_hybrid_vio.core.strapdown import (
-    GRAVITY_M_S2, NavState, Preintegration, apply_preintegration, preintegrate, static_initial_state,
-    velocity_from_displacement)
+    GRAVITY_M_S2, NavState, Preintegration, apply_preintegration, preintegrate, preintegrate_interval,
+    static_initial_state, velocity_from_displacement)
 from arvr_hybrid_vio.core.types import PoseEstimate, SyncedFrame
 from arvr_hybrid_vio.core.visual_velocity import VelocityMeasurement, VisualVelocity, VisualVelocityConfig
 
@@ -386,8 +386,7 @@ class VioEstimator:
 
     def _advance_propagation(self, stamp_ns: int, gyro: np.ndarray, accel: np.ndarray) -> None:
         nav, last_ns, last_gyro, last_accel = self._prop
-        pre = preintegrate(np.array([last_ns, stamp_ns]), np.stack([last_gyro, gyro]),
-                           np.stack([last_accel, accel]))
+        pre = preintegrate_interval(last_ns, stamp_ns, last_gyro, gyro, last_accel, accel)
         nav = apply_preintegration(nav, pre, stamp_ns=stamp_ns, gravity_m_s2=self.config.gravity_m_s2)
         self._prop = (nav, stamp_ns, gyro, accel)
 

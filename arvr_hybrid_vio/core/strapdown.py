@@ -76,17 +76,37 @@ def preintegrate(stamps_ns: np.ndarray, gyro_rad_s: np.ndarray, accel_m_s2: np.n
     accel = np.asarray(accel_m_s2, dtype=np.float64)
     steps_s = np.diff(stamps_ns).astype(np.float64) * 1e-9  # (K-1,)
     increments = so3_exp(0.5 * (gyro[:-1] + gyro[1:]) * steps_s[:, None])  # (K-1, 3, 3)
-    rotation = np.eye(3)
-    velocity = np.zeros(3)
-    position = np.zeros(3)
-    accel_start = accel[0].copy()
+    rotation, velocity, position, accel_start = np.eye(3), np.zeros(3), np.zeros(3), accel[0]
     for index, step in enumerate(steps_s):
-        next_rotation = rotation @ increments[index]
-        accel_end = next_rotation @ accel[index + 1]
-        position += step * velocity + step * step * (accel_start / 3.0 + accel_end / 6.0)
-        velocity += 0.5 * step * (accel_start + accel_end)
-        rotation, accel_start = next_rotation, accel_end
+        rotation, velocity, position, accel_start = _integrate_interval(
+            rotation, velocity, position, accel_start, increments[index], accel[index + 1], step)
     return Preintegration(float(steps_s.sum()), rotation, velocity, position)
+
+
+def preintegrate_interval(start_ns: int, end_ns: int, gyro_start: np.ndarray, gyro_end: np.ndarray,
+                          accel_start: np.ndarray, accel_end: np.ndarray) -> Preintegration:
+    """:func:`preintegrate` of two samples, for one sample at a time (IMU-rate propagation): the same
+    arithmetic without building the arrays, equal to it bit for bit.
+
+    Shape: gyro_* and accel_* (3,) float64 -> Preintegration.
+    """
+    step = float(int(end_ns) - int(start_ns)) * 1e-9
+    increment = so3_exp(0.5 * (gyro_start + gyro_end) * step)
+    rotation, velocity, position, _ = _integrate_interval(np.eye(3), np.zeros(3), np.zeros(3), accel_start,
+                                                          increment, accel_end, step)
+    return Preintegration(step, rotation, velocity, position)
+
+
+def _integrate_interval(rotation: np.ndarray, velocity: np.ndarray, position: np.ndarray, accel_start: np.ndarray,
+                        increment: np.ndarray, accel_next: np.ndarray,
+                        step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One interval of the module docstring's scheme in the start sample's frame: the rotation,
+    velocity and position after it and the rotated specific force at its end (the next start)."""
+    next_rotation = rotation @ increment
+    accel_end = next_rotation @ accel_next
+    position = position + (step * velocity + step * step * (accel_start / 3.0 + accel_end / 6.0))
+    velocity = velocity + 0.5 * step * (accel_start + accel_end)
+    return next_rotation, velocity, position, accel_end
 
 
 def apply_preintegration(state: NavState, pre: Preintegration, *, stamp_ns: int,
@@ -239,10 +259,12 @@ def integrate_states(state: NavState, stamps_ns: np.ndarray, gyro_rad_s: np.ndar
     Shape:
         stamps_ns (K,), gyro_rad_s (K, 3), accel_m_s2 (K, 3) -> K-1 states.
     """
+    stamps_ns = np.asarray(stamps_ns, dtype=np.int64)
+    gyro, accel = np.asarray(gyro_rad_s, dtype=np.float64), np.asarray(accel_m_s2, dtype=np.float64)
     states = []
     for index in range(1, len(stamps_ns)):
-        pre = preintegrate(stamps_ns[index - 1:index + 1], gyro_rad_s[index - 1:index + 1],
-                           accel_m_s2[index - 1:index + 1])
+        pre = preintegrate_interval(stamps_ns[index - 1], stamps_ns[index], gyro[index - 1], gyro[index],
+                                    accel[index - 1], accel[index])
         state = apply_preintegration(state, pre, stamp_ns=int(stamps_ns[index]), gravity_m_s2=gravity_m_s2)
         states.append(state)
     return states

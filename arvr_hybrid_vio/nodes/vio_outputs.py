@@ -6,6 +6,7 @@ checked finite and published in REP-105 frames (``odom`` -> ``base_link``).
 """
 from __future__ import annotations
 
+import numpy as np
 from nav_msgs.msg import Odometry, Path
 from rclpy.node import Node
 
@@ -29,7 +30,9 @@ class VioOutputs:
         self.counters = counters
         self.odometry_rate = RateMeter()
         self._node = node
-        self._T_base_imu = transform_from_row_major(config.T_base_imu, name="vio.T_base_imu")
+        T_base_imu = transform_from_row_major(config.T_base_imu, name="vio.T_base_imu")
+        # None: base_link is the IMU frame and estimates go out as they are (checked once, not per IMU-rate pose)
+        self._T_base_imu = None if np.allclose(T_base_imu, np.eye(4)) else T_base_imu
         self._odom_pub = output_publisher(node, Odometry, "/vio/odometry")
         self._imu_rate_pub = output_publisher(node, Odometry, "/vio/odometry_imu_rate")
         self._path_pub = output_publisher(node, Path, "/vio/path")
@@ -56,7 +59,7 @@ class VioOutputs:
         self._tf.send_static(transforms)
 
     def _in_base(self, estimate: PoseEstimate) -> PoseEstimate | None:
-        base = estimate_in_base(estimate, self._T_base_imu)
+        base = estimate if self._T_base_imu is None else estimate_in_base(estimate, self._T_base_imu)
         if not estimate_is_finite(base):
             self.counters.add("outputs_nonfinite")
             return None

@@ -9,7 +9,7 @@ from arvr_hybrid_vio.core.errors import SensorDataError
 from arvr_hybrid_vio.core.geometry import rotation_angle_deg
 from arvr_hybrid_vio.core.strapdown import (
     NavState, apply_preintegration, check_imu_arrays, displacement_at_rest, gravity_aligned_rotation,
-    integrate_states, preintegrate, static_initial_state, velocity_from_displacement)
+    integrate_states, preintegrate, preintegrate_interval, static_initial_state, velocity_from_displacement)
 from test_strapdown_helpers import exact_motion
 
 
@@ -35,6 +35,20 @@ def test_preintegration_over_a_frame_equals_sample_by_sample() -> None:
     np.testing.assert_allclose(frame_state.velocity_xyz, sample_state.velocity_xyz, atol=1e-12)
     np.testing.assert_allclose(frame_state.rotation, sample_state.rotation, atol=1e-12)
     assert pre.dt_s == pytest.approx(0.05)
+
+
+def test_one_interval_preintegration_equals_preintegrate_on_two_samples_bit_for_bit() -> None:
+    """The IMU-rate propagation's per-sample step is the same arithmetic as the frame preintegration."""
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        stamps = np.cumsum(rng.integers(200_000, 20_000_000, 2)).astype(np.int64)
+        gyro = rng.standard_normal((2, 3)) * rng.choice([1e-4, 0.5, 8.0])
+        accel = rng.standard_normal((2, 3)) * 4.0 + np.array([0.0, 0.0, 9.81])
+        one = preintegrate_interval(int(stamps[0]), int(stamps[1]), gyro[0], gyro[1], accel[0], accel[1])
+        two = preintegrate(stamps, gyro, accel)
+        assert one.dt_s == two.dt_s
+        for name in ("delta_rotation", "delta_velocity", "delta_position"):
+            np.testing.assert_array_equal(getattr(one, name), getattr(two, name))
 
 
 def test_velocity_from_displacement_inverts_propagation() -> None:
