@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from arvr_hybrid_vio.core.devices import check_device
 from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.geometry import matrix_to_quat_wxyz, nearest_rotation, so3_exp
 from arvr_hybrid_vio.core.model.motion_source import MotionSource, RelativeMotion, StrapdownMotion
@@ -83,8 +84,7 @@ class VioEstimator:
 
     def __init__(self, config: EstimatorConfig, source: MotionSource) -> None:
         """Build an estimator around a motion source (see ``from_file``)."""
-        if config.device not in ("auto", "cpu", "cuda"):
-            raise ConfigError(f"estimator.device must be auto, cpu or cuda, got {config.device!r}")
+        check_device(config.device, setting="estimator.device")
         if not config.network_consistency_s >= 0.0:
             raise ConfigError(f"estimator.network_consistency_s must be >= 0 (0: off), got {config.network_consistency_s}")
         if not 0.0 <= config.tilt_gate_deg < 90.0:

@@ -32,6 +32,7 @@ from typing import Any
 from tqdm import tqdm
 
 from arvr_hybrid_vio.core.collector import collector_paused
+from arvr_hybrid_vio.core.devices import DEVICES
 from arvr_hybrid_vio.core.errors import ConfigError, VioError
 from arvr_hybrid_vio.core.timing import BenchmarkError, Stopwatch, machine_info, summarize_ms
 from arvr_hybrid_vio.tools import bench_estimator as est_bench
@@ -56,7 +57,7 @@ REQUIRED_KEYS = (  # issue 7's JSON keys (tests check them); more keys are writt
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="estimator device")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="estimator device")
     parser.add_argument("--json", default=None, help="write every number here (JSON)")
     parser.add_argument("--model", default="", help="model file or 'imu-only' (default: the installed hybrid)")
     parser.add_argument("--config", default=None, help="node parameter file (default: config/vio_synthetic.yaml)")

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from arvr_hybrid_vio.core.devices import DEVICES
 from arvr_hybrid_vio.core.dataset import list_shards, load_shard
 from arvr_hybrid_vio.core.errors import ConfigError, VioError
 from arvr_hybrid_vio.core.estimator import IMU_ONLY, EstimatorConfig, VioEstimator
@@ -75,7 +76,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--split", default="test", help="which split to score (test, val)")
     parser.add_argument("--models-dir", default="models", help="folder with <family>.safetensors")
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated families and/or imu-only")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="inference device")
+    parser.add_argument("--device", choices=DEVICES, default="cpu", help="inference device")
     parser.add_argument("--network-runtime", choices=NETWORK_RUNTIMES, default=EstimatorConfig.network_runtime,
                         help="what runs the networks (estimator.network_runtime)")
     parser.add_argument("--json", help="also write all rows and the summary as JSON here")

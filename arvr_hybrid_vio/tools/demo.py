@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from arvr_hybrid_vio.core.devices import DEVICES
 from arvr_hybrid_vio.core.errors import VioError
 from arvr_hybrid_vio.io.bags import BagError, open_bag, resolve_bag_path, topic_types
 from arvr_hybrid_vio.nodes.vio_node_config import installed_share_path
@@ -63,7 +64,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--gt-topic", default="/ground_truth/pose", help="ground-truth topic of the bag")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     parser.add_argument("--rate", type=float, default=1.0, help="replay speed factor (default 1.0)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="inference device")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="inference device")
     parser.add_argument("--startup-timeout", type=float, default=60.0, help="seconds for the nodes to come up")
     args = parser.parse_args(argv)
     if not args.rate > 0 or not args.startup_timeout > 0:

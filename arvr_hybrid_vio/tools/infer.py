@@ -34,6 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from arvr_hybrid_vio.core.collector import collector_paused
+from arvr_hybrid_vio.core.devices import DEVICES
 from arvr_hybrid_vio.core.errors import VioError
 from arvr_hybrid_vio.core.estimator import IMU_ONLY, EstimatorConfig, VioEstimator
 from arvr_hybrid_vio.core.feature_tracker import TrackedFrame, TrackerConfig, tracked_ahead
@@ -70,7 +71,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", required=True, help="output TUM trajectory of the body (IMU) frame")
     parser.add_argument("--image-topic", default="/cam0/image_raw", help="sensor_msgs/Image topic")
     parser.add_argument("--imu-topic", default="/imu0", help="sensor_msgs/Imu topic")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="inference device")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="inference device")
     parser.add_argument("--config", help="ROS parameter file (`sync`, `estimator`, `vio` sections)")
     return parser.parse_args(argv)
 

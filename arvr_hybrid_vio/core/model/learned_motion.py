@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from arvr_hybrid_vio.core.devices import check_device
 from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.geometry import nearest_rotation, so3_exp
 from arvr_hybrid_vio.core.model.camera_input import CameraModel
@@ -89,8 +90,7 @@ def resolve_device(device: str) -> Any:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device 'cuda' requested but torch sees no CUDA device; use 'auto' or 'cpu'")
-    if device not in ("cpu", "cuda"):
-        raise ConfigError(f"device must be auto, cpu or cuda, got {device!r}")
+    check_device(device)
     return torch.device(device)
 
 
@@ -105,8 +105,7 @@ def network_runtime(runtime: str, device: str) -> str:
     """
     if runtime not in NETWORK_RUNTIMES:
         raise ConfigError(f"estimator.network_runtime must be one of {NETWORK_RUNTIMES}, got {runtime!r}")
-    if device not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"device must be auto, cpu or cuda, got {device!r}")
+    check_device(device)
     if runtime == "onnxruntime" and device == "cuda":
         raise ConfigError("estimator.network_runtime 'onnxruntime' runs on the CPU; with estimator.device 'cuda' "
                           "use 'torch' (CUDA graphs) or 'auto'")
