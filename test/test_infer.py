@@ -1,11 +1,13 @@
 """arvr-vio-infer on a short synthetic bag: TUM of the right length, same poses as the array replay."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,10 @@ from arvr_hybrid_vio.core.training.replay import run_estimator, synced_frames
 from arvr_hybrid_vio.io.sensor_bags import streams_from_sequence, write_sensor_bag
 from arvr_hybrid_vio.core.model_header import read_config
 from arvr_hybrid_vio.core.sync_buffer import SyncConfig
-from arvr_hybrid_vio.tools.infer import LEAVE_TRACKS_BELOW, frames_with_tracks, main, offered
+from arvr_hybrid_vio.io.bags import open_bag
+from arvr_hybrid_vio.nodes.vio_node_config import VioNodeConfig
+from arvr_hybrid_vio.tools import infer as infer_tool
+from arvr_hybrid_vio.tools.infer import LEAVE_TRACKS_BELOW, bag_reader, frames_with_tracks, main, offered
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +94,40 @@ def test_tracks_left_to_the_estimator_when_it_waits_give_the_same_poses(syntheti
     left, left_counters = _positions_through_reader(bag, model, lambda: 0)  # the estimator always waits
     assert left_counters.tracks_offered_used == 0
     np.testing.assert_array_equal(left, ahead)
+
+
+def test_the_reader_opens_the_bag_once_and_reads_mcap_as_sqlite(synthetic: tuple, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bag_reader`` checks the topics, reads the CameraInfo and the frames from one open bag (each
+    open builds its type store), for either storage."""
+    sequence, bag, model = synthetic
+    mcap = write_sensor_bag(tmp_path / "short_mcap", streams_from_sequence(sequence), storage="mcap")
+    opens: list[str] = []
+
+    @contextlib.contextmanager
+    def counted(path: str) -> Iterator[object]:
+        opens.append(str(path))
+        with open_bag(path) as reader:
+            yield reader
+
+    monkeypatch.setattr(infer_tool, "open_bag", counted)
+    vio = VioNodeConfig(camera_info_topic="/cam0/camera_info")
+    items = {}
+    for path in (bag, mcap):
+        items[path] = list(bag_reader(str(path), image_topic="/cam0/image_raw", imu_topic="/imu0", sync=SyncConfig(),
+                                      model=read_config(model), vio=vio, window=EstimatorConfig().visual_velocity.tracker,
+                                      progress=False))
+    assert opens == [str(bag), str(mcap)]
+    sqlite_items, mcap_items = items[bag], items[mcap]
+    assert sqlite_items[0] == mcap_items[0] is not None  # the camera, from the bag's CameraInfo
+    # the camera, then every frame but the first (stamped at the first IMU sample, it only anchors a window)
+    assert len(sqlite_items) == len(mcap_items) == 1 + len(sequence.image_stamps_ns) - 1
+    for (frame, ahead, tracked), (other, other_ahead, other_tracked) in zip(sqlite_items[1:], mcap_items[1:]):
+        assert frame.stamp_ns == other.stamp_ns
+        np.testing.assert_array_equal(frame.image, other.image)
+        assert (ahead is None) == (other_ahead is None) and (tracked is None) == (other_tracked is None)
+        if ahead is not None:
+            np.testing.assert_array_equal(ahead.tracks, other_ahead.tracks)
 
 
 def test_infer_bad_input_is_one_line_and_exit_2(synthetic: tuple, tmp_path: Path,

@@ -45,12 +45,15 @@ from arvr_hybrid_vio.core.sync_buffer import SyncBuffer, SyncConfig
 from arvr_hybrid_vio.core.trajectory import write_tum
 from arvr_hybrid_vio.core.training.replay import run_estimator
 from arvr_hybrid_vio.core.types import SyncedFrame
-from arvr_hybrid_vio.io.bags import BagError, iter_messages, open_bag, resolve_bag_path, topic_types
+from arvr_hybrid_vio.io.bags import (
+    BagError, iter_messages, open_bag, read_messages, reader_topic_types, resolve_bag_path, topic_types)
 from arvr_hybrid_vio.io.image_messages import grey_image
 from arvr_hybrid_vio.io.reader_process import ReaderProcess
 from arvr_hybrid_vio.nodes.vio_node_config import CameraInfoValues, VioNodeConfig, load_node_configs
 
 if TYPE_CHECKING:
+    from rosbags.highlevel import AnyReader
+
     from arvr_hybrid_vio.core.model.camera_input import CameraModel
 
 LOGGER = logging.getLogger("arvr_vio_infer")
@@ -81,9 +84,10 @@ def _stamp_ns(message: object) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
-def check_topics(bag: str, image_topic: str, imu_topic: str) -> dict[str, str]:
-    """The bag's topic types; BagError unless both topics exist with the right types."""
-    types = topic_types(bag)
+def check_topics(bag: str, image_topic: str, imu_topic: str, *, opened: AnyReader | None = None) -> dict[str, str]:
+    """The bag's topic types; BagError unless both topics exist with the right types. ``opened``: the
+    bag already open (``open_bag``; else it is opened here)."""
+    types = topic_types(bag) if opened is None else reader_topic_types(opened)
     for topic, wanted in ((image_topic, IMAGE_TYPE), (imu_topic, IMU_TYPE)):
         if topic not in types:
             raise BagError(f"{bag}: topic {topic} not in bag; it has {sorted(types)}")
@@ -92,24 +96,29 @@ def check_topics(bag: str, image_topic: str, imu_topic: str) -> dict[str, str]:
     return types
 
 
-def _message_count(bag: str, topics: tuple[str, str]) -> int | None:
+def _message_count(opened: AnyReader, topics: tuple[str, str]) -> int | None:
     try:
-        with open_bag(bag) as reader:
-            return sum(c.msgcount for c in reader.connections if c.topic in topics)
-    except (BagError, AttributeError):
+        return sum(c.msgcount for c in opened.connections if c.topic in topics)
+    except AttributeError:  # a storage that does not count
         return None
 
 
-def bag_frames(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig,
-               progress: bool = True) -> Iterator[SyncedFrame]:
+def bag_frames(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig, progress: bool = True,
+               opened: AnyReader | None = None) -> Iterator[SyncedFrame]:
     """Synced frames of a bag: messages in log-time order through a SyncBuffer, drained after each push.
 
     Images that cannot be decoded are logged and skipped (the buffer then sees a missing frame).
+    ``opened``: the bag already open (``open_bag``; else it is opened here).
     """
+    if opened is None:
+        with open_bag(bag) as opened:
+            yield from bag_frames(bag, image_topic=image_topic, imu_topic=imu_topic, sync=sync, progress=progress,
+                                  opened=opened)
+        return
     buffer = SyncBuffer(sync)
-    total = _message_count(bag, (image_topic, imu_topic))
+    total = _message_count(opened, (image_topic, imu_topic))
     bar = tqdm(total=total, unit="msg", desc="infer", disable=not progress, file=sys.stderr)
-    for message in iter_messages(bag, [image_topic, imu_topic]):
+    for message in read_messages(opened, [image_topic, imu_topic], path=bag):
         bar.update()
         decoded = message.decode()
         if message.topic == imu_topic:
@@ -128,7 +137,8 @@ def bag_frames(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig,
 
 def frames_with_tracks(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig,
                        model: ModelConfig | None, camera: CameraModel | None, window: TrackerConfig | None,
-                       progress: bool = True, waiting: Callable[[], int] | None = None) -> Iterator[
+                       progress: bool = True, waiting: Callable[[], int] | None = None,
+                       opened: AnyReader | None = None) -> Iterator[
                            tuple[SyncedFrame, TracksAhead | None, TrackedFrame | None]]:
     """The bag's synced frames, each with what can be computed ahead of the estimator: the network's
     tracks into it for ``model``'s visual front-end on ``camera`` (None throughout when ``model`` is
@@ -136,8 +146,10 @@ def frames_with_tracks(bag: str, *, image_topic: str, imu_topic: str, sync: Sync
 
     ``waiting``: how many frames the estimator has not taken yet (``ReaderProcess``); below
     ``LEAVE_TRACKS_BELOW`` a frame's network tracks are left to the estimator (None), which then
-    computes them itself. The window tracks always come from here: each frame's continue the last."""
-    frames = bag_frames(bag, image_topic=image_topic, imu_topic=imu_topic, sync=sync, progress=progress)
+    computes them itself. The window tracks always come from here: each frame's continue the last.
+    ``opened``: the bag already open (``open_bag``; else it is opened here)."""
+    frames = bag_frames(bag, image_topic=image_topic, imu_topic=imu_topic, sync=sync, progress=progress,
+                        opened=opened)
     with_window = tracked_ahead(frames, window) if window is not None else ((frame, None) for frame in frames)
     if model is None:
         yield from ((frame, None, tracked) for frame, tracked in with_window)
@@ -160,11 +172,14 @@ def bag_reader(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig, 
                waiting: Callable[[], int] | None = None) -> Iterator[
                    CameraModel | None | tuple[SyncedFrame, TracksAhead | None, TrackedFrame | None]]:
     """What ``arvr-vio-infer``'s reader process sends: first the rig camera (``rig_camera``; BagError
-    unless the bag has both topics with the right types), then ``frames_with_tracks`` on that camera."""
-    camera = rig_camera(bag, check_topics(bag, image_topic, imu_topic), vio)
-    yield camera
-    yield from frames_with_tracks(bag, image_topic=image_topic, imu_topic=imu_topic, sync=sync, model=model,
-                                  camera=camera, window=window, progress=progress, waiting=waiting)
+    unless the bag has both topics with the right types), then ``frames_with_tracks`` on that camera.
+    The bag is opened once for all of it."""
+    with open_bag(bag) as opened:
+        camera = rig_camera(bag, check_topics(bag, image_topic, imu_topic, opened=opened), vio, opened=opened)
+        yield camera
+        yield from frames_with_tracks(bag, image_topic=image_topic, imu_topic=imu_topic, sync=sync, model=model,
+                                      camera=camera, window=window, progress=progress, waiting=waiting,
+                                      opened=opened)
 
 
 def offered(estimator: VioEstimator, frames: Iterator[tuple[SyncedFrame, TracksAhead | None,
@@ -189,17 +204,20 @@ def load_configs(path: str | None, device: str) -> tuple[SyncConfig, EstimatorCo
     return configs.sync, dataclasses.replace(configs.estimator, device=device), configs.vio
 
 
-def rig_camera(bag: str, types: dict[str, str], vio: VioNodeConfig | None) -> CameraModel | None:
+def rig_camera(bag: str, types: dict[str, str], vio: VioNodeConfig | None, *,
+               opened: AnyReader | None = None) -> CameraModel | None:
     """The camera as the node would set it: the bag's first CameraInfo on ``vio.camera_info_topic``
     (when set and in ``types``, the bag's topics), else the ``vio.camera_*`` parameters, else None
-    (training camera)."""
+    (training camera). ``opened``: the bag already open (``open_bag``; else it is opened here)."""
     if vio is None:
         return None
     info = None
     if vio.camera_info_topic and vio.camera_info_topic in types:
-        for message in iter_messages(bag, [vio.camera_info_topic]):
-            info = CameraInfoValues.from_message(message.decode())
-            break
+        topics = [vio.camera_info_topic]
+        messages = iter_messages(bag, topics) if opened is None else read_messages(opened, topics, path=bag)
+        first = next(messages, None)
+        messages.close()  # the bag's reading goes on from its start (frames_with_tracks)
+        info = None if first is None else CameraInfoValues.from_message(first.decode())
     return vio.rig_camera(info)
 
 
