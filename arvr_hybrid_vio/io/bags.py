@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rosbags.highlevel import AnyReader
+from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
@@ -82,8 +82,12 @@ def open_bag(path: str | Path) -> Iterator[AnyReader]:
     """
     resolved = resolve_bag_path(path)
     try:
-        reader = AnyReader([resolved], default_typestore=typestore())
-        reader.open()
+        try:  # the bag's own message definitions (ROS 1, rosbag2 since Iron, ours), without building ours
+            reader = AnyReader([resolved])
+            reader.open()
+        except AnyReaderError:  # none in the bag (e.g. a Humble rosbag2): the standard ones, ROS 2 Kilted's
+            reader = AnyReader([resolved], default_typestore=typestore())
+            reader.open()
     except BagError:
         raise
     except Exception as exc:  # rosbags raises several unrelated types for corrupt files

@@ -1,11 +1,14 @@
 """Trajectories from bag topics (all pose types, TF chains) written with io.bags.BagWriter."""
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
 from eval_helpers import header_msg, pose_msg, make_trajectory, noisy, write_eval_bag
+from rosbags.highlevel import AnyReader, AnyReaderError
 
 from arvr_hybrid_vio.core.errors import TrajectoryError
 from arvr_hybrid_vio.core.geometry import se3_inverse
@@ -54,6 +57,21 @@ def test_real_tf_bag_chain() -> None:
     assert len(chain) == 517
     assert chain.stamps_ns[0] == 1714741164_177519307  # header stamp of the first odom->base_footprint
     assert 3.9 < chain.path_length() < 4.1
+
+
+def test_a_bag_without_message_definitions_reads_with_the_standard_types(tmp_path) -> None:
+    """A rosbag2 that carries no message definitions (Humble's sqlite, for one) is read with ROS 2's
+    standard types; bags that carry them are read with their own, without building the standard set."""
+    humble = tmp_path / "tf_example_humble"
+    shutil.copytree(TF_EXAMPLE, humble)
+    with sqlite3.connect(humble / "tf_example.db3") as db:
+        db.execute("DELETE FROM message_definitions")
+    with pytest.raises(AnyReaderError, match="no type definitions"):  # rosbags alone: nothing to decode with
+        AnyReader([humble]).open()
+    chain = read_bag_trajectory(humble, topic="/tf", parent_frame="odom", child_frame="base_link")
+    original = read_bag_trajectory(TF_EXAMPLE, topic="/tf", parent_frame="odom", child_frame="base_link")
+    np.testing.assert_array_equal(chain.stamps_ns, original.stamps_ns)
+    np.testing.assert_array_equal(chain.positions_xyz, original.positions_xyz)
 
 
 def test_mcap_storage(tmp_path) -> None:
