@@ -153,6 +153,15 @@ def test_the_reader_side_imports_no_torch() -> None:
     assert done.stdout.strip() == "False"
 
 
+def test_the_main_process_leaves_rosbags_and_tqdm_to_the_reader() -> None:
+    """The main process imports what it needs before it forks the reader; rosbags and tqdm (70 ms) are
+    the reader's alone, imported there while the main process loads the model."""
+    code = ("import sys; import arvr_hybrid_vio.tools.infer; "
+            "print(sorted({name.split('.')[0] for name in sys.modules} & {'rosbags', 'tqdm'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 def test_the_console_script_writes_the_trajectory_and_exits_with_main_s_code(synthetic: tuple, tmp_path: Path) -> None:
     """``arvr-vio-infer`` (``cli``) leaves by ``os._exit`` after ``main``: the trajectory must be whole on
     disk, the log flushed, and a failure still exit 2 with its one line."""

@@ -12,15 +12,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from rosbags.highlevel import AnyReader, AnyReaderError
-from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
-from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
-from rosbags.typesys.store import Typestore
+from typing import TYPE_CHECKING, Any
 
 from arvr_hybrid_vio.core.errors import VioError
+
+if TYPE_CHECKING:
+    from rosbags.highlevel import AnyReader
+    from rosbags.typesys.store import Typestore
+
+# rosbags is imported where a bag is opened or written, not with this module: arvr-vio-infer's main
+# process needs only resolve_bag_path and BagError from here, and its bag reader (a child process)
+# imports rosbags while the main process loads the model (README, "arvr-vio-infer shares the tracking")
 
 
 class BagError(VioError):
@@ -28,20 +30,24 @@ class BagError(VioError):
 
 
 _TYPESTORE: Typestore | None = None
-_TRANSIENT_LOCAL_QOS = Qos(
-    history=QosHistory.KEEP_LAST, depth=1, reliability=QosReliability.RELIABLE,
-    durability=QosDurability.TRANSIENT_LOCAL, deadline=QosTime(0, 0), lifespan=QosTime(0, 0),
-    liveliness=QosLiveliness.AUTOMATIC, liveliness_lease_duration=QosTime(0, 0),
-    avoid_ros_namespace_conventions=False,
-)
 
 
 def typestore() -> Typestore:
     """The ROS 2 Kilted typestore (standard messages, tf2_msgs included)."""
     global _TYPESTORE
     if _TYPESTORE is None:
+        from rosbags.typesys import Stores, get_typestore
         _TYPESTORE = get_typestore(Stores.ROS2_KILTED)
     return _TYPESTORE
+
+
+def _transient_local_qos() -> object:
+    """The offered QoS of a latched topic (/tf_static), as rosbag2 records it."""
+    from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+    return Qos(history=QosHistory.KEEP_LAST, depth=1, reliability=QosReliability.RELIABLE,
+               durability=QosDurability.TRANSIENT_LOCAL, deadline=QosTime(0, 0), lifespan=QosTime(0, 0),
+               liveliness=QosLiveliness.AUTOMATIC, liveliness_lease_duration=QosTime(0, 0),
+               avoid_ros_namespace_conventions=False)
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ def open_bag(path: str | Path) -> Iterator[AnyReader]:
     Raises:
         BagError: missing or unreadable bag, with the file named.
     """
+    from rosbags.highlevel import AnyReader, AnyReaderError
     resolved = resolve_bag_path(path)
     try:
         try:  # the bag's own message definitions (ROS 1, rosbag2 since Iron, ours), without building ours
@@ -158,6 +165,7 @@ class BagWriter:
         if self.path.exists() and not overwrite:
             raise BagError(f"{path}: already exists")
         self._tmp = self.path.with_name(self.path.name + ".partial")
+        from rosbags.rosbag2 import StoragePlugin, Writer
         plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
         shutil.rmtree(self._tmp, ignore_errors=True)
         self._writer = Writer(self._tmp, version=9, storage_plugin=plugin)
@@ -169,7 +177,7 @@ class BagWriter:
 
     def add_topic(self, topic: str, msgtype: str, *, latched: bool = False) -> None:
         """Register a topic; ``latched`` records transient-local QoS (e.g. /tf_static)."""
-        qos = (_TRANSIENT_LOCAL_QOS,) if latched else ()
+        qos = (_transient_local_qos(),) if latched else ()
         self._connections[topic] = self._writer.add_connection(topic, msgtype, typestore=typestore(), offered_qos_profiles=qos)
 
     def write(self, topic: str, stamp_ns: int, message: Any) -> None:

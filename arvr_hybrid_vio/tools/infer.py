@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm import tqdm
 
 from arvr_hybrid_vio.core.collector import collector_paused
 from arvr_hybrid_vio.core.devices import DEVICES
@@ -115,6 +114,7 @@ def bag_frames(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig, 
             yield from bag_frames(bag, image_topic=image_topic, imu_topic=imu_topic, sync=sync, progress=progress,
                                   opened=opened)
         return
+    from tqdm import tqdm  # the reader process's alone: not imported by the main one before it forks
     buffer = SyncBuffer(sync)
     total = _message_count(opened, (image_topic, imu_topic))
     bar = tqdm(total=total, unit="msg", desc="infer", disable=not progress, file=sys.stderr)
