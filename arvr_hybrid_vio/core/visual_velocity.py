@@ -10,6 +10,7 @@ network is a prior and the geometry fixes the metric scale, as in filter-based V
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +34,8 @@ class VisualVelocityConfig:
     tilt_correction_per_s: float = 0.2  # roll/pitch pull towards the window's gravity leak, 1/s (0: off; tuned on val)
     # solve after the frame's pose is out (VioEstimator.finish_frame) and apply it at the next frame: the
     # solve leaves the latency path; the velocity then comes from frames up to the previous one (default since
-    # 2026-11-28: validation mean ATE 1-2.3 % worse, within the 3 % fixed before the run; README, "The window solve")
+    # 2026-11-28: validation mean ATE 1-2.3 % worse, within the 3 % fixed before the run; README, "The window solve").
+    # The frame's feature tracking waits with it (the next solve is its first use)
     defer_solve: bool = True
     solve: WindowVelocityConfig = field(default_factory=WindowVelocityConfig)  # the linear solve
     tracker: TrackerConfig = field(default_factory=TrackerConfig)  # the persistent feature tracks
@@ -83,9 +85,12 @@ class VisualVelocity:
         self._added = 0  # frames added since the last reset
         self._solve_scheduled = False  # defer_solve: the newest frame's solve is still to run
         self._deferred: tuple[WindowVelocity, _WindowFrame] | None = None  # its result and its origin
+        # defer_solve: the newest frame, its feature tracking still to do (stamp, image, pixels -> normalised)
+        self._untracked: tuple[int, np.ndarray, Callable[[np.ndarray], np.ndarray]] | None = None
 
     def reset(self) -> None:
         """Start a new window (after a long gap or a skipped frame); the feature tracks go on."""
+        self._track_pending()  # the chain goes on through the newest frame
         self.tracker.clear_window()
         self._frames.clear()
         self.last = None
@@ -95,6 +100,7 @@ class VisualVelocity:
 
     def restart(self) -> None:
         """Forget the window and every feature track (an estimator reset)."""
+        self._untracked = None
         self.tracker.reset()
         self.reset()
 
@@ -106,13 +112,17 @@ class VisualVelocity:
 
     def prepare_image(self, stamp_ns: int, image: np.ndarray) -> None:
         """Track the features of a frame that still waits for its IMU (live); ``add_frame`` then takes
-        them. The results are the same with or without it."""
-        self.tracker.prepare(stamp_ns, image)
+        them. The results are the same with or without it. With ``defer_solve`` nothing is done: the
+        frame's tracking waits until after its pose (``solve_pending``), off the latency path even when
+        the frame completes as its image arrives (an image stamp on an IMU sample)."""
+        if not self.config.defer_solve:
+            self.tracker.prepare(stamp_ns, image)
 
     def track_only(self, stamp_ns: int, image: np.ndarray) -> None:
         """Carry the feature tracks on through a frame that is not part of a window (the estimator
         initialising), so that the tracks are those of every frame the estimator accepted."""
         self._camera_for(image.shape)
+        self._track_pending()
         self.tracker.track(stamp_ns, image)
 
     def add_frame(self, stamp_ns: int, image: np.ndarray, rotation_world_body: np.ndarray,
@@ -130,7 +140,11 @@ class VisualVelocity:
         else:
             self.solve_pending()  # defer_solve: a solve that nobody ran after the previous frame runs now
         camera = self._camera_for(image.shape)
-        self.tracker.add_frame(stamp_ns, image, lambda pixels: undistorted_normalised(camera, pixels))
+        to_normalised = lambda pixels: undistorted_normalised(camera, pixels)  # noqa: E731
+        if self.config.defer_solve:  # tracked by solve_pending, after the pose: the next solve is its first use
+            self._untracked = (int(stamp_ns), image, to_normalised)
+        else:
+            self.tracker.add_frame(stamp_ns, image, to_normalised)
         self._frames.append(self._strapdown(np.asarray(rotation_world_body, dtype=np.float64), pre))
         while len(self._frames) > 2 and self._frames[-1].time_s - self._frames[0].time_s > self.config.window_s:
             self._frames.popleft()
@@ -147,12 +161,20 @@ class VisualVelocity:
         return None if solved is None else self._measurement(*solved)
 
     def solve_pending(self) -> None:
-        """Run the solve ``add_frame`` scheduled (``defer_solve``); its velocity goes into the next frame.
-        A no-op when nothing is scheduled. ``add_frame`` calls it first, so results never depend on
-        whether (or when) the caller did."""
+        """Track the newest frame's features and run the solve ``add_frame`` scheduled (``defer_solve``);
+        its velocity goes into the next frame. A no-op when nothing is pending. ``add_frame`` calls it
+        first, so results never depend on whether (or when) the caller did."""
+        self._track_pending()
         if self._solve_scheduled:
             self._solve_scheduled = False
             self._deferred = self._solve()
+
+    def _track_pending(self) -> None:
+        """The feature tracking ``add_frame`` left for later (``defer_solve``), into the window."""
+        if self._untracked is not None:
+            stamp_ns, image, to_normalised = self._untracked
+            self._untracked = None
+            self.tracker.add_frame(stamp_ns, image, to_normalised)
 
     def _solved_frames(self) -> np.ndarray:
         """Indices of the window frames a solve uses: every ``frame_stride``-th, the newest included."""
