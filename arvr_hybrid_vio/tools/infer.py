@@ -44,8 +44,7 @@ from arvr_hybrid_vio.core.sync_buffer import SyncBuffer, SyncConfig
 from arvr_hybrid_vio.core.trajectory import write_tum
 from arvr_hybrid_vio.core.training.replay import run_estimator
 from arvr_hybrid_vio.core.types import SyncedFrame
-from arvr_hybrid_vio.io.bags import (
-    BagError, iter_messages, open_bag, read_messages, reader_topic_types, resolve_bag_path, topic_types)
+from arvr_hybrid_vio.io.bags import BagError, open_bag, read_messages, reader_topic_types, resolve_bag_path
 from arvr_hybrid_vio.io.image_messages import grey_image
 from arvr_hybrid_vio.io.reader_process import ReaderProcess
 from arvr_hybrid_vio.nodes.vio_node_config import CameraInfoValues, VioNodeConfig, load_node_configs
@@ -83,10 +82,10 @@ def _stamp_ns(message: object) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
-def check_topics(bag: str, image_topic: str, imu_topic: str, *, opened: AnyReader | None = None) -> dict[str, str]:
-    """The bag's topic types; BagError unless both topics exist with the right types. ``opened``: the
-    bag already open (``open_bag``; else it is opened here)."""
-    types = topic_types(bag) if opened is None else reader_topic_types(opened)
+def check_topics(bag: str, opened: AnyReader, image_topic: str, imu_topic: str) -> dict[str, str]:
+    """The topic types of ``bag`` (``opened``: it open, ``open_bag``); BagError unless both topics exist
+    with the right types."""
+    types = reader_topic_types(opened)
     for topic, wanted in ((image_topic, IMAGE_TYPE), (imu_topic, IMU_TYPE)):
         if topic not in types:
             raise BagError(f"{bag}: topic {topic} not in bag; it has {sorted(types)}")
@@ -175,7 +174,7 @@ def bag_reader(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig, 
     unless the bag has both topics with the right types), then ``frames_with_tracks`` on that camera.
     The bag is opened once for all of it."""
     with open_bag(bag) as opened:
-        camera = rig_camera(bag, check_topics(bag, image_topic, imu_topic, opened=opened), vio, opened=opened)
+        camera = rig_camera(bag, opened, check_topics(bag, opened, image_topic, imu_topic), vio)
         yield camera
         yield from frames_with_tracks(bag, image_topic=image_topic, imu_topic=imu_topic, sync=sync, model=model,
                                       camera=camera, window=window, progress=progress, waiting=waiting,
@@ -204,17 +203,15 @@ def load_configs(path: str | None, device: str) -> tuple[SyncConfig, EstimatorCo
     return configs.sync, dataclasses.replace(configs.estimator, device=device), configs.vio
 
 
-def rig_camera(bag: str, types: dict[str, str], vio: VioNodeConfig | None, *,
-               opened: AnyReader | None = None) -> CameraModel | None:
-    """The camera as the node would set it: the bag's first CameraInfo on ``vio.camera_info_topic``
-    (when set and in ``types``, the bag's topics), else the ``vio.camera_*`` parameters, else None
-    (training camera). ``opened``: the bag already open (``open_bag``; else it is opened here)."""
+def rig_camera(bag: str, opened: AnyReader, types: dict[str, str], vio: VioNodeConfig | None) -> CameraModel | None:
+    """The camera as the node would set it: the first CameraInfo of ``bag`` (``opened``: it open) on
+    ``vio.camera_info_topic`` (when set and in ``types``, the bag's topics), else the ``vio.camera_*``
+    parameters, else None (training camera)."""
     if vio is None:
         return None
     info = None
     if vio.camera_info_topic and vio.camera_info_topic in types:
-        topics = [vio.camera_info_topic]
-        messages = iter_messages(bag, topics) if opened is None else read_messages(opened, topics, path=bag)
+        messages = read_messages(opened, [vio.camera_info_topic], path=bag)
         first = next(messages, None)
         messages.close()  # the bag's reading goes on from its start (frames_with_tracks)
         info = None if first is None else CameraInfoValues.from_message(first.decode())
