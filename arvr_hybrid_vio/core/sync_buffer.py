@@ -115,17 +115,21 @@ class _ImuRing:
         return int(self.stamps[self.size - 1]) if self.size else None
 
     def contains(self, stamp_ns: int) -> bool:
+        if not self.size or stamp_ns > self.stamps[self.size - 1]:
+            return False  # after the newest: the common case, without a search
         index = int(np.searchsorted(self.stamps[: self.size], stamp_ns))
-        return index < self.size and int(self.stamps[index]) == stamp_ns
+        return int(self.stamps[index]) == stamp_ns
 
     def insert(self, stamp_ns: int, value: np.ndarray) -> bool:
         """Insert in stamp order; returns True if the oldest sample had to make room."""
         overflow = self.size == len(self.stamps)
         if overflow:
             self.drop_front(1)
-        index = int(np.searchsorted(self.stamps[: self.size], stamp_ns))
-        self.stamps[index + 1 : self.size + 1] = self.stamps[index : self.size].copy()
-        self.values[index + 1 : self.size + 1] = self.values[index : self.size].copy()
+        index = self.size
+        if index and stamp_ns < self.stamps[index - 1]:  # out of order: make room (in order it appends)
+            index = int(np.searchsorted(self.stamps[: self.size], stamp_ns))
+            self.stamps[index + 1 : self.size + 1] = self.stamps[index : self.size].copy()
+            self.values[index + 1 : self.size + 1] = self.values[index : self.size].copy()
         self.stamps[index], self.values[index] = stamp_ns, value
         self.size += 1
         return overflow
@@ -399,7 +403,7 @@ def _imu_value(gyro_rad_s: np.ndarray, accel_m_s2: np.ndarray) -> np.ndarray | N
                                 np.asarray(accel_m_s2, dtype=np.float64).reshape(3)])
     except (ValueError, TypeError):
         return None
-    return value if np.all(np.isfinite(value)) else None
+    return value if np.isfinite(value).all() else None
 
 
 def _max_spacing(stamps: np.ndarray, start: int, end: int) -> int:
