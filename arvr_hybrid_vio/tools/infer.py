@@ -47,6 +47,7 @@ from arvr_hybrid_vio.core.training.replay import run_estimator
 from arvr_hybrid_vio.core.types import SyncedFrame
 from arvr_hybrid_vio.io.bags import BagError, open_bag, read_messages, reader_topic_types, resolve_bag_path
 from arvr_hybrid_vio.io.image_messages import grey_image
+from arvr_hybrid_vio.io.imu_messages import imu_sample
 from arvr_hybrid_vio.io.reader_process import ReaderProcess
 from arvr_hybrid_vio.nodes.vio_node_config import CameraInfoValues, VioNodeConfig, load_node_configs
 
@@ -123,14 +124,19 @@ def bag_frames(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig, 
     buffer = SyncBuffer(sync)
     total = _message_count(opened, (image_topic, imu_topic))
     bar = tqdm(total=total, unit="msg", desc="infer", disable=not progress, file=sys.stderr)
+    cdr = bool(getattr(opened, "is2", False))  # rosbag2 (CDR bytes), not a ROS 1 bag
     for message in read_messages(opened, [image_topic, imu_topic], path=bag):
         bar.update()
-        decoded = message.decode()
         if message.topic == imu_topic:
-            velocity, accel = decoded.angular_velocity, decoded.linear_acceleration
-            buffer.push_imu(_stamp_ns(decoded), np.array([velocity.x, velocity.y, velocity.z]),
-                            np.array([accel.x, accel.y, accel.z]))
+            sample = imu_sample(message.rawdata) if cdr else None  # three fields, without rosbags' full decode
+            if sample is None:
+                decoded = message.decode()
+                velocity, accel = decoded.angular_velocity, decoded.linear_acceleration
+                sample = (_stamp_ns(decoded), (velocity.x, velocity.y, velocity.z), (accel.x, accel.y, accel.z))
+            stamp_ns, velocity_xyz, accel_xyz = sample
+            buffer.push_imu(stamp_ns, np.array(velocity_xyz), np.array(accel_xyz))
         else:
+            decoded = message.decode()
             try:
                 buffer.push_image(_stamp_ns(decoded), grey_image(decoded))
             except VioError as exc:
