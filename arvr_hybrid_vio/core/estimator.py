@@ -197,9 +197,12 @@ class VioEstimator:
         return self._estimate(self._nav)
 
     def finish_frame(self) -> None:
-        """Work for the next frame that the last frame's pose does not wait for: with
-        ``visual_velocity.defer_solve`` the window solve. A live caller calls it once the pose is out;
-        ``step`` does it otherwise, so the poses are the same either way."""
+        """Work for the next frame that the last frame's pose does not wait for: the corners the next
+        image's network tracks start from (the source's ``prepare_reference``), then, with
+        ``visual_velocity.defer_solve``, the window solve. A live caller calls it once the pose is out;
+        the next image's tracking and ``step`` do that work otherwise, so the poses are the same either way."""
+        if self._nav is not None:
+            self.source.prepare_reference()
         if self.visual_velocity is not None:
             self.visual_velocity.solve_pending()
 

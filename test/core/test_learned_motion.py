@@ -18,6 +18,7 @@ from arvr_hybrid_vio.core.geometry import quat_wxyz_to_matrix, rotation_angle_de
 from arvr_hybrid_vio.core.model.camera_input import CameraModel, trained_camera
 from arvr_hybrid_vio.core.model.front_end import VisualFrontEnd, offered_to, tracks_ahead
 from arvr_hybrid_vio.core.model.motion_source import LOOKAHEAD_FRAMES
+from arvr_hybrid_vio.core.model.visual_tracks import Intrinsics, detect_corners, extract_tracks
 from arvr_hybrid_vio.core.model_header import read_config
 from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, generate_sequence
 from arvr_hybrid_vio.core.training.replay import run_estimator, synced_frames
@@ -122,6 +123,46 @@ def test_images_prepared_at_arrival_give_the_same_poses(frames: list[SyncedFrame
     source = estimator.source.counters
     assert source["tracks_computed"] == 0  # across the NaN frame, the repeated frame and the restart
     assert source["tracks_offered_used"] == counters["frames_tracked"] - 2  # all but the two starts
+
+
+def test_corners_found_once_the_pose_is_out_give_the_same_tracks_and_poses(frames: list[SyncedFrame]) -> None:
+    """The node's whole path: ``finish_frame`` once a pose is out finds the corners in that frame's image, the
+    next image's arrival only tracks them, then the frame is stepped. The poses equal plain steps', and every
+    tracking at arrival started from corners found beforehand."""
+    stepped_positions, _, counters = _poses(frames, lookahead=1)
+    estimator = VioEstimator.from_file(HYBRID, EstimatorConfig(device="cpu"))
+    front_end = estimator.source.front_end
+    computed, compute_tracks = [], front_end.compute_tracks
+    front_end.compute_tracks = lambda *views: computed.append(views) or compute_tracks(*views)  # counts them
+    positions = []
+    for index, frame in enumerate(frames):
+        if frame.frame_index == 0 and index:
+            estimator.reset()
+        estimator.prepare_image(frame.stamp_ns, frame.image)
+        estimate = estimator.step(frame)
+        if estimate is not None:
+            positions.append(estimate.position_xyz)
+        estimator.finish_frame()
+    np.testing.assert_array_equal(np.array(positions), stepped_positions)
+    # every frame's tracks but the two starts' were computed at arrival, none in the step ...
+    assert front_end.counters.tracks_computed == 0
+    assert front_end.counters.tracks_offered_used == counters["frames_tracked"] - 2
+    # ... and every computation started from corners found once the pose before it was out (one more than
+    # used: the NaN frame's tracks, computed at its arrival, before its step skipped it)
+    assert front_end.counters.corners_prepared_used == len(computed) == counters["frames_tracked"] - 1
+
+
+def test_tracks_from_corners_found_beforehand_are_the_tracks(frames: list[SyncedFrame]) -> None:
+    config = read_config(HYBRID).tracks
+    intrinsics = Intrinsics(*read_config(HYBRID).intrinsics)
+    for previous, current in zip(frames[10:40:5], frames[11:41:5]):
+        corners = detect_corners(previous.image, config)
+        assert len(corners) > 10
+        np.testing.assert_array_equal(extract_tracks(previous.image, current.image, intrinsics, config, corners=corners),
+                                      extract_tracks(previous.image, current.image, intrinsics, config))
+    blank = np.zeros_like(frames[0].image)
+    assert len(detect_corners(blank, config)) == 0
+    assert not extract_tracks(blank, frames[1].image, intrinsics, config, corners=detect_corners(blank, config)).any()
 
 
 def test_cuda_graph_is_only_installed_on_cuda() -> None:

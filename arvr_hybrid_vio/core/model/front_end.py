@@ -7,7 +7,10 @@ process can run it ahead of the estimator (``tracks_ahead``) while the estimator
 imports torch and runs the network, as a VIO front-end thread runs beside its back-end.
 
 Live, the node does the same at image arrival, while the frame still waits for the IMU sample
-that completes it (``VioEstimator.prepare_image``), so the step after that sample is shorter.
+that completes it (``VioEstimator.prepare_image``), so the step after that sample is shorter; and
+before that, once the previous pose is out, it finds the corners to track in the reference frame
+(:meth:`VisualFrontEnd.prepare_corners`, from ``VioEstimator.finish_frame``), so that only the
+Lucas-Kanade passes are left for the image's arrival.
 
 Tracks computed ahead are handed to the estimator's front-end with :meth:`VisualFrontEnd.offer`;
 it uses them when they are for the same reference and current frame (stamps) and the same
@@ -26,7 +29,7 @@ import numpy as np
 from arvr_hybrid_vio.core.model.camera_input import (
     MAX_MOUNT_DIFFERENCE_DEG, CameraInput, CameraModel, scaled_to, trained_camera)
 from arvr_hybrid_vio.core.model.model_config import ModelConfig
-from arvr_hybrid_vio.core.model.visual_tracks import Intrinsics, extract_tracks
+from arvr_hybrid_vio.core.model.visual_tracks import Intrinsics, detect_corners, extract_tracks
 from arvr_hybrid_vio.core.types import SyncedFrame
 
 LOGGER = logging.getLogger(__name__)
@@ -58,6 +61,7 @@ class FrontEndCounters:
 
     tracks_offered_used: int = 0  # taken from tracks computed ahead
     tracks_computed: int = 0  # computed on the spot
+    corners_prepared_used: int = 0  # of those, computed from corners found beforehand (prepare_corners)
 
 
 class VisualFrontEnd:
@@ -74,6 +78,8 @@ class VisualFrontEnd:
         self._rig_camera = camera
         self._camera_input: CameraInput | None = None  # built for the image size in use
         self._offered: OrderedDict[tuple[int, int], TracksAhead] = OrderedDict()
+        # the corners found in one view's image beforehand (prepare_corners): that image, and the corners
+        self._prepared_corners: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def rig_camera(self) -> CameraModel | None:
@@ -112,8 +118,19 @@ class VisualFrontEnd:
         camera = self._camera_input
         if camera is None or camera.rig != current.rig:  # a view made before a camera change
             camera = CameraInput(current.rig, self.trained_camera)
+        prepared = self._prepared_corners
+        corners = prepared[1] if prepared is not None and prepared[0] is reference.image else None  # the same array
+        if corners is not None:
+            self.counters.corners_prepared_used += 1
         return extract_tracks(reference.image, current.image, self.intrinsics, self.config.tracks,
-                              to_normalised=None if camera.identity else camera.normalise)
+                              to_normalised=None if camera.identity else camera.normalise, corners=corners)
+
+    def prepare_corners(self, reference: FrameView) -> None:
+        """Find the corners that tracks out of ``reference`` start from, now (live: once the previous
+        pose is out), so that :meth:`compute_tracks` from it only tracks them. The tracks are the same."""
+        prepared = self._prepared_corners
+        if prepared is None or prepared[0] is not reference.image:
+            self._prepared_corners = (reference.image, detect_corners(reference.image, self.config.tracks))
 
     def track_ahead(self, reference: FrameView, current: FrameView) -> TracksAhead:
         """Tracks from ``reference`` into ``current`` computed now, for a step still to come."""

@@ -250,6 +250,12 @@ class LearnedMotion:
             return
         self.front_end.offer(self.front_end.track_ahead(reference, self.front_end.view_image(stamp_ns, image)))
 
+    def prepare_reference(self) -> None:
+        """Find the corners to track out of the reference frame now (live: once its pose is out), so that
+        ``prepare_image`` on the next image only tracks them (``VisualFrontEnd.prepare_corners``)."""
+        if self._inputs.reference is not None:
+            self.front_end.prepare_corners(self._inputs.reference)
+
     @property
     def network_path(self) -> str:
         """How the network steps: ``cpu``, ``cpu onnxruntime``, ``cuda eager``, ``cuda graph`` or ``cuda eager

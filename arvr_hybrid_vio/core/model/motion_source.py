@@ -62,6 +62,10 @@ class MotionSource(Protocol):
         """The image of a frame that still waits for its IMU (live): visual work a source may do now,
         so that the frame's step finds it done."""
 
+    def prepare_reference(self) -> None:
+        """Live, once the last frame's pose is out: visual work on that frame that the next image's
+        tracking would otherwise do at its arrival."""
+
     def preintegration_ahead(self, frame: SyncedFrame) -> Preintegration | None:
         """The frame's IMU preintegration when the source already computed it (a frame evaluated
         ahead), so the estimator need not compute it again; else None."""
@@ -108,6 +112,9 @@ class StrapdownMotion:
     def prepare_image(self, stamp_ns: int, image: np.ndarray) -> None:
         """Strapdown does not look at images."""
         del stamp_ns, image
+
+    def prepare_reference(self) -> None:
+        """Strapdown does not look at images."""
 
     def preintegration_ahead(self, frame: SyncedFrame) -> Preintegration | None:
         """Strapdown evaluates nothing ahead."""

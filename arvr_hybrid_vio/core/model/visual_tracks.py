@@ -52,14 +52,25 @@ class Intrinsics:
     cy: float  # principal point y, px
 
 
+def detect_corners(image: np.ndarray, config: TrackConfig = TrackConfig()) -> np.ndarray:
+    """The corners (Shi-Tomasi) that ``extract_tracks`` tracks out of ``image`` when it is the previous frame.
+
+    Shape: (H, W) uint8 -> (N, 2) float32 px, N <= ``config.max_tracks`` (0 where none is found).
+    """
+    corners = cv2.goodFeaturesToTrack(image, config.max_tracks, config.quality_level, config.min_distance_px,
+                                      blockSize=5)
+    return np.zeros((0, 2), dtype=np.float32) if corners is None else corners.reshape(-1, 2).astype(np.float32)
+
+
 def extract_tracks(prev_image: np.ndarray, image: np.ndarray, intrinsics: Intrinsics,
                    config: TrackConfig = TrackConfig(), *,
-                   to_normalised: PixelsToNormalised | None = None) -> np.ndarray:
+                   to_normalised: PixelsToNormalised | None = None, corners: np.ndarray | None = None) -> np.ndarray:
     """Tracks from ``prev_image`` into ``image`` as a fixed-size array.
 
     ``to_normalised`` replaces the pinhole ``intrinsics`` when given: a rig camera mapped
     onto the training camera (:class:`~arvr_hybrid_vio.core.model.camera_input.CameraInput`);
-    tracks whose start or end it marks invalid are dropped.
+    tracks whose start or end it marks invalid are dropped. ``corners``: ``detect_corners(prev_image,
+    config)`` when already found (e.g. while the node waited for this image), else found here.
 
     Shape:
         prev_image (H, W) uint8, image (H, W) uint8 -> (max_tracks, TRACK_CHANNELS) float32;
@@ -68,11 +79,9 @@ def extract_tracks(prev_image: np.ndarray, image: np.ndarray, intrinsics: Intrin
     out = np.zeros((config.max_tracks, TRACK_CHANNELS), dtype=np.float32)
     if prev_image.shape != image.shape:
         return out
-    corners = cv2.goodFeaturesToTrack(prev_image, config.max_tracks, config.quality_level,
-                                      config.min_distance_px, blockSize=5)
-    if corners is None:
+    start = detect_corners(prev_image, config) if corners is None else corners
+    if len(start) == 0:
         return out
-    start = corners.reshape(-1, 2).astype(np.float32)
     end, fb_error = track_forward_backward(prev_image, image, start, window_px=config.window_px,
                                            pyramid_levels=config.pyramid_levels)
     keep = fb_error < config.max_fb_error_px

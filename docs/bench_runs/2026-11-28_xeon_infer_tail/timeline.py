@@ -29,7 +29,7 @@ def run_estimator(est, frames, **k):
             if first: mark("main-first-frame"); first = False
             yield f
         mark("main-last-frame")
-    r = orig_run(est, it(), lookahead=int(os.environ.get("LA","64")), **k); mark("run-end"); return r
+    k["lookahead"]=int(os.environ.get("LA", k.get("lookahead", 16))); r = orig_run(est, it(), **k); mark("run-end"); return r
 infer.run_estimator = run_estimator
 code = infer.main(sys.argv[1:])
 mark("main-end")
