@@ -56,7 +56,7 @@ def test_infer_writes_one_pose_per_tracked_frame(synthetic: tuple, tmp_path: Pat
     with caplog.at_level(logging.INFO):
         assert main([str(bag), "--model", model_arg, "--out", str(out), "--device", "cpu"]) == 0
     if which == "model":  # every frame pair's tracks came from the reader or, left to it, the estimator: once
-        offered, computed = map(int, re.search(r"tracks_offered_used=(\d+), tracks_computed=(\d+)\)",
+        offered, computed = map(int, re.search(r"tracks_offered_used=(\d+), tracks_computed=(\d+)",
                                                caplog.text).groups())
         assert offered > 0 and offered + computed == len(sequence.image_stamps_ns) - 16
     # and the window velocity's tracks of every frame: the estimator tracked none itself
