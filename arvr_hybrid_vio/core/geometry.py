@@ -2,14 +2,13 @@
 
 Conventions: quaternions are Hamilton, scalar first (``quat_wxyz``); rotation
 matrices act on column vectors; ``T_a_b`` maps points in frame b into frame a.
-scipy's ``Rotation`` does the batch conversions (it is scalar-last internally), except where the
-estimator calls them on every frame or IMU sample: single rotations in ``matrix_to_quat_wxyz``,
-``quat_wxyz_to_matrix``, ``so3_exp`` and ``so3_log`` use closed forms on Python floats (scipy's
-per-call overhead, ~100 us for ``from_matrix``, dominated the IMU-rate path), and ``so3_exp`` of a
-batch (the preintegration's increments) is Rodrigues' formula on arrays. All agree with scipy to
-1e-12 (tested). scipy is imported on the first batch conversion that needs it, not with this module:
-importing ``scipy.spatial`` takes 0.15 s, 8 % of ``arvr-vio-infer`` on a 20 s bag, whose poses
-never need it (README, Performance).
+``matrix_to_quat_wxyz``, ``quat_wxyz_to_matrix``, ``so3_exp`` and ``so3_log`` are closed forms:
+on Python floats for a single rotation (scipy's per-call overhead, ~100 us for ``from_matrix``,
+dominated the estimator's IMU-rate path) and on arrays for a batch (Shepperd's method, Rodrigues'
+formula). All agree with scipy's ``Rotation`` to 1e-12 (tested). scipy is used where a ``Rotation``
+object is wanted (``rotation_from_quat_wxyz``, for slerp) and imported then, not with this module:
+importing ``scipy.spatial`` takes 0.15-0.27 s, and neither ``arvr-vio-infer`` nor the evaluation of
+a trajectory needs it (README, "Evaluating a trajectory").
 
 Shapes: every function accepts a batch ``(..., k)`` and returns the same batch.
 """
@@ -56,8 +55,7 @@ def quat_wxyz_to_matrix(quat_wxyz: np.ndarray) -> np.ndarray:
     quat_wxyz = np.asarray(quat_wxyz, dtype=np.float64)
     if quat_wxyz.size == 4:
         return _single_quat_wxyz_to_matrix(quat_wxyz.reshape(4)).reshape(quat_wxyz.shape[:-1] + (3, 3))
-    flat = rotation_from_quat_wxyz(quat_wxyz.reshape(-1, 4)).as_matrix()
-    return flat.reshape(quat_wxyz.shape[:-1] + (3, 3))
+    return _batch_quat_wxyz_to_matrix(quat_wxyz.reshape(-1, 4)).reshape(quat_wxyz.shape[:-1] + (3, 3))
 
 
 def matrix_to_quat_wxyz(matrix: np.ndarray) -> np.ndarray:
@@ -65,8 +63,7 @@ def matrix_to_quat_wxyz(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.size == 9:
         return _single_matrix_to_quat_wxyz(matrix.reshape(3, 3)).reshape(matrix.shape[:-2] + (4,))
-    flat = quat_wxyz_from_rotation(_scipy_rotation().from_matrix(matrix.reshape(-1, 3, 3)))
-    return flat.reshape(matrix.shape[:-2] + (4,))
+    return _batch_matrix_to_quat_wxyz(matrix.reshape(-1, 3, 3)).reshape(matrix.shape[:-2] + (4,))
 
 
 def quat_wxyz_multiply(q_a: np.ndarray, q_b: np.ndarray) -> np.ndarray:
@@ -105,6 +102,64 @@ def _single_matrix_to_quat_wxyz(matrix: np.ndarray) -> np.ndarray:
     norm = math.sqrt(sum(value * value for value in quat))
     sign = -1.0 if quat[0] < 0.0 else 1.0
     return np.array([sign * value / norm for value in quat])
+
+
+def _batch_matrix_to_quat_wxyz(matrices: np.ndarray) -> np.ndarray:
+    """``_single_matrix_to_quat_wxyz`` on arrays: (N, 3, 3) -> (N, 4), w >= 0."""
+    m = matrices
+    diagonal = np.stack([m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]], axis=1)  # (N, 3)
+    trace = diagonal.sum(axis=1)
+    case = np.argmax(np.column_stack([trace, diagonal]), axis=1)  # ties to the first, as the single form
+    quat = np.empty((len(m), 4))
+    for which, (lead, signs) in enumerate([(None, None), (0, (1, 2)), (1, (0, 2)), (2, (0, 1))]):
+        rows = case == which
+        if not rows.any():
+            continue
+        r = m[rows]
+        if lead is None:  # the trace is largest: w leads
+            scale = 2.0 * np.sqrt(np.maximum(1.0 + trace[rows], 0.0))
+            quat[rows] = np.column_stack([0.25 * scale, (r[:, 2, 1] - r[:, 1, 2]) / scale,
+                                          (r[:, 0, 2] - r[:, 2, 0]) / scale, (r[:, 1, 0] - r[:, 0, 1]) / scale])
+            continue
+        other, third = signs
+        scale = 2.0 * np.sqrt(np.maximum(1.0 + r[:, lead, lead] - r[:, other, other] - r[:, third, third], 0.0))
+        # w from the skew part across the two other axes, the lead axis' own component from the scale, and
+        # the other two from the symmetric parts with the lead axis (as in the single form, per case)
+        column = [(r[:, 2, 1] - r[:, 1, 2]), (r[:, 0, 2] - r[:, 2, 0]), (r[:, 1, 0] - r[:, 0, 1])][lead]
+        out = np.empty((len(r), 4))
+        out[:, 0] = column / scale
+        out[:, 1 + lead] = 0.25 * scale
+        out[:, 1 + other] = (r[:, lead, other] + r[:, other, lead]) / scale
+        out[:, 1 + third] = (r[:, lead, third] + r[:, third, lead]) / scale
+        quat[rows] = out
+    quat /= np.linalg.norm(quat, axis=1, keepdims=True)
+    return np.where(quat[:, :1] < 0.0, -quat, quat)
+
+
+def _batch_quat_wxyz_to_matrix(quats_wxyz: np.ndarray) -> np.ndarray:
+    """``_single_quat_wxyz_to_matrix`` on arrays: (N, 4) (normalised here) -> (N, 3, 3)."""
+    w, x, y, z = quats_wxyz.T
+    norm_sq = w * w + x * x + y * y + z * z
+    if np.any(norm_sq == 0.0):
+        raise ValueError(f"quaternion {quats_wxyz[int(np.argmax(norm_sq == 0.0))].tolist()} has no rotation "
+                         "(zero norm)")
+    s = 2.0 / norm_sq
+    out = np.empty((len(quats_wxyz), 3, 3))
+    out[:, 0, 0], out[:, 0, 1], out[:, 0, 2] = 1.0 - s * (y * y + z * z), s * (x * y - w * z), s * (x * z + w * y)
+    out[:, 1, 0], out[:, 1, 1], out[:, 1, 2] = s * (x * y + w * z), 1.0 - s * (x * x + z * z), s * (y * z - w * x)
+    out[:, 2, 0], out[:, 2, 1], out[:, 2, 2] = s * (x * z - w * y), s * (y * z + w * x), 1.0 - s * (x * x + y * y)
+    return out
+
+
+def _batch_so3_log(matrices: np.ndarray) -> np.ndarray:
+    """``_single_so3_log`` on arrays: (N, 3, 3) -> (N, 3), angles in [0, pi]."""
+    quat = _batch_matrix_to_quat_wxyz(matrices)
+    w, vector = quat[:, 0], quat[:, 1:]
+    sin_half = np.linalg.norm(vector, axis=1)
+    small = sin_half < 1e-8
+    scale = np.where(small, 2.0 / np.where(small, w, 1.0),
+                     2.0 * np.arctan2(sin_half, w) / np.where(small, 1.0, sin_half))
+    return scale[:, None] * vector
 
 
 def _single_quat_wxyz_to_matrix(quat_wxyz: np.ndarray) -> np.ndarray:
@@ -182,8 +237,7 @@ def so3_log(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.size == 9:
         return _single_so3_log(matrix.reshape(3, 3)).reshape(matrix.shape[:-2] + (3,))
-    flat = _scipy_rotation().from_matrix(matrix.reshape(-1, 3, 3)).as_rotvec()
-    return flat.reshape(matrix.shape[:-2] + (3,))
+    return _batch_so3_log(matrix.reshape(-1, 3, 3)).reshape(matrix.shape[:-2] + (3,))
 
 
 def nearest_rotation(matrix: np.ndarray) -> np.ndarray:

@@ -14,7 +14,6 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.spatial.transform import Rotation, Slerp
 
 from arvr_hybrid_vio.core.errors import TrajectoryError
 from arvr_hybrid_vio.core.geometry import quat_wxyz_to_xyzw, se3_from_pose, se3_inverse
@@ -125,6 +124,7 @@ def _edge_at(arrays: tuple[np.ndarray, np.ndarray, np.ndarray, bool], stamps: np
     times = (edge_stamps - edge_stamps[0]).astype(np.float64)
     query = (stamps - edge_stamps[0]).astype(np.float64)
     interpolated = np.stack([np.interp(query, times, positions[:, k]) for k in range(3)], axis=1)
+    from scipy.spatial.transform import Rotation, Slerp  # here: evaluating a trajectory file needs no scipy
     rotations = Slerp(times, Rotation.from_quat(quat_wxyz_to_xyzw(quats)))(query)
     out = np.zeros((stamps.size, 4, 4))
     out[:, :3, :3] = rotations.as_matrix()

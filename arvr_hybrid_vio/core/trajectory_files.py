@@ -10,6 +10,8 @@ Formats:
 Every reader names the file and the line of a malformed row. Writers are atomic.
 Stamps in seconds are parsed as decimals, so ``1305031102.160407`` becomes exactly
 ``1305031102160407000`` ns.
+
+A file is read and split into lines once, format detection included.
 """
 from __future__ import annotations
 
@@ -33,7 +35,11 @@ def detect_format(path: str | Path) -> str:
     Raises:
         TrajectoryError: unreadable file, no data line, or an unknown column layout.
     """
-    rows = _data_lines(path)
+    return _format_of(path, _data_lines(path))
+
+
+def _format_of(path: str | Path, rows: list[tuple[int, str]]) -> str:
+    """``detect_format`` of a file's data lines (``_data_lines``)."""
     if not rows:
         raise TrajectoryError(f"{path}: no trajectory data (only comments or empty lines)")
     line_number, text = rows[0]
@@ -55,35 +61,48 @@ def read_trajectory_file(path: str | Path, *, fmt: str = "auto", drop_repeated_s
     ``drop_repeated_stamps`` keeps the first of poses that repeat the previous stamp (motion-capture
     logs written with few decimals have them) instead of refusing the file, as evaluation must.
     """
-    fmt = detect_format(path) if fmt == "auto" else fmt
-    readers = {"tum": read_tum, "euroc": read_euroc}
-    if fmt == "kitti":
-        return read_kitti(path)  # no stamps to repeat
-    if fmt not in readers:
+    if fmt != "auto" and fmt not in FORMATS:
         raise TrajectoryError(f"{path}: unknown trajectory format '{fmt}' (use auto, {', '.join(FORMATS)})")
-    return readers[fmt](path, drop_repeated_stamps=drop_repeated_stamps)
+    rows = _data_lines(path)
+    fmt = _format_of(path, rows) if fmt == "auto" else fmt
+    if fmt == "kitti":
+        return _kitti(path, rows)  # no stamps to repeat
+    read = _tum if fmt == "tum" else _euroc
+    return read(path, rows, drop_repeated_stamps=drop_repeated_stamps)
 
 
 def read_tum(path: str | Path, *, drop_repeated_stamps: bool = False) -> Trajectory:
     """Read ``t x y z qx qy qz qw`` lines (t in seconds)."""
-    lines, fields = _split_rows(path, delimiter=None, min_columns=8, max_columns=8, fmt="TUM")
+    return _tum(path, _data_lines(path), drop_repeated_stamps=drop_repeated_stamps)
+
+
+def read_euroc(path: str | Path, *, drop_repeated_stamps: bool = False) -> Trajectory:
+    """Read EuRoC CSV rows ``t_ns, px, py, pz, qw, qx, qy, qz[, ...]``."""
+    return _euroc(path, _data_lines(path), drop_repeated_stamps=drop_repeated_stamps)
+
+
+def read_kitti(path: str | Path) -> Trajectory:
+    """Read KITTI 3x4 pose rows; pose k gets stamp k seconds and ``indexed=True``."""
+    return _kitti(path, _data_lines(path))
+
+
+def _tum(path: str | Path, rows: list[tuple[int, str]], *, drop_repeated_stamps: bool) -> Trajectory:
+    lines, fields = _split_rows(path, rows, delimiter=None, min_columns=8, max_columns=8, fmt="TUM")
     stamps = _stamps_from_seconds(path, lines, [row[0] for row in fields])
     values = _floats(path, lines, [row[1:] for row in fields])
     quats_wxyz = values[:, [6, 3, 4, 5]]
     return _build(path, lines, stamps, values[:, 0:3], quats_wxyz, drop_repeated_stamps=drop_repeated_stamps)
 
 
-def read_euroc(path: str | Path, *, drop_repeated_stamps: bool = False) -> Trajectory:
-    """Read EuRoC CSV rows ``t_ns, px, py, pz, qw, qx, qy, qz[, ...]``."""
-    lines, fields = _split_rows(path, delimiter=",", min_columns=8, max_columns=None, fmt="EuRoC CSV")
+def _euroc(path: str | Path, rows: list[tuple[int, str]], *, drop_repeated_stamps: bool) -> Trajectory:
+    lines, fields = _split_rows(path, rows, delimiter=",", min_columns=8, max_columns=None, fmt="EuRoC CSV")
     stamps = _stamps_from_integers(path, lines, [row[0] for row in fields])
     values = _floats(path, lines, [row[1:8] for row in fields])
     return _build(path, lines, stamps, values[:, 0:3], values[:, 3:7], drop_repeated_stamps=drop_repeated_stamps)
 
 
-def read_kitti(path: str | Path) -> Trajectory:
-    """Read KITTI 3x4 pose rows; pose k gets stamp k seconds and ``indexed=True``."""
-    lines, fields = _split_rows(path, delimiter=None, min_columns=12, max_columns=12, fmt="KITTI")
+def _kitti(path: str | Path, rows: list[tuple[int, str]]) -> Trajectory:
+    lines, fields = _split_rows(path, rows, delimiter=None, min_columns=12, max_columns=12, fmt="KITTI")
     values = _floats(path, lines, fields)
     poses = np.zeros((len(values), 4, 4))
     poses[:, :3, :4] = values.reshape(-1, 3, 4)  # row-major [R | t]
@@ -134,28 +153,30 @@ def _data_lines(path: str | Path) -> list[tuple[int, str]]:
     return rows
 
 
-def _split_rows(path: str | Path, *, delimiter: str | None, min_columns: int, max_columns: int | None,
-                fmt: str) -> tuple[list[int], list[list[str]]]:
-    """Line numbers and column strings of each data row, with column counts checked."""
-    lines, fields = [], []
-    for number, text in _data_lines(path):
-        columns = [c.strip() for c in text.split(delimiter)]
-        if len(columns) < min_columns or (max_columns is not None and len(columns) > max_columns):
-            wanted = f"{min_columns}" if max_columns == min_columns else f"at least {min_columns}"
-            raise TrajectoryError(f"{path}:{number}: expected {wanted} columns for {fmt}, got {len(columns)}")
-        lines.append(number)
-        fields.append(columns)
-    if not fields:
+def _split_rows(path: str | Path, rows: list[tuple[int, str]], *, delimiter: str | None, min_columns: int,
+                max_columns: int | None, fmt: str) -> tuple[list[int], list[list[str]]]:
+    """Line numbers and column strings of each data row (``_data_lines``), with column counts checked."""
+    if not rows:
         raise TrajectoryError(f"{path}: no trajectory data (only comments or empty lines)")
-    return lines, fields
+    if delimiter is None:  # whitespace: split() leaves no blanks around the columns
+        fields = [text.split() for _, text in rows]
+    else:
+        fields = [[c.strip() for c in text.split(delimiter)] for _, text in rows]
+    counts = set(map(len, fields))
+    if min(counts) < min_columns or (max_columns is not None and max(counts) > max_columns):
+        for (number, _), columns in zip(rows, fields):  # name the first bad row
+            if len(columns) < min_columns or (max_columns is not None and len(columns) > max_columns):
+                wanted = f"{min_columns}" if max_columns == min_columns else f"at least {min_columns}"
+                raise TrajectoryError(f"{path}:{number}: expected {wanted} columns for {fmt}, got {len(columns)}")
+    return [number for number, _ in rows], fields
 
 
-def _floats(path: str | Path, lines: list[int], rows: list[list[str]]) -> np.ndarray:
+def _floats(path: str | Path, lines: list[int], fields: list[list[str]]) -> np.ndarray:
     """Rows of number strings as a float64 array; names the first bad line."""
     try:
-        return np.array(rows, dtype=np.float64)
+        return np.array(fields, dtype=np.float64)
     except ValueError:
-        for number, row in zip(lines, rows):
+        for number, row in zip(lines, fields):
             try:
                 [float(v) for v in row]
             except ValueError as exc:

@@ -1,4 +1,4 @@
-"""The closed forms of core.geometry (single rotations, batch so3_exp) agree with scipy; scipy loads lazily."""
+"""The closed forms of core.geometry (single rotations and batches) agree with scipy; scipy loads lazily."""
 from __future__ import annotations
 
 import numpy as np
@@ -73,9 +73,47 @@ def test_single_quat_to_matrix_normalises_like_scipy():
         quat_wxyz_to_matrix(np.zeros(4))
 
 
-def test_estimator_and_infer_do_not_import_scipy():
-    """scipy.spatial costs 0.15 s of start-up; nothing on the path from a bag to poses needs it."""
-    code = ("import sys, numpy as np; import arvr_hybrid_vio.tools.infer; "
+@pytest.mark.parametrize("near_pi", [False, True])
+def test_batches_equal_scipy_and_the_single_forms(near_pi: bool):
+    """matrix -> quaternion (Shepperd's four cases, w >= 0), quaternion -> matrix (normalised, as scipy)
+    and the rotation vector (angle in [0, pi]) of a batch, against scipy and the single closed forms."""
+    rotvecs = rotation_vectors()
+    if near_pi:
+        rotvecs = rotvecs / np.maximum(np.linalg.norm(rotvecs, axis=1, keepdims=True), 1e-12) * np.pi
+    matrices = Rotation.from_rotvec(rotvecs).as_matrix()
+    quats = matrix_to_quat_wxyz(matrices)
+    expected = Rotation.from_matrix(matrices).as_quat()[:, [3, 0, 1, 2]]
+    expected = np.where(expected[:, :1] < 0, -expected, expected)
+    at_pi = expected[:, 0] < 1e-9  # w = 0: q and -q are the same rotation, either sign is right
+    aligned = np.where((np.sum(quats * expected, axis=1) < 0)[:, None] & at_pi[:, None], -quats, quats)
+    np.testing.assert_allclose(aligned, expected, atol=1e-12)
+    assert np.all(quats[:, 0] >= 0.0)
+    np.testing.assert_allclose(quats, [matrix_to_quat_wxyz(m) for m in matrices], atol=1e-15)
+    np.testing.assert_allclose(quat_wxyz_to_matrix(quats), matrices, atol=1e-12)
+    rotvecs_back = so3_log(matrices)
+    angles = np.linalg.norm(rotvecs_back, axis=1)
+    assert np.all(angles <= np.pi + 1e-12)
+    np.testing.assert_allclose(angles, np.linalg.norm(Rotation.from_matrix(matrices).as_rotvec(), axis=1), atol=1e-12)
+    np.testing.assert_allclose(rotvecs_back, [so3_log(m) for m in matrices], atol=1e-15)
+    np.testing.assert_allclose(so3_exp(rotvecs_back), matrices, atol=1e-12)
+    # quaternions of any norm and sign, normalised as scipy does
+    raw = np.random.default_rng(5).normal(size=(300, 4)) * 3.0
+    np.testing.assert_allclose(quat_wxyz_to_matrix(raw), Rotation.from_quat(raw[:, [1, 2, 3, 0]]).as_matrix(), atol=1e-13)
+    with pytest.raises(ValueError, match="zero norm"):
+        quat_wxyz_to_matrix(np.vstack([raw[:2], np.zeros(4)]))
+    assert matrix_to_quat_wxyz(np.zeros((0, 3, 3))).shape == (0, 4) and so3_log(np.zeros((0, 3, 3))).shape == (0, 3)
+
+
+def test_estimator_infer_and_evaluation_do_not_import_scipy():
+    """scipy.spatial costs 0.15-0.27 s of start-up; nothing on the path from a bag to poses, nor the evaluation
+    of a trajectory file, needs it."""
+    code = ("import sys, numpy as np; import arvr_hybrid_vio.tools.infer; import arvr_hybrid_vio.tools.eval_cli; "
+            "from arvr_hybrid_vio.core.evaluation import EvalConfig, evaluate; "
+            "from arvr_hybrid_vio.core.trajectory import Trajectory; "
+            "t = np.arange(400) * 10_000_000; p = np.c_[np.sin(t * 1e-9), np.cos(t * 1e-9), t * 1e-10]; "
+            "q = np.c_[np.cos(t * 1e-9), np.sin(t * 1e-9), 0.1 * np.ones(400), np.zeros(400)]; "
+            "evaluate(Trajectory(t, p, q), Trajectory(t, p + 0.01, q), EvalConfig()); "
+            "evaluate(Trajectory(t, p, q), Trajectory(t, p * 1.1, q), EvalConfig(align='sim3')); "
             "from arvr_hybrid_vio.core.geometry import so3_exp, so3_log, matrix_to_quat_wxyz, quat_wxyz_to_matrix; "
             "from arvr_hybrid_vio.core.strapdown import gravity_aligned_rotation, preintegrate; "
             "r = so3_exp(np.array([0.1, 0.2, 0.3])); so3_log(r); quat_wxyz_to_matrix(matrix_to_quat_wxyz(r)); "
