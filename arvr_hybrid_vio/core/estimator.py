@@ -55,7 +55,7 @@ class EstimatorConfig:
     device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
     cuda_graph: bool = True  # on CUDA: replay the network step as a CUDA graph once its state is steady
     # what runs the network: "auto" (onnxruntime where the device is the CPU, torch on CUDA; the default since
-    # 2026-11-28, README "ONNX Runtime on the CPU"), "torch", or "onnxruntime" (CPU only: the model's ONNX
+    # 2026-11-28, docs/performance_history.md, "ONNX Runtime on the CPU"), "torch", or "onnxruntime" (CPU only: the model's ONNX
     # export, exported once per model file into onnx_cache_dir)
     network_runtime: str = "auto"
     onnx_cache_dir: str = ""  # where ONNX exports are kept; "": $ARVR_VIO_CACHE_DIR, else ~/.cache/arvr_hybrid_vio
@@ -68,7 +68,7 @@ class EstimatorConfig:
     tilt_correction_per_s: float = 0.2  # every source: roll/pitch pull towards the accelerometer, 1/s (0: off)
     # every source: the pull is skipped while the specific force's 1 s mean leans more than this from the
     # vertical (sustained acceleration, as a multirotor's), deg; 0: never skipped (head motion: walking is
-    # worse with a gate); config/vio_euroc.yaml, a multirotor, sets 2 (README, "Drone motion")
+    # worse with a gate); config/vio_euroc.yaml, a multirotor, sets 2 (docs/accuracy_history.md, "Drone motion in training and validation")
     tilt_gate_deg: float = 0.0
     velocity_random_walk: float = 0.12  # IMU velocity drift in the velocity fusion, m/s/sqrt(s) (tuned on val, 2026-11-28)
     velocity_measurement_scale: float = 1.0  # learned models: multiplies the network's velocity variance

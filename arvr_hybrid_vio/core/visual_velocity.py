@@ -34,7 +34,7 @@ class VisualVelocityConfig:
     tilt_correction_per_s: float = 0.2  # roll/pitch pull towards the window's gravity leak, 1/s (0: off; tuned on val)
     # solve after the frame's pose is out (VioEstimator.finish_frame) and apply it at the next frame: the
     # solve leaves the latency path; the velocity then comes from frames up to the previous one (default since
-    # 2026-11-28: validation mean ATE 1-2.3 % worse, within the 3 % fixed before the run; README, "The window solve").
+    # 2026-11-28: validation mean ATE 1-2.3 % worse, within the 3 % fixed before the run; docs/accuracy_history.md, "The window solve leaves the latency path").
     # The frame's feature tracking waits with it (the next solve is its first use)
     defer_solve: bool = True
     solve: WindowVelocityConfig = field(default_factory=WindowVelocityConfig)  # the linear solve

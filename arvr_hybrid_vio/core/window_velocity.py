@@ -59,7 +59,7 @@ class WindowVelocityConfig:
     # Gauss-Newton steps on the reprojection error after the linear passes (0: the linear solution alone).
     # They remove the small-parallax shrinkage; on val (five seeds) 1 step beat 0 and 2 beat 1 for every
     # model, and 2 are also the most robust to mismatches (tests). With the solve in component-major arrays
-    # they cost no measurable arvr-vio-infer time (README, "The window itself is shrunk"). Fewer than 3
+    # they cost no measurable arvr-vio-infer time (docs/accuracy_history.md, "The window itself is shrunk"). Fewer than 3
     # linear passes before them were ruled out: not robust to mismatches
     refine_iterations: int = 2
     min_depth_m: float = 0.1  # landmarks nearer than this (or behind) are dropped

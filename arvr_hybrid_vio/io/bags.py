@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 # rosbags is imported where a bag is opened or written, not with this module: arvr-vio-infer's main
 # process needs only resolve_bag_path and BagError from here, and its bag reader (a child process)
-# imports rosbags while the main process loads the model (README, "arvr-vio-infer shares the tracking")
+# imports rosbags while the main process loads the model (docs/performance_history.md, "arvr-vio-infer shares the tracking")
 
 
 class BagError(VioError):

@@ -175,7 +175,7 @@ def test_cuda_graph_is_only_installed_on_cuda() -> None:
 def test_displacement_at_rest_follows_the_estimators_orientation(frames: list[SyncedFrame]) -> None:
     """The displacement a learned source hands over is the IMU's with gravity removed along the
     estimator's orientation (levelled by the window), not along the network inputs' own attitude track,
-    whose tilt drifts in jumps (README, "The displacement at rest"): the same frame seen from two
+    whose tilt drifts in jumps (docs/accuracy_history.md, "The displacement at rest"): the same frame seen from two
     estimator orientations gives the displacements ``strapdown.displacement_at_rest`` gives for them."""
     from arvr_hybrid_vio.core.strapdown import NavState, displacement_at_rest, preintegrate
     frame = frames[20]

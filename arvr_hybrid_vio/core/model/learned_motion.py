@@ -300,7 +300,7 @@ class LearnedMotion:
                                                                 pre.delta_rotation @ so3_exp(dtheta), self._force_mean)
         # the displacement at rest along the estimator's orientation (levelled by the window), not the
         # network inputs' own attitude track: during jumps that track's tilt drifts and its gravity leaks
-        # into the position (README, "The displacement at rest"); the network's inputs keep their track
+        # into the position (docs/accuracy_history.md, "The displacement at rest"); the network's inputs keep their track
         at_rest = displacement_at_rest(state.rotation, pre, gravity_m_s2=self.gravity_m_s2)
         return RelativeMotion(delta_rotation, at_rest, np.exp(rotation_logvar), velocity_body=velocity,
                               velocity_var=self.measurement_scale * float(np.mean(translation_var)) / dt_s ** 2)

@@ -3,7 +3,7 @@
 :class:`OnnxNetwork` has the streaming interface of ``VioNetwork`` that the estimator uses
 (``config``, ``initial_state``, ``step``, ``run``) on numpy arrays, over the ONNX graphs that
 ``core.model.onnx_export`` writes from the same weights. At batch 1 on the CPU onnxruntime runs a
-step in about half of torch's time and imports in a tenth of it (README, "ONNX Runtime on the CPU").
+step in about half of torch's time and imports in a tenth of it (docs/performance_history.md, "ONNX Runtime on the CPU").
 
 The graphs are exported once per model file and kept in a cache directory, named after the
 file's SHA-256, so a retrained model is exported again and a stale graph is never used. Exporting

@@ -98,7 +98,7 @@ def validate_network(network: VioNetwork, shards: list[dict[str, Any]], *, max_f
     (``SELECTION_METRIC``): a relative gain counts the same on every sequence. The arithmetic mean
     (``val_ate_m``) let the one sequence where every checkpoint fails choose: with the CMU jumps in
     validation (ATE 2-3 m against 0.05-0.35 m elsewhere) it picked epoch 0 for the hybrid and the
-    Multi-Head (README, "Real human motion in training"). Each sequence's ATE is logged too.
+    Multi-Head (docs/accuracy_history.md, "Real human motion in training"). Each sequence's ATE is logged too.
     """
     evaluated = copy.deepcopy(network).cpu().eval()
     reports = []
