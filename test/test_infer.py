@@ -178,3 +178,28 @@ def test_the_console_script_writes_the_trajectory_and_exits_with_main_s_code(syn
     assert failed.returncode == 2
     assert failed.stderr.strip().splitlines()[-1].startswith("arvr-vio-infer: ") and "/nope not in bag" in failed.stderr
 
+
+
+def _opencv_threads_in_the_reader(*args: object, **kwargs: object) -> Iterator[object]:
+    import cv2
+    for item in bag_reader(*args, **kwargs):
+        yield item, cv2.getNumThreads()
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_opencv_runs_one_thread_in_both_processes_and_is_restored_after(synthetic: tuple, start_method: str) -> None:
+    """The reader and the estimator keep both cores busy; OpenCV's own worker threads would only contend
+    (README, "arvr-vio-infer's tail"). The reader sets it itself (a spawned one inherits nothing); the
+    caller's setting comes back after."""
+    import cv2
+    from arvr_hybrid_vio.io.reader_process import ReaderProcess
+    _, bag, model = synthetic
+    before = cv2.getNumThreads()
+    kwargs = {"image_topic": "/cam0/image_raw", "imu_topic": "/imu0", "sync": SyncConfig(), "model": read_config(model),
+              "vio": None, "window": None, "progress": False}
+    with infer_tool.opencv_threads(infer_tool.OPENCV_THREADS), ReaderProcess(
+            _opencv_threads_in_the_reader, (str(bag),), kwargs, start_method=start_method) as reader:
+        assert cv2.getNumThreads() == infer_tool.OPENCV_THREADS == 1
+        threads = {count for _, count in reader}
+    assert threads == {1}
+    assert cv2.getNumThreads() == before

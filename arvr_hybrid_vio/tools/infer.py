@@ -27,9 +27,11 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 
 from arvr_hybrid_vio.core.collector import collector_paused
@@ -69,6 +71,9 @@ LEAVE_TRACKS_BELOW = 2
 # tail (0.11 -> 0.05 s on a 20 s bag). On onnxruntime the network runs the same 16-frame chunks either way
 # (the poses are byte-identical); torch's passes over 16 instead of 64 frames moved them by 7e-9 m
 LOOKAHEAD_FRAMES = CHUNK_FRAMES
+# OpenCV's threads in each process: the reader and the estimator already keep both cores busy, so OpenCV's
+# own worker threads (Lucas-Kanade, corners) only contend with the other process
+OPENCV_THREADS = 1
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -185,7 +190,7 @@ def bag_reader(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig, 
     """What ``arvr-vio-infer``'s reader process sends: first the rig camera (``rig_camera``; BagError
     unless the bag has both topics with the right types), then ``frames_with_tracks`` on that camera.
     The bag is opened once for all of it."""
-    with open_bag(bag) as opened:
+    with opencv_threads(OPENCV_THREADS), open_bag(bag) as opened:  # set here too: a spawned reader starts afresh
         camera = rig_camera(bag, opened, check_topics(bag, opened, image_topic, imu_topic), vio)
         yield camera
         yield from frames_with_tracks(bag, image_topic=image_topic, imu_topic=imu_topic, sync=sync, model=model,
@@ -205,6 +210,17 @@ def offered(estimator: VioEstimator, frames: Iterator[tuple[SyncedFrame, TracksA
         if tracked is not None and tracker is not None:
             tracker.offer(tracked)
         yield frame
+
+
+@contextmanager
+def opencv_threads(count: int) -> Iterator[None]:
+    """OpenCV's thread count set to ``count`` for the block, restored after."""
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(count)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
 
 
 def load_configs(path: str | None, device: str) -> tuple[SyncConfig, EstimatorConfig, VioNodeConfig | None]:
@@ -242,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         # visual front-end and the window velocity's tracks, torch-free) while this one imports torch,
         # loads the model and steps the estimator: both cores work at once (see io.reader_process,
         # core.model.front_end, core.feature_tracker).
-        with ReaderProcess(bag_reader, (args.bag,), {
+        with opencv_threads(OPENCV_THREADS), ReaderProcess(bag_reader, (args.bag,), {
                 "image_topic": args.image_topic, "imu_topic": args.imu_topic, "sync": sync, "model": model,
                 "vio": vio, "window": config.visual_velocity.tracker if config.visual_velocity.enabled
                 else None}, queue_size=READ_AHEAD_FRAMES, waiting_kwarg="waiting") as reader:
