@@ -326,3 +326,23 @@ def test_unpublishable_type_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
         writer.write("/ping", START_NS, typestore().types["arvr_test_msgs/msg/Ping"](value=3))
     assert play_main([str(bag)]) == 2
     _one_error_line(capsys, str(bag), "/ping", "arvr_test_msgs/msg/Ping", "no Python message module")
+
+
+_HANGING_TEARDOWN = """
+import re, sys
+from arvr_hybrid_vio.tools import play
+play.TEARDOWN_S, play.TEARDOWN_BACKSTOP_S = 0.5, 0.5
+class Node:  # destroy_node spinning in C with the GIL held, as Fast DDS's teardown was seen to
+    def destroy_node(self):
+        re.match(r"(a+)+$", "a" * 40 + "b")  # catastrophic backtracking: minutes in C, never a bytecode boundary
+play._teardown(Node(), 0)
+"""
+
+
+def test_a_teardown_hanging_with_the_gil_held_still_ends_the_player() -> None:
+    """The Python timer cannot fire while the hang holds the GIL; faulthandler's C watchdog ends the process."""
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", _HANGING_TEARDOWN], capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - started < 15.0
+    assert done.returncode == 1 and "Timeout" in done.stderr, done.stderr[-500:]
+    assert "destroy_node" in done.stderr  # the stack of the hang, for the log

@@ -16,6 +16,7 @@ loses nothing. Before the first message the player waits up to
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import importlib
 import logging
 import os
@@ -51,6 +52,7 @@ LOG = logging.getLogger("arvr_vio_play")
 PROG = "arvr-vio-play"
 SETTLE_S = 1.0
 TEARDOWN_S = 10.0
+TEARDOWN_BACKSTOP_S = 5.0  # after TEARDOWN_S: faulthandler's exit, for a hang that holds the GIL
 
 
 class PlayError(BagError):
@@ -231,6 +233,10 @@ def _teardown(node: Node, code: int) -> None:
 
     Fast DDS 3.2 was seen here, rarely, spinning forever in ``destroy_participant``
     once playback had finished; everything has been sent and acknowledged by then.
+    A Python timer exits with ``code`` after ``TEARDOWN_S``. A hang inside the C++ call
+    that holds the GIL (seen in the test recorder, 2026-11-28) never lets that timer
+    run, so faulthandler's watchdog, a C thread, ends the process ``TEARDOWN_BACKSTOP_S``
+    later (status 1, with every thread's stack on stderr).
     """
     def abandon() -> None:
         print(f"{PROG}: DDS teardown did not finish in {TEARDOWN_S:.0f} s; exiting", file=sys.stderr, flush=True)
@@ -239,10 +245,12 @@ def _teardown(node: Node, code: int) -> None:
     watchdog = threading.Timer(TEARDOWN_S, abandon)
     watchdog.daemon = True
     watchdog.start()
+    faulthandler.dump_traceback_later(TEARDOWN_S + TEARDOWN_BACKSTOP_S, exit=True)
     try:
         node.destroy_node()
         rclpy.try_shutdown()
     finally:
+        faulthandler.cancel_dump_traceback_later()
         watchdog.cancel()
 
 

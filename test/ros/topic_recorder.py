@@ -18,7 +18,6 @@ import importlib
 import json
 import os
 import sys
-import threading
 import time
 from typing import Any
 
@@ -72,13 +71,10 @@ def main() -> int:
         if complete_at is not None and time.monotonic() - complete_at > GRACE_S:
             break
     print(json.dumps(received), flush=True)
-    watchdog = threading.Timer(10.0, os._exit, args=(0,))  # Fast DDS teardown was seen to hang, rarely
-    watchdog.daemon = True
-    watchdog.start()
-    node.destroy_node()
-    rclpy.try_shutdown()
-    watchdog.cancel()
-    return 0
+    # Done: leave without DDS teardown. Fast DDS's destroy_node was seen to spin forever, rarely, holding the
+    # GIL (2026-11-28), where no Python watchdog thread can run; the test has what it needs by now.
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
