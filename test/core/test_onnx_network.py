@@ -70,6 +70,35 @@ def test_the_cache_keeps_one_export_per_model_file(tmp_path: Path, monkeypatch: 
     assert sorted(p.name for p in cache.iterdir()) == sorted(p.name for p in [*old.values(), *new.values()])
 
 
+def test_the_chunk_graph_loads_on_first_use_and_a_stale_one_is_exported_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stepping frame by frame (the node) never loads the 16-frame graph (40 MB, ~0.1 s); the first run of 16
+    frames loads it. A stale chunk graph beside a good single-frame one is found then and exported again."""
+    source = tmp_path / "lstm.safetensors"
+    shutil.copy(MODELS / "lstm.safetensors", source)
+    cache = tmp_path / "cache"
+    network, _ = load_model(source)
+    exported = OnnxNetwork.from_file(source, cache_dir=cache)
+    assert not exported.chunk_loaded
+    assert largest_difference(network, exported, chunks=(1, 1, 3)) <= ONNX_ATOL  # steps and single-frame runs
+    assert not exported.chunk_loaded
+    assert largest_difference(network, exported, chunks=(1, 16, 1, 40)) <= ONNX_ATOL
+    assert exported.chunk_loaded
+
+    other = save_model(tmp_path / "other" / "lstm.safetensors", network, training={"note": "other bytes"})
+    OnnxNetwork.from_file(other, cache_dir=cache)  # exports the other file's graphs
+    chunk = onnx_network.CHUNK_FRAMES
+    mine, theirs = graph_paths(source, file_sha256(source), cache), graph_paths(other, file_sha256(other), cache)
+    shutil.copy(theirs[chunk], mine[chunk])  # another file's chunk graph where this file's belongs
+    exports: list[Path] = []
+    real_export = onnx_network._export
+    monkeypatch.setattr(onnx_network, "_export", lambda path, *args: exports.append(path) or real_export(path, *args))
+    exported = OnnxNetwork.from_file(source, cache_dir=cache)
+    assert exports == []  # the single-frame graph is good: nothing exported yet
+    assert largest_difference(network, exported, chunks=(1, 16)) <= ONNX_ATOL
+    assert exports == [source] and exported.chunk_loaded
+
+
 def test_a_missing_or_corrupt_model_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match="missing.safetensors: model file not found"):
         OnnxNetwork.from_file(tmp_path / "missing.safetensors", cache_dir=tmp_path)
