@@ -72,7 +72,7 @@ def test_the_cache_keeps_one_export_per_model_file(tmp_path: Path, monkeypatch: 
 
 def test_the_chunk_graph_loads_on_first_use_and_a_stale_one_is_exported_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stepping frame by frame (the node) never loads the 16-frame graph (40 MB, ~0.1 s); the first run of 16
+    """Stepping frame by frame (the node) never loads the 16-frame graph (~25 MB, 0.07 s); the first run of 16
     frames loads it. A stale chunk graph beside a good single-frame one is found then and exported again."""
     source = tmp_path / "lstm.safetensors"
     shutil.copy(MODELS / "lstm.safetensors", source)
