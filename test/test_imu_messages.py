@@ -59,8 +59,9 @@ def test_infer_reads_the_same_frames_with_and_without_it(tmp_path: Path, monkeyp
         assert all(imu_sample(m.rawdata) is not None for m in read_messages(opened, ["/imu0"]))  # the fast path ran
 
     def frames() -> list:
-        return list(infer.bag_frames(str(bag), image_topic="/cam0/image_raw", imu_topic="/imu0", sync=SyncConfig(),
-                                     progress=False))
+        with open_bag(bag) as opened:
+            return list(infer.bag_frames(str(bag), opened, image_topic="/cam0/image_raw", imu_topic="/imu0",
+                                         sync=SyncConfig(), progress=False))
 
     fast = frames()
     monkeypatch.setattr(infer, "imu_sample", lambda raw: None)  # every IMU message through rosbags

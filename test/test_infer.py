@@ -73,10 +73,11 @@ def _positions_through_reader(bag: Path, model: Path, waiting: object) -> tuple[
     """Poses of ``frames_with_tracks`` (as the reader process sends them, ``waiting`` as its queue
     depth) through ``offered`` into an estimator, and the estimator's front-end counters."""
     estimator = VioEstimator.from_file(model, EstimatorConfig(device="cpu"))
-    frames = frames_with_tracks(str(bag), image_topic="/cam0/image_raw", imu_topic="/imu0", sync=SyncConfig(),
-                                model=read_config(model), camera=None, window=estimator.config.visual_velocity.tracker,
-                                progress=False, waiting=waiting)
-    trajectory = run_estimator(estimator, offered(estimator, frames))
+    with open_bag(bag) as opened:
+        frames = frames_with_tracks(str(bag), opened, image_topic="/cam0/image_raw", imu_topic="/imu0",
+                                    sync=SyncConfig(), model=read_config(model), camera=None,
+                                    window=estimator.config.visual_velocity.tracker, progress=False, waiting=waiting)
+        trajectory = run_estimator(estimator, offered(estimator, frames))
     return trajectory.positions_xyz, estimator.source.front_end.counters
 
 

@@ -13,7 +13,7 @@ import pytest
 from arvr_hybrid_vio.core.errors import VioError
 from arvr_hybrid_vio.core.sync_buffer import SyncConfig
 from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, generate_sequence
-from arvr_hybrid_vio.io.bags import BagError
+from arvr_hybrid_vio.io.bags import BagError, open_bag
 from arvr_hybrid_vio.io.reader_process import ReaderProcess, ReaderProcessError
 from arvr_hybrid_vio.io.sensor_bags import streams_from_sequence, write_sensor_bag
 from arvr_hybrid_vio.tools.infer import bag_frames
@@ -116,12 +116,17 @@ def test_close_stops_a_reader_left_early(tmp_path: Path) -> None:
         next(reader)
 
 
+def _bag_frames(bag: str, **options: object) -> Iterator[object]:
+    with open_bag(bag) as opened:
+        yield from bag_frames(bag, opened, **options)
+
+
 def test_bag_frames_through_the_reader_equal_in_process(tmp_path: Path) -> None:
     sequence = generate_sequence(SynthConfig(motion=MotionConfig(motion="head", duration_s=1.5, rest_s=0.5)), seed=4)
     bag = str(write_sensor_bag(tmp_path / "bag", streams_from_sequence(sequence)))
     options = {"image_topic": "/cam0/image_raw", "imu_topic": "/imu0", "sync": SyncConfig(), "progress": False}
-    direct = list(bag_frames(bag, **options))
-    with ReaderProcess(bag_frames, (bag,), options, queue_size=8) as reader:
+    direct = list(_bag_frames(bag, **options))
+    with ReaderProcess(_bag_frames, (bag,), options, queue_size=8) as reader:
         through = list(reader)
     assert len(through) == len(direct) > 30
     for a, b in zip(direct, through):

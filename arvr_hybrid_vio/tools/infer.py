@@ -113,18 +113,13 @@ def _message_count(opened: AnyReader, topics: tuple[str, str]) -> int | None:
         return None
 
 
-def bag_frames(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig, progress: bool = True,
-               opened: AnyReader | None = None) -> Iterator[SyncedFrame]:
-    """Synced frames of a bag: messages in log-time order through a SyncBuffer, drained after each push.
+def bag_frames(bag: str, opened: AnyReader, *, image_topic: str, imu_topic: str, sync: SyncConfig,
+               progress: bool = True) -> Iterator[SyncedFrame]:
+    """Synced frames of ``bag`` (``opened``: it open, ``open_bag``): messages in log-time order through a
+    SyncBuffer, drained after each push.
 
     Images that cannot be decoded are logged and skipped (the buffer then sees a missing frame).
-    ``opened``: the bag already open (``open_bag``; else it is opened here).
     """
-    if opened is None:
-        with open_bag(bag) as opened:
-            yield from bag_frames(bag, image_topic=image_topic, imu_topic=imu_topic, sync=sync, progress=progress,
-                                  opened=opened)
-        return
     from tqdm import tqdm  # the reader process's alone: not imported by the main one before it forks
     buffer = SyncBuffer(sync)
     total = _message_count(opened, (image_topic, imu_topic))
@@ -151,21 +146,18 @@ def bag_frames(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig, 
     bar.close()
 
 
-def frames_with_tracks(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig,
+def frames_with_tracks(bag: str, opened: AnyReader, *, image_topic: str, imu_topic: str, sync: SyncConfig,
                        model: ModelConfig | None, camera: CameraModel | None, window: TrackerConfig | None,
-                       progress: bool = True, waiting: Callable[[], int] | None = None,
-                       opened: AnyReader | None = None) -> Iterator[
+                       progress: bool = True, waiting: Callable[[], int] | None = None) -> Iterator[
                            tuple[SyncedFrame, TracksAhead | None, TrackedFrame | None]]:
-    """The bag's synced frames, each with what can be computed ahead of the estimator: the network's
+    """The synced frames of ``bag`` (``opened``: it open), each with what can be computed ahead of the estimator: the network's
     tracks into it for ``model``'s visual front-end on ``camera`` (None throughout when ``model`` is
     None: the IMU-only baseline), and its window-velocity tracks with ``window`` (None: disabled).
 
     ``waiting``: how many frames the estimator has not taken yet (``ReaderProcess``); below
     ``LEAVE_TRACKS_BELOW`` a frame's network tracks are left to the estimator (None), which then
-    computes them itself. The window tracks always come from here: each frame's continue the last.
-    ``opened``: the bag already open (``open_bag``; else it is opened here)."""
-    frames = bag_frames(bag, image_topic=image_topic, imu_topic=imu_topic, sync=sync, progress=progress,
-                        opened=opened)
+    computes them itself. The window tracks always come from here: each frame's continue the last."""
+    frames = bag_frames(bag, opened, image_topic=image_topic, imu_topic=imu_topic, sync=sync, progress=progress)
     with_window = tracked_ahead(frames, window) if window is not None else ((frame, None) for frame in frames)
     if model is None:
         yield from ((frame, None, tracked) for frame, tracked in with_window)
@@ -193,9 +185,8 @@ def bag_reader(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig, 
     with opencv_threads(OPENCV_THREADS), open_bag(bag) as opened:  # set here too: a spawned reader starts afresh
         camera = rig_camera(bag, opened, check_topics(bag, opened, image_topic, imu_topic), vio)
         yield camera
-        yield from frames_with_tracks(bag, image_topic=image_topic, imu_topic=imu_topic, sync=sync, model=model,
-                                      camera=camera, window=window, progress=progress, waiting=waiting,
-                                      opened=opened)
+        yield from frames_with_tracks(bag, opened, image_topic=image_topic, imu_topic=imu_topic, sync=sync,
+                                      model=model, camera=camera, window=window, progress=progress, waiting=waiting)
 
 
 def offered(estimator: VioEstimator, frames: Iterator[tuple[SyncedFrame, TracksAhead | None,
