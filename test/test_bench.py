@@ -80,7 +80,8 @@ def test_values_are_consistent(bench_run: tuple[subprocess.CompletedProcess, dic
 def test_table_names_the_machine(bench_run: tuple[subprocess.CompletedProcess, dict]) -> None:
     done, results = bench_run
     assert results["cpu_model"] in done.stdout
-    assert results["node_executor"] == "single_threaded" and "node executor single_threaded" in done.stdout
+    # vio.executor auto: the EventsExecutor on this rclpy (Kilted)
+    assert results["node_executor"] == "events" and "node executor events" in done.stdout
     assert results["network_path"] == "cpu onnxruntime" and results["onnxruntime_version"]
     assert f"network cpu onnxruntime {results['onnxruntime_version']} (1 threads) |" in done.stdout
     assert "estimator step, batch 1" in done.stdout and "targets:" in done.stdout

@@ -24,7 +24,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, Imu
 from std_srvs.srv import Trigger
 
-from arvr_hybrid_vio.nodes.vio_node import VioNode, make_executor
+from arvr_hybrid_vio.nodes.vio_node import VioNode, make_executor, spin
 from arvr_hybrid_vio.ros.conversions import arrays_to_imu, numpy_to_image, time_to_ns
 
 IMAGE_TOPIC, IMU_TOPIC = "/bad_input/cam0/image_raw", "/bad_input/imu0"
@@ -57,10 +57,12 @@ class Rig:
         self.driver.create_subscription(Odometry, "/vio/odometry", self.odometry.append, RELIABLE)
         self.driver.create_subscription(Odometry, "/vio/odometry_imu_rate", self.imu_rate.append, RELIABLE)
         self.driver.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 100)
-        self.executor = make_executor(self.context)
+        self.executor = make_executor(self.context)  # vio.executor's default (auto: the EventsExecutor here)
         self.executor.add_node(self.node)
         self.executor.add_node(self.driver)
-        self._spinner = threading.Thread(target=self.executor.spin, daemon=True)
+        self._stop_spinning = threading.Event()
+        self._spinner = threading.Thread(target=spin, args=(self.executor, self.context),
+                                         kwargs={"until": self._stop_spinning}, daemon=True)
         self._spinner.start()
         self.published = {"image": 0, "imu": 0}
         self.slot = 0  # next IMU slot of the sensor clock: stamp = T0 + slot * IMU period
@@ -156,8 +158,9 @@ class Rig:
 
     def close(self) -> None:
         self.node.stop()
-        self.executor.shutdown(timeout_sec=2.0)
+        self._stop_spinning.set()
         self._spinner.join(timeout=5.0)
+        self.executor.shutdown(timeout_sec=2.0)
         self.node.destroy_node()
         self.driver.destroy_node()
         rclpy.try_shutdown(context=self.context)

@@ -14,7 +14,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, Imu
 
 from arvr_hybrid_vio.core.model.camera_input import CameraModel
-from arvr_hybrid_vio.nodes.vio_node import VioNode, make_executor
+from arvr_hybrid_vio.nodes.vio_node import VioNode, make_executor, spin
 from arvr_hybrid_vio.ros.conversions import arrays_to_imu, numpy_to_image
 
 PREFIX = "/camera_info_test"
@@ -49,10 +49,11 @@ def test_camera_info_sets_the_rig_camera_and_a_bad_one_is_refused():
     info_pub = driver.create_publisher(CameraInfo, topics["vio.camera_info_topic"], RELIABLE)
     image_pub = driver.create_publisher(Image, topics["vio.image_topic"], RELIABLE)
     imu_pub = driver.create_publisher(Imu, topics["vio.imu_topic"], RELIABLE)
-    executor = make_executor(context)
+    executor = make_executor(context)  # vio.executor's default (auto: the EventsExecutor here)
     executor.add_node(node)
     executor.add_node(driver)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
+    stop_spinning = threading.Event()
+    spinner = threading.Thread(target=spin, args=(executor, context), kwargs={"until": stop_spinning}, daemon=True)
     spinner.start()
     try:
         wait_for(lambda: all(p.get_subscription_count() > 0 for p in (info_pub, image_pub, imu_pub)), 20.0,
@@ -77,8 +78,9 @@ def test_camera_info_sets_the_rig_camera_and_a_bad_one_is_refused():
         assert node.counters.snapshot()["path_published"] == 0  # nobody subscribed to /vio/path: not converted
     finally:
         node.stop()
-        executor.shutdown(timeout_sec=2.0)
+        stop_spinning.set()
         spinner.join(timeout=5.0)
+        executor.shutdown(timeout_sec=2.0)
         node.destroy_node()
         driver.destroy_node()
         rclpy.try_shutdown(context=context)

@@ -204,20 +204,24 @@ def test_bad_camera_parameters_are_refused_at_load(kwargs):
 
 
 def test_executor_is_checked_and_built():
-    """``vio.executor``: a typo is refused when the parameters load; both kinds build an executor that
-    spins a node (test_vio_node_e2e runs the whole graph with each)."""
+    """``vio.executor``: a typo is refused when the parameters load; ``auto`` (the default) is the EventsExecutor
+    on this rclpy (Kilted); every kind builds an executor that spins a node (test_vio_node_e2e runs the whole
+    graph with each)."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
-    from arvr_hybrid_vio.nodes.vio_node import make_executor
+    from arvr_hybrid_vio.nodes.vio_node import executor_kind, make_executor
     with pytest.raises(ConfigError, match="vio.executor"):
         VioNodeConfig(executor="event")
+    assert VioNodeConfig().executor == "auto" and executor_kind("auto") == "events"
+    assert executor_kind("single_threaded") == "single_threaded"
     context = rclpy.Context()
     rclpy.init(context=context)
     try:
         assert isinstance(make_executor(context, "single_threaded"), SingleThreadedExecutor)
-        events = make_executor(context, "events")
+        events = make_executor(context, "events")  # rclpy.experimental.EventsExecutor (a factory of a C++ class)
         assert not isinstance(events, SingleThreadedExecutor) and hasattr(events, "spin_once")
+        assert type(make_executor(context)) is type(events)
         with pytest.raises(ConfigError, match="vio.executor"):
             make_executor(context, "multi_threaded")
     finally:

@@ -126,10 +126,11 @@ def bag_counts() -> dict[str, int]:
     return counts
 
 
-# (vio.executor, estimator.network_runtime): each executor on the default runtime (onnxruntime on this CPU),
-# and torch's path (the one CUDA takes) once; offline inference runs the default in every case
-@pytest.fixture(scope="module", params=[("single_threaded", "auto"), ("events", "auto"), ("single_threaded", "torch")],
-                ids=["single_threaded", "events", "torch"])
+# (vio.executor, estimator.network_runtime): the default executor (auto: the EventsExecutor on this Kilted rclpy)
+# and the SingleThreadedExecutor on the default runtime (onnxruntime on this CPU), and torch's path (the one CUDA
+# takes) once; offline inference runs the default in every case
+@pytest.fixture(scope="module", params=[("auto", "auto"), ("single_threaded", "auto"), ("auto", "torch")],
+                ids=["auto_executor", "single_threaded", "torch"])
 def live_run(request, tmp_path_factory):
     """Replay the bag through the graph once per ``vio.executor`` and network runtime; returns what the
     listener and the eval node saw."""
@@ -205,7 +206,7 @@ def test_one_odometry_per_frame_after_initialisation_and_nothing_dropped(live_ru
     assert int(health["visual.tracks_prepared_used"]) == 0 and int(health["visual.tracks_computed"]) >= tracked - 1
     # no GPU here: network_runtime auto runs onnxruntime, torch the eager CPU step (no CUDA graph)
     assert health["network_path"] == {"auto": "cpu onnxruntime", "torch": "cpu"}[live_run["runtime"]]
-    assert health["executor"] == live_run["executor"]
+    assert health["executor"] == {"auto": "events", "single_threaded": "single_threaded"}[live_run["executor"]]
 
 
 def test_tf_and_odometry_carry_sensor_stamps(live_run):

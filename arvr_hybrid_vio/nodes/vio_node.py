@@ -5,8 +5,8 @@ A thin adapter: messages become arrays (``ros.conversions``), the ROS-free
 :class:`~arvr_hybrid_vio.core.estimator.VioEstimator` (the same path as offline
 ``arvr-vio-infer``) turns them into poses.
 
-Threads: one executor thread (``vio.executor``: rclpy's SingleThreadedExecutor, or its
-EventsExecutor for IMUs of about 1 kHz) runs the subscription callbacks, which convert and
+Threads: one executor thread (``vio.executor``: rclpy's EventsExecutor where it exists, else its
+SingleThreadedExecutor) runs the subscription callbacks, which convert and
 push into the buffer and then run the estimator on whatever became ready (frames first,
 then IMU-rate propagation), so inference never competes with another Python thread for
 the GIL. With ``vio.inference_thread`` a worker thread runs the estimator instead. The
@@ -65,6 +65,7 @@ class VioNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
         self.config: VioNodeConfig = declare_config(self, "vio", VioNodeConfig)
+        self.executor_kind = executor_kind(self.config.executor)  # what main spins it with (auto resolved)
         sync_config = declare_config(self, "sync", SyncConfig)
         estimator_config = declare_config(self, "estimator", EstimatorConfig)
         self.model_path = resolve_model_path(self.config.model_path)
@@ -346,7 +347,7 @@ class VioNode(Node):
             buffer_counters = self.buffer.counters()
             pending = (self.buffer.pending_frames, self.buffer.pending_imu)
         values: dict[str, object] = {"state": state, "estimator_state": self.estimator.state,
-                                     "model": self.model_path, "executor": self.config.executor,
+                                     "model": self.model_path, "executor": self.executor_kind,
                                      "image_rate_hz": self._image_rate.rate_hz(now),
                                      "imu_rate_hz": self._imu_rate.rate_hz(now),
                                      "odometry_rate_hz": self.outputs.odometry_rate.rate_hz(now),
@@ -406,46 +407,66 @@ def _refuse_estimator_changes(parameters: list[Parameter]) -> SetParametersResul
     return SetParametersResult(successful=True)
 
 
-def make_executor(context: Context | None = None, kind: str = "single_threaded") -> Executor:
-    """The executor that spins the VIO node (``main`` and the tests use this one): ``kind`` is
-    ``vio.executor``.
+def executor_kind(kind: str = "auto") -> str:
+    """The executor ``vio.executor`` names: ``auto`` is ``events`` where this rclpy has the EventsExecutor
+    (ROS 2 Kilted and later), else ``single_threaded``; the other kinds are themselves.
 
-    Single-threaded, measured: replaying the 8 s demo bag (241 images, 1601 IMU samples)
-    on 2 cores, rclpy's ``MultiThreadedExecutor(num_threads=2)`` delivered 174 of 241
-    images and 49 of 241 camera infos (the rest overflowed the readers' keep-last queues),
-    with image -> odometry p99 of 6.1 s: its Python-level wait loop competes with the
-    inference worker for the GIL. ``SingleThreadedExecutor`` delivered every message,
-    p99 30 ms. The estimator runs in this thread too (or in a worker, ``vio.inference_thread``),
-    so nothing needs a second executor thread.
+    Raises:
+        ConfigError: an unknown ``kind``.
+    """
+    if kind not in EXECUTORS:
+        raise ConfigError(f"vio.executor must be one of {', '.join(EXECUTORS)}; got {kind!r}")
+    if kind != "auto":
+        return kind
+    try:
+        from rclpy.experimental import EventsExecutor  # noqa: F401 (only whether it imports)
+    except ImportError:
+        return "single_threaded"
+    return "events"
+
+
+def make_executor(context: Context | None = None, kind: str = "auto") -> Executor:
+    """The executor that spins the VIO node (``main`` and the tests use this one): ``kind`` is
+    ``vio.executor`` (see :func:`executor_kind`).
 
     ``events``: rclpy's ``experimental.EventsExecutor`` (ROS 2 Kilted and later), whose event queue
-    and dispatch are C++, so each message costs less Python. With a 1 kHz IMU on the 2-core Intel Xeon
-    it kept up where the default fell behind, at a higher 200 Hz tail (README, "The node's executor").
-    Spin it with :func:`spin` (its blocking ``spin()`` runs no timer here).
+    and dispatch are C++, so each message costs less Python. Measured with the node over DDS on the
+    2-core Intel Xeon (README, "The node's executor"): about a quarter less CPU in a lap with a 1 kHz
+    IMU, keeping up where the SingleThreadedExecutor fell behind, at the same 200 Hz latency. It is
+    what ``auto`` (the default) picks where it exists. Spin it with :func:`spin` (its blocking
+    ``spin()`` runs no timer here).
+
+    ``single_threaded``: rclpy's ``SingleThreadedExecutor`` (every ROS 2). Measured: replaying the 8 s
+    demo bag (241 images, 1601 IMU samples) on 2 cores, rclpy's ``MultiThreadedExecutor(num_threads=2)``
+    delivered 174 of 241 images and 49 of 241 camera infos (the rest overflowed the readers' keep-last
+    queues), with image -> odometry p99 of 6.1 s: its Python-level wait loop competes with the inference
+    worker for the GIL. ``SingleThreadedExecutor`` delivered every message, p99 30 ms. The estimator runs
+    in the executor's thread (or in a worker, ``vio.inference_thread``), so nothing needs a second
+    executor thread.
 
     Raises:
         ConfigError: ``events`` where this rclpy has no EventsExecutor, or an unknown ``kind``.
     """
+    kind = executor_kind(kind)
     if kind == "single_threaded":
         return SingleThreadedExecutor(context=context)
-    if kind == "events":
-        try:
-            from rclpy.experimental import EventsExecutor
-        except ImportError as exc:
-            raise ConfigError(f"vio.executor 'events' needs rclpy.experimental.EventsExecutor (ROS 2 Kilted or "
-                              f"later), which this rclpy lacks ({exc}); use 'single_threaded'") from exc
-        return EventsExecutor(context=context)
-    raise ConfigError(f"vio.executor must be one of {', '.join(EXECUTORS)}; got {kind!r}")
+    try:
+        from rclpy.experimental import EventsExecutor
+    except ImportError as exc:
+        raise ConfigError(f"vio.executor 'events' needs rclpy.experimental.EventsExecutor (ROS 2 Kilted or "
+                          f"later), which this rclpy lacks ({exc}); use 'auto' or 'single_threaded'") from exc
+    return EventsExecutor(context=context)
 
 
-def spin(executor: Executor, context: Context | None = None) -> None:
-    """Spin until the context shuts down (Ctrl-C, SIGTERM, ``rclpy.shutdown``): ``spin()`` for the
-    SingleThreadedExecutor; ``spin_once`` in a loop for the EventsExecutor, whose blocking ``spin()``
-    never ran a timer and ignored SIGTERM in our checks (docs/performance_history.md)."""
-    if isinstance(executor, SingleThreadedExecutor):
+def spin(executor: Executor, context: Context | None = None, *, until: threading.Event | None = None) -> None:
+    """Spin until the context shuts down (Ctrl-C, SIGTERM, ``rclpy.shutdown``) or ``until`` is set:
+    ``spin()`` for the SingleThreadedExecutor; ``spin_once`` in a loop for the EventsExecutor, whose
+    blocking ``spin()`` never ran a timer and ignored SIGTERM in our checks (docs/performance_history.md),
+    and for either when ``until`` is given (a caller that spins it in a thread of its own)."""
+    if isinstance(executor, SingleThreadedExecutor) and until is None:
         executor.spin()
         return
-    while rclpy.ok(context=context):
+    while rclpy.ok(context=context) and not (until is not None and until.is_set()):
         executor.spin_once(timeout_sec=0.1)
 
 
@@ -456,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with collector_paused():  # torch, the model and rclpy live to the end: never walked by the collector
             node = VioNode()
-        executor = make_executor(kind=node.config.executor)
+        executor = make_executor(kind=node.executor_kind)
         executor.add_node(node)
         spin(executor)
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -34,7 +34,7 @@ DEFAULT_MODEL_NAME = "hybrid.safetensors"
 IDENTITY_4X4 = tuple(float(v) for v in np.eye(4).reshape(16))
 
 
-EXECUTORS = ("single_threaded", "events")  # vio.executor: what make_executor (nodes.vio_node) builds
+EXECUTORS = ("auto", "single_threaded", "events")  # vio.executor: what make_executor (nodes.vio_node) builds
 
 
 def _restart(description: str) -> dict[str, object]:
@@ -108,11 +108,13 @@ class VioNodeConfig:
         "description": "track image features at arrival, before the frame's IMU is complete"})
     # IMU samples queued for IMU-rate propagation while inference runs (overflow is counted).
     imu_rate_queue: int = field(default=2000, metadata=_restart("IMU samples queued for IMU-rate output"))
-    # The rclpy executor that spins the node: "single_threaded" (rclpy's SingleThreadedExecutor, the lowest
-    # latency at a 200 Hz IMU) or "events" (rclpy.experimental.EventsExecutor, ROS 2 Kilted and later: less
-    # work per message, so the node keeps up with a 1 kHz IMU on 2 cores; README, "The node's executor").
-    executor: str = field(default="single_threaded", metadata=_restart(
-        "rclpy executor: single_threaded, or events (EventsExecutor, Kilted+, for IMUs of ~1 kHz)"))
+    # The rclpy executor that spins the node: "events" (rclpy.experimental.EventsExecutor, ROS 2 Kilted and
+    # later: its queue and dispatch are C++, about a quarter less CPU per IMU sample, so the node keeps up
+    # with a 1 kHz IMU on 2 cores), "single_threaded" (rclpy's SingleThreadedExecutor, every ROS 2), or
+    # "auto": events where this rclpy has it, else single_threaded (README, "The node's executor").
+    executor: str = field(default="auto", metadata=_restart(
+        "rclpy executor: auto (events where rclpy has it, else single_threaded), events (EventsExecutor, "
+        "Kilted+) or single_threaded"))
 
     def __post_init__(self) -> None:
         for name in ("T_base_imu", "T_base_camera"):

@@ -444,7 +444,8 @@ def run(args: argparse.Namespace, resolved: tuple[str, str, Path, Any], stages: 
             stages.update(2)
         else:
             fast_imu = est_bench.synthetic_sequence(duration_s=args.duration, imu_rate_hz=1000.0, seed=args.seed + 1)
-            results["node_executor"] = configs.vio.executor  # from --config, as the node reads it
+            from arvr_hybrid_vio.nodes.vio_node import executor_kind
+            results["node_executor"] = executor_kind(configs.vio.executor)  # from --config, as the node resolves it
             results.update(measure_node(args, model, device, config,
                                         {"sustained_200hz": sequence, "sustained_1khz": fast_imu}, workdir, stages))
     results["targets"] = targets(results)
