@@ -50,7 +50,7 @@ from arvr_hybrid_vio.nodes.vio_health import (
 from arvr_hybrid_vio.nodes.vio_node_config import EXECUTORS, CameraInfoValues, VioNodeConfig, resolve_model_path
 from arvr_hybrid_vio.nodes.vio_outputs import VioOutputs
 from arvr_hybrid_vio.io.image_messages import grey_image
-from arvr_hybrid_vio.ros.conversions import imu_from_serialized, time_to_ns
+from arvr_hybrid_vio.ros.conversions import imu_to_arrays, time_to_ns
 from arvr_hybrid_vio.ros.params import declare_config, watch_config
 from arvr_hybrid_vio.ros.qos import IMU_QUEUE_DEPTH, OUTPUT_QOS, sensor_subscription
 
@@ -111,9 +111,7 @@ class VioNode(Node):
         cfg = self.config
         self._subscriptions_ = [
             sensor_subscription(self, Image, cfg.image_topic, self._on_image),
-            # raw: the callback gets the CDR bytes, read by imu_from_serialized (~27 us a sample less than
-            # rclpy building an Imu message for it, which matters at 1 kHz)
-            sensor_subscription(self, Imu, cfg.imu_topic, self._on_imu, depth=IMU_QUEUE_DEPTH, raw=True)]
+            sensor_subscription(self, Imu, cfg.imu_topic, self._on_imu, depth=IMU_QUEUE_DEPTH)]
         if cfg.camera_info_topic:
             self._subscriptions_.append(sensor_subscription(
                 self, CameraInfo, cfg.camera_info_topic, self._on_camera_info))
@@ -186,11 +184,11 @@ class VioNode(Node):
         self.get_logger().warning(f"{self.config.image_topic}: image rejected: {reason}", throttle_duration_sec=2.0)
         return None
 
-    def _on_imu(self, rawdata: bytes) -> None:
+    def _on_imu(self, msg: Imu) -> None:
         self.counters.add("imu_received")
         self._imu_rate.tick()
         try:
-            sample = imu_from_serialized(rawdata)
+            sample = imu_to_arrays(msg)
         except SensorDataError as exc:
             self.counters.add("imu_rejected_nonfinite")
             self.get_logger().warning(f"{self.config.imu_topic}: {exc}", throttle_duration_sec=2.0)

@@ -16,11 +16,9 @@ from typing import Any
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import Image, Imu
 
 from arvr_hybrid_vio.core.errors import SensorDataError
-from arvr_hybrid_vio.io.imu_messages import imu_sample
 
 try:  # cv_bridge ships with ROS installs, not with the PyPI wheels.
     from cv_bridge import CvBridge, CvBridgeError
@@ -196,27 +194,6 @@ class ImuSample:
     stamp_ns: int
     gyro_rad_s: np.ndarray
     accel_m_s2: np.ndarray
-
-
-def imu_from_serialized(rawdata: bytes) -> ImuSample:
-    """:func:`imu_to_arrays` of a serialised Imu message (what a ``raw=True`` subscription receives).
-
-    The stamp and the two vectors are read straight from the CDR bytes when they are a little-endian
-    plain-CDR Imu of the standard layout (``io.imu_messages``, ~1.5 us against ~29 us for rclpy's
-    deserialisation into a message and :func:`imu_to_arrays`); anything else is deserialised by rclpy.
-    The values are the same either way.
-
-    Raises:
-        ImuConversionError: a value is NaN or infinite.
-    """
-    sample = imu_sample(rawdata)
-    if sample is None:
-        return imu_to_arrays(deserialize_message(rawdata, Imu))
-    stamp_ns, gyro_xyz, accel_xyz = sample
-    gyro, accel = np.array(gyro_xyz, dtype=np.float64), np.array(accel_xyz, dtype=np.float64)
-    if not (np.isfinite(gyro).all() and np.isfinite(accel).all()):
-        raise ImuConversionError(f"Imu message at {stamp_ns} ns has non-finite values")
-    return ImuSample(stamp_ns, gyro, accel)
 
 
 def imu_to_arrays(msg: Imu) -> ImuSample:

@@ -14,7 +14,6 @@ from arvr_hybrid_vio.ros.conversions import (
     ImuConversionError,
     arrays_to_imu,
     image_to_numpy,
-    imu_from_serialized,
     imu_to_arrays,
     ns_to_time,
     numpy_to_image,
@@ -145,29 +144,3 @@ def test_imu_errors() -> None:
     msg.linear_acceleration.y = float("nan")
     with pytest.raises(ImuConversionError, match="non-finite"):
         imu_to_arrays(msg)
-
-
-@pytest.mark.parametrize("frame_id", ["", "imu", "imu0", "imu_link", "rig/imu_link_9"])
-def test_imu_from_serialized_equals_the_message_path(frame_id: str) -> None:
-    """What the node's raw IMU subscription decodes equals imu_to_arrays of the message rclpy would have built,
-    on the fast path (rclpy's little-endian CDR) and on the fallback (bytes the fast path declines)."""
-    rng = np.random.default_rng(len(frame_id))
-    for stamp_ns in (0, 1_714_741_164_111_822_142, -3 * 10**9 + 7):
-        msg = arrays_to_imu(stamp_ns, rng.normal(size=3), rng.normal(size=3) * 10.0, frame_id=frame_id)
-        raw = serialize_message(msg)
-        expected = imu_to_arrays(deserialize_message(raw, Imu))
-        for wire in (raw, raw + bytes(8)):  # + 8 bytes: not the standard layout, so rclpy deserialises it
-            sample = imu_from_serialized(wire)
-            assert sample.stamp_ns == expected.stamp_ns == stamp_ns
-            assert sample.gyro_rad_s.tobytes() == expected.gyro_rad_s.tobytes()  # bit for bit
-            assert sample.accel_m_s2.tobytes() == expected.accel_m_s2.tobytes()
-            assert sample.gyro_rad_s.dtype == sample.accel_m_s2.dtype == np.float64
-
-
-def test_imu_from_serialized_refuses_non_finite_values_on_both_paths() -> None:
-    msg = arrays_to_imu(5, np.zeros(3), np.zeros(3))
-    msg.angular_velocity.z = float("inf")
-    raw = serialize_message(msg)
-    for wire in (raw, raw + bytes(8)):
-        with pytest.raises(ImuConversionError, match="non-finite"):
-            imu_from_serialized(wire)
