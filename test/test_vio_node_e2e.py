@@ -206,7 +206,9 @@ def test_one_odometry_per_frame_after_initialisation_and_nothing_dropped(live_ru
     assert int(health["visual.tracks_prepared_used"]) == 0 and int(health["visual.tracks_computed"]) >= tracked - 1
     # no GPU here: network_runtime auto runs onnxruntime, torch the eager CPU step (no CUDA graph)
     assert health["network_path"] == {"auto": "cpu onnxruntime", "torch": "cpu"}[live_run["runtime"]]
-    assert health["executor"] == {"auto": "events", "single_threaded": "single_threaded"}[live_run["executor"]]
+    executor = {"auto": "events", "single_threaded": "single_threaded"}[live_run["executor"]]
+    assert health["executor"] == executor
+    assert f"executor {executor} (vio.executor {live_run['executor']})" in (live_run["tmp"] / "vio_node.log").read_text()
 
 
 def test_tf_and_odometry_carry_sensor_stamps(live_run):

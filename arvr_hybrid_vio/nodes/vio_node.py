@@ -89,7 +89,8 @@ class VioNode(Node):
             self._worker.start()
         network = getattr(self.estimator.source, "network_path", "imu-only")
         self.get_logger().info(f"model {self.model_path} on {estimator_config.device} (network: {network}); "
-                               f"image {self.config.image_topic}, IMU {self.config.imu_topic}")
+                               f"image {self.config.image_topic}, IMU {self.config.imu_topic}; "
+                               f"executor {self.executor_kind} (vio.executor {self.config.executor})")
 
     # ------------------------------------------------------------------ setup
     def _init_health(self) -> None:
