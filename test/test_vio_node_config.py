@@ -203,6 +203,27 @@ def test_bad_camera_parameters_are_refused_at_load(kwargs):
         VioNodeConfig(**kwargs)
 
 
+def test_auto_executor_falls_back_where_rclpy_has_no_events_executor(monkeypatch):
+    """A ROS 2 without rclpy.experimental.EventsExecutor (Jazzy): ``auto`` is the SingleThreadedExecutor, and
+    ``events`` named outright is refused with the parameter's name."""
+    import sys
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from arvr_hybrid_vio.nodes.vio_node import executor_kind, make_executor
+    monkeypatch.setitem(sys.modules, "rclpy.experimental", None)  # its import now raises ImportError
+    assert executor_kind("auto") == "single_threaded" and executor_kind("events") == "events"
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        assert isinstance(make_executor(context), SingleThreadedExecutor)
+        with pytest.raises(ConfigError, match="vio.executor 'events' needs rclpy.experimental.EventsExecutor"):
+            make_executor(context, "events")
+    finally:
+        rclpy.shutdown(context=context)
+
+
 def test_executor_is_checked_and_built():
     """``vio.executor``: a typo is refused when the parameters load; ``auto`` (the default) is the EventsExecutor
     on this rclpy (Kilted); every kind builds an executor that spins a node (test_vio_node_e2e runs the whole
