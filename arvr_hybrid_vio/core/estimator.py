@@ -17,6 +17,7 @@ malformed image, or a stamp that goes back is skipped and counted in
 """
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import deque
 from collections.abc import Sequence
@@ -380,12 +381,16 @@ class VioEstimator:
             history.popleft()
 
     def _restart_propagation(self, frame: SyncedFrame) -> None:
-        """Anchor propagation at the new frame estimate and replay IMU already seen after it."""
-        self._prop = (self._nav, int(frame.stamp_ns), np.asarray(frame.gyro_rad_s[-1], dtype=np.float64),
+        """Anchor propagation at the new frame estimate and replay IMU already seen after it.
+
+        The history is in stamp order, so the samples after the frame are its newest few (none or one in a
+        live node): found from the newest end, not by scanning the whole second of history each frame."""
+        anchor_ns = int(frame.stamp_ns)
+        self._prop = (self._nav, anchor_ns, np.asarray(frame.gyro_rad_s[-1], dtype=np.float64),
                       np.asarray(frame.accel_m_s2[-1], dtype=np.float64))
-        for stamp_ns, gyro, accel in list(self._imu_history):
-            if stamp_ns > self._prop[1]:
-                self._advance_propagation(stamp_ns, gyro, accel)
+        later = list(itertools.takewhile(lambda sample: sample[0] > anchor_ns, reversed(self._imu_history)))
+        for stamp_ns, gyro, accel in reversed(later):
+            self._advance_propagation(stamp_ns, gyro, accel)
 
     def _advance_propagation(self, stamp_ns: int, gyro: np.ndarray, accel: np.ndarray) -> None:
         nav, last_ns, last_gyro, last_accel = self._prop

@@ -78,6 +78,43 @@ def test_propagate_imu_is_consistent_with_frame_rate_output() -> None:
     assert frame_estimate.stamp_ns == frames[-1].stamp_ns
 
 
+@pytest.mark.parametrize("seen_ahead", [0, 1, 3, 9])
+def test_imu_seen_before_a_frame_is_replayed_in_order_bit_for_bit(seen_ahead: int) -> None:
+    """IMU samples propagated past a frame's stamp before the frame is stepped are replayed from its pose: the
+    next IMU-rate pose equals, bit for bit, that of an estimator that got those samples only after the step,
+    for none, one and several samples ahead."""
+    motion = exact_motion(3.0)
+    stamps = motion.stamps_ns
+    early, late = (VioEstimator.from_file("imu-only", PURE_STRAPDOWN) for _ in range(2))
+    fed = {id(early): 0, id(late): 0}
+
+    def feed(estimator: VioEstimator, until: int) -> None:  # the samples not yet fed, up to index ``until``
+        for k in range(fed[id(estimator)], min(until, len(stamps))):
+            estimator.propagate_imu(int(stamps[k]), motion.gyro[k], motion.accel[k])
+        fed[id(estimator)] = max(fed[id(estimator)], min(until, len(stamps)))
+
+    compared = 0
+    for frame in make_frames(motion):
+        at_frame = int(np.searchsorted(stamps, frame.stamp_ns)) + 1  # samples up to the frame stamp
+        feed(early, at_frame + seen_ahead)  # seen before the frame popped out of the buffer
+        feed(late, at_frame)
+        pose, reference = early.step(frame), late.step(frame)
+        assert (pose is None) == (reference is None)
+        feed(late, at_frame + seen_ahead)  # the same samples, after the step
+        following = at_frame + seen_ahead
+        if pose is None or following >= len(stamps):
+            continue
+        assert pose.position_xyz.tobytes() == reference.position_xyz.tobytes()
+        predicted = [e.propagate_imu(int(stamps[following]), motion.gyro[following], motion.accel[following])
+                     for e in (early, late)]
+        fed[id(early)] = fed[id(late)] = following + 1
+        assert predicted[0].position_xyz.tobytes() == predicted[1].position_xyz.tobytes()
+        assert predicted[0].quat_wxyz.tobytes() == predicted[1].quat_wxyz.tobytes()
+        assert predicted[0].linear_velocity_xyz.tobytes() == predicted[1].linear_velocity_xyz.tobytes()
+        compared += 1
+    assert compared > 20
+
+
 def test_nan_imu_frame_is_skipped_counted_and_never_output() -> None:
     motion = exact_motion(3.0)
     frames = make_frames(motion)
