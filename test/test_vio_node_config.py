@@ -211,15 +211,21 @@ def test_auto_executor_falls_back_where_rclpy_has_no_events_executor(monkeypatch
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
-    from arvr_hybrid_vio.nodes.vio_node import executor_kind, make_executor
+    from rclpy.parameter import Parameter
+
+    from arvr_hybrid_vio.nodes.vio_node import VioNode, executor_kind, make_executor
     monkeypatch.setitem(sys.modules, "rclpy.experimental", None)  # its import now raises ImportError
-    assert executor_kind("auto") == "single_threaded" and executor_kind("events") == "events"
+    assert executor_kind("auto") == "single_threaded"
+    with pytest.raises(ConfigError, match="vio.executor 'events' needs rclpy.experimental.EventsExecutor"):
+        executor_kind("events")  # as the node's parameters load, before its model
     context = rclpy.Context()
     rclpy.init(context=context)
     try:
         assert isinstance(make_executor(context), SingleThreadedExecutor)
         with pytest.raises(ConfigError, match="vio.executor 'events' needs rclpy.experimental.EventsExecutor"):
             make_executor(context, "events")
+        with pytest.raises(ConfigError, match="vio.executor 'events'"):  # the node, before loading its model
+            VioNode(context=context, parameter_overrides=[Parameter("vio.executor", value="events")])
     finally:
         rclpy.shutdown(context=context)
 

@@ -410,19 +410,23 @@ def _refuse_estimator_changes(parameters: list[Parameter]) -> SetParametersResul
 
 def executor_kind(kind: str = "auto") -> str:
     """The executor ``vio.executor`` names: ``auto`` is ``events`` where this rclpy has the EventsExecutor
-    (ROS 2 Kilted and later), else ``single_threaded``; the other kinds are themselves.
+    (ROS 2 Kilted and later), else ``single_threaded``; the other kinds are themselves. The node resolves
+    it as its parameters load, so a kind this ROS 2 lacks fails before the model is loaded.
 
     Raises:
-        ConfigError: an unknown ``kind``.
+        ConfigError: an unknown ``kind``, or ``events`` where this rclpy has no EventsExecutor.
     """
     if kind not in EXECUTORS:
         raise ConfigError(f"vio.executor must be one of {', '.join(EXECUTORS)}; got {kind!r}")
-    if kind != "auto":
+    if kind == "single_threaded":
         return kind
     try:
         from rclpy.experimental import EventsExecutor  # noqa: F401 (only whether it imports)
-    except ImportError:
-        return "single_threaded"
+    except ImportError as exc:
+        if kind == "auto":
+            return "single_threaded"
+        raise ConfigError(f"vio.executor 'events' needs rclpy.experimental.EventsExecutor (ROS 2 Kilted or "
+                          f"later), which this rclpy lacks ({exc}); use 'auto' or 'single_threaded'") from exc
     return "events"
 
 
@@ -446,16 +450,11 @@ def make_executor(context: Context | None = None, kind: str = "auto") -> Executo
     executor thread.
 
     Raises:
-        ConfigError: ``events`` where this rclpy has no EventsExecutor, or an unknown ``kind``.
+        ConfigError: as :func:`executor_kind`.
     """
-    kind = executor_kind(kind)
-    if kind == "single_threaded":
+    if executor_kind(kind) == "single_threaded":
         return SingleThreadedExecutor(context=context)
-    try:
-        from rclpy.experimental import EventsExecutor
-    except ImportError as exc:
-        raise ConfigError(f"vio.executor 'events' needs rclpy.experimental.EventsExecutor (ROS 2 Kilted or "
-                          f"later), which this rclpy lacks ({exc}); use 'auto' or 'single_threaded'") from exc
+    from rclpy.experimental import EventsExecutor
     return EventsExecutor(context=context)
 
 
