@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -420,14 +421,21 @@ def executor_kind(kind: str = "auto") -> str:
         raise ConfigError(f"vio.executor must be one of {', '.join(EXECUTORS)}; got {kind!r}")
     if kind == "single_threaded":
         return kind
+    if _events_executor() is not None:
+        return "events"
+    if kind == "auto":
+        return "single_threaded"
+    raise ConfigError("vio.executor 'events' needs rclpy.experimental.EventsExecutor (ROS 2 Kilted or later), "
+                      "which this rclpy lacks; use 'auto' or 'single_threaded'")
+
+
+def _events_executor() -> Callable[..., Executor] | None:
+    """rclpy's ``experimental.EventsExecutor``, or None where this rclpy has none (Jazzy and older)."""
     try:
-        from rclpy.experimental import EventsExecutor  # noqa: F401 (only whether it imports)
-    except ImportError as exc:
-        if kind == "auto":
-            return "single_threaded"
-        raise ConfigError(f"vio.executor 'events' needs rclpy.experimental.EventsExecutor (ROS 2 Kilted or "
-                          f"later), which this rclpy lacks ({exc}); use 'auto' or 'single_threaded'") from exc
-    return "events"
+        from rclpy.experimental import EventsExecutor
+    except ImportError:
+        return None
+    return EventsExecutor
 
 
 def make_executor(context: Context | None = None, kind: str = "auto") -> Executor:
@@ -454,8 +462,7 @@ def make_executor(context: Context | None = None, kind: str = "auto") -> Executo
     """
     if executor_kind(kind) == "single_threaded":
         return SingleThreadedExecutor(context=context)
-    from rclpy.experimental import EventsExecutor
-    return EventsExecutor(context=context)
+    return _events_executor()(context=context)
 
 
 def spin(executor: Executor, context: Context | None = None, *, until: threading.Event | None = None) -> None:

@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
