@@ -146,6 +146,7 @@ class VioEstimator:
         self._degraded = False
         self._init_stamps: list[np.ndarray] = []
         self._init_accel: list[np.ndarray] = []
+        self._initialised_ns = 0  # the stamp the state started at (static_initial_state)
         self._pose_cov = np.zeros((6, 6))
         self._twist_cov = np.eye(6) * 1e-2
         self._last_gyro = np.zeros(3)
@@ -264,6 +265,7 @@ class VioEstimator:
             return None
         stamps = np.concatenate(self._init_stamps)
         self._nav = static_initial_state(stamps, np.concatenate(self._init_accel))
+        self._initialised_ns = self._nav.stamp_ns
         self._init_stamps, self._init_accel = [], []
         self._pose_cov = np.diag([1e-6, 1e-6, 1e-6, 1e-4, 1e-4, 1e-6])
         if self.visual_velocity is not None:
@@ -336,15 +338,25 @@ class VioEstimator:
         """Turn roll and pitch towards what the window's acceleration error says: gravity leaking into
         the horizontal, ``a_h = g (-d_y, d_x)`` for a small world tilt error ``d``, at a rate of
         ``visual_velocity.tilt_correction_per_s``. It holds the tilt error steady against gyro drift,
-        which the window's constant ``a`` then absorbs. ``dt_s``: the time one solve stands for."""
-        rate = self.config.visual_velocity.tilt_correction_per_s
+        which the window's constant ``a`` then absorbs. ``dt_s``: the time one solve stands for.
+
+        For ``visual_velocity.initial_levelling_s`` after initialising, the rate is
+        ``initial_tilt_correction_per_s`` and the window's history turns with the orientation
+        (``VisualVelocity.rotate_world``): the start's static guess is levelled in a second or two, where the
+        window, still holding the old attitudes, would otherwise report the corrected leak again."""
+        settings = self.config.visual_velocity
+        initial = (self._nav.stamp_ns - self._initialised_ns) * 1e-9 < settings.initial_levelling_s
+        rate = settings.initial_tilt_correction_per_s if initial else settings.tilt_correction_per_s
         if rate <= 0.0:
             return
         error = visual.acceleration_xyz / self.config.gravity_m_s2
         tilt = np.array([error[1], -error[0], 0.0]) * min(1.0, rate * dt_s)
+        correction = so3_exp(-tilt)
         nav = self._nav
-        self._nav = NavState(nav.stamp_ns, nearest_rotation(so3_exp(-tilt) @ nav.rotation), nav.position_xyz,
+        self._nav = NavState(nav.stamp_ns, nearest_rotation(correction @ nav.rotation), nav.position_xyz,
                              nav.velocity_xyz)
+        if initial and self.visual_velocity is not None:
+            self.visual_velocity.rotate_world(correction)
 
     def _compose(self, state: NavState, pre: Preintegration, motion: RelativeMotion, start_velocity: np.ndarray,
                  stamp_ns: int) -> None:
