@@ -207,9 +207,13 @@ class SpecificForceMean:
 
 def tilt_corrected(rotation: np.ndarray, pre: Preintegration, delta_rotation: np.ndarray, *, rate_per_s: float,
                    gravity_m_s2: float = GRAVITY_M_S2, lean_rad: float = 0.0,
-                   max_lean_rad: float = 0.0) -> np.ndarray:
+                   max_lean_rad: float = 0.0, acceleration_xyz: np.ndarray | None = None) -> np.ndarray:
     """``delta_rotation`` with roll/pitch nudged towards the interval's mean specific force (world
     ``R dv / dt`` should point up), for a body at ``rotation`` at the interval start.
+
+    ``acceleration_xyz``: the body's world acceleration as the caller estimates it (m/s^2), subtracted from
+    the specific force first (``R dv / dt - a`` should point up); None assumes none, which a sustained
+    acceleration (a multirotor's lean) turns into a tilt error.
 
     Applied only in calm intervals (mean specific force within 0.5 m/s^2 of g), as a world-frame
     rotation of the new orientation by ``rate_per_s * dt * (m_hat x e_z)``; ``rate_per_s <= 0`` is off.
@@ -219,6 +223,8 @@ def tilt_corrected(rotation: np.ndarray, pre: Preintegration, delta_rotation: np
     if rate_per_s <= 0.0 or pre.dt_s <= 0.0 or (max_lean_rad > 0.0 and lean_rad > max_lean_rad):
         return delta_rotation
     measured_up = rotation @ pre.delta_velocity / pre.dt_s  # (3,) world, m/s^2
+    if acceleration_xyz is not None:
+        measured_up = measured_up - acceleration_xyz
     norm = float(np.linalg.norm(measured_up))
     if abs(norm - gravity_m_s2) > 0.5:
         return delta_rotation
@@ -230,15 +236,18 @@ def tilt_corrected(rotation: np.ndarray, pre: Preintegration, delta_rotation: np
 
 def gated_tilt_corrected(rotation: np.ndarray, pre: Preintegration, delta_rotation: np.ndarray,
                          force_mean: SpecificForceMean, *, rate_per_s: float, max_lean_deg: float,
-                         gravity_m_s2: float = GRAVITY_M_S2) -> tuple[np.ndarray, SpecificForceMean]:
+                         gravity_m_s2: float = GRAVITY_M_S2,
+                         acceleration_xyz: np.ndarray | None = None) -> tuple[np.ndarray, SpecificForceMean]:
     """``tilt_corrected`` behind the lean gate of one attitude track: the track's ``force_mean`` takes
     this interval (only while a gate is set, ``max_lean_deg > 0``; without one it is never read), and
     the pull is skipped while the mean leans more than ``max_lean_deg``. Returns the corrected
-    ``delta_rotation`` and the track's new mean."""
+    ``delta_rotation`` and the track's new mean. ``acceleration_xyz``: as in ``tilt_corrected`` (the gate's
+    mean stays the raw specific force's)."""
     if max_lean_deg > 0.0:
         force_mean = force_mean.updated(rotation, pre)
     corrected = tilt_corrected(rotation, pre, delta_rotation, rate_per_s=rate_per_s, gravity_m_s2=gravity_m_s2,
-                               lean_rad=force_mean.lean_rad, max_lean_rad=float(np.radians(max_lean_deg)))
+                               lean_rad=force_mean.lean_rad, max_lean_rad=float(np.radians(max_lean_deg)),
+                               acceleration_xyz=acceleration_xyz)
     return corrected, force_mean
 
 

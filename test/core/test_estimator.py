@@ -279,11 +279,43 @@ def test_the_tilt_gate_keeps_a_multirotors_attitude() -> None:
     """A multirotor's specific force leans with its acceleration: the ungated pull levels towards it and
     tilts the estimate by degrees (exact IMU, so strapdown alone would be exact); the lean gate does not."""
     motion = drone_motion()
-    pulled = tilt_errors_deg(VioEstimator.from_file("imu-only", EstimatorConfig(device="cpu")), motion)
-    gated = tilt_errors_deg(VioEstimator.from_file("imu-only", EstimatorConfig(device="cpu", tilt_gate_deg=2.0)),
+    uncompensated = EstimatorConfig(device="cpu", tilt_motion_compensated=False)  # the pull that assumes no acceleration
+    pulled = tilt_errors_deg(VioEstimator.from_file("imu-only", uncompensated), motion)
+    gated = tilt_errors_deg(VioEstimator.from_file("imu-only", dataclasses.replace(uncompensated, tilt_gate_deg=2.0)),
                             motion)
     assert pulled.max() > 2.0
     assert gated.max() < 0.3 * pulled.max()  # 0.55 against 2.48 deg (seed 7)
+
+
+def test_without_a_velocity_measurement_the_pull_is_not_compensated() -> None:
+    """Pure strapdown (no window, no network): its velocity comes from the pulled attitude itself, so taking its
+    acceleration off would cancel the pull; ``tilt_motion_compensated`` leaves it as it was, bit for bit."""
+    from arvr_hybrid_vio.core.visual_velocity import VisualVelocityConfig
+    motion = drone_motion(duration_s=10.0)
+    no_window = EstimatorConfig(device="cpu", visual_velocity=VisualVelocityConfig(enabled=False))
+    plain = tilt_errors_deg(VioEstimator.from_file("imu-only", dataclasses.replace(
+        no_window, tilt_motion_compensated=False)), motion)
+    compensated = tilt_errors_deg(VioEstimator.from_file("imu-only", no_window), motion)
+    np.testing.assert_array_equal(compensated, plain)
+    assert plain.max() > 1.0  # the pull is at work here (and leans with the drone)
+
+
+def test_the_pull_with_the_bodys_acceleration_levels_while_accelerating() -> None:
+    """``acceleration_xyz`` is taken off the specific force: an accelerating body with a correct attitude is
+    left alone (without it the pull would turn it towards the lean), and a tilted one is levelled."""
+    from arvr_hybrid_vio.core.geometry import so3_exp
+    from arvr_hybrid_vio.core.strapdown import preintegrate, tilt_corrected
+    stamps = np.arange(0, 7) * 5_000_000
+    forward = np.array([0.3, 0.0, 0.0])  # m/s^2, sustained: within the pull's 0.5 m/s^2 calm band
+    accelerating = preintegrate(stamps, np.zeros((7, 3)), np.tile(forward + [0.0, 0.0, 9.81], (7, 1)))
+    level = np.eye(3)
+    np.testing.assert_allclose(tilt_corrected(level, accelerating, accelerating.delta_rotation, rate_per_s=0.2,
+                                              acceleration_xyz=forward), accelerating.delta_rotation, atol=1e-15)
+    assert rotation_angle_deg(tilt_corrected(level, accelerating, accelerating.delta_rotation, rate_per_s=0.2)) > 0.0
+    tilted = so3_exp(np.radians([2.0, 0.0, 0.0]))  # the estimate of the level body, 2 deg of roll off
+    levelled = tilted @ tilt_corrected(tilted, accelerating, accelerating.delta_rotation, rate_per_s=0.2,
+                                       acceleration_xyz=forward)
+    assert rotation_angle_deg(levelled) < rotation_angle_deg(tilted)
 
 
 def test_the_specific_force_mean_averages_a_head_bob_but_not_a_sustained_acceleration() -> None:

@@ -176,6 +176,7 @@ class LearnedMotion:
         self.tilt_gate_deg = tilt_gate_deg
         self.measurement_scale = measurement_scale
         self.name = network.config.family
+        self.measures_velocity = True  # the network's velocity
         self.front_end = VisualFrontEnd(network.config)
         self.graph_step: Any = None  # core.graph_step.GraphBackedStep on network.step (CUDA), else None
         self._weights: np.ndarray | None = None
@@ -280,10 +281,13 @@ class LearnedMotion:
         self._inputs = dataclasses.replace(self._inputs, reference=self.front_end.view(frame))
 
     def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration,
-                        upcoming: Sequence[SyncedFrame] = ()) -> RelativeMotion:
+                        upcoming: Sequence[SyncedFrame] = (), *,
+                        acceleration_xyz: np.ndarray | None = None) -> RelativeMotion:
         """Network step on this frame's tracks and IMU, decoded into a relative motion.
 
         ``upcoming`` (the frames expected next, in order) lets the network run over them in one pass.
+        ``acceleration_xyz`` (the estimator's) goes into the estimator orientation's accelerometer pull only:
+        the network inputs' own attitude track stays open loop.
         """
         if self._inputs.attitude is None:
             self._inputs = dataclasses.replace(self._inputs, attitude=state.rotation)
@@ -297,7 +301,8 @@ class LearnedMotion:
         dt_s = max(pre.dt_s, 1e-3)
         self._network_velocity = (velocity, np.sqrt(translation_var) / dt_s)
         delta_rotation, self._force_mean = self._tilt_corrected(state.rotation, pre,
-                                                                pre.delta_rotation @ so3_exp(dtheta), self._force_mean)
+                                                                pre.delta_rotation @ so3_exp(dtheta), self._force_mean,
+                                                                acceleration_xyz=acceleration_xyz)
         # the displacement at rest along the estimator's orientation (levelled by the window), not the
         # network inputs' own attitude track: during jumps that track's tilt drifts and its gravity leaks
         # into the position (docs/accuracy_history.md, "The displacement at rest"); the network's inputs keep their track
@@ -388,11 +393,13 @@ class LearnedMotion:
             self._state = self._run_network(ahead.inputs[:ahead.served], ahead.state_before)[1]
 
     def _tilt_corrected(self, rotation: np.ndarray, pre: Preintegration, delta_rotation: np.ndarray,
-                        force_mean: SpecificForceMean) -> tuple[np.ndarray, SpecificForceMean]:
+                        force_mean: SpecificForceMean, *,
+                        acceleration_xyz: np.ndarray | None = None) -> tuple[np.ndarray, SpecificForceMean]:
         """Roll/pitch nudged towards the accelerometer in calm intervals, behind the lean gate of the
         attitude track whose mean is ``force_mean`` (``core.strapdown.gated_tilt_corrected``)."""
         return gated_tilt_corrected(rotation, pre, delta_rotation, force_mean, rate_per_s=self.tilt_correction_per_s,
-                                    max_lean_deg=self.tilt_gate_deg, gravity_m_s2=self.gravity_m_s2)
+                                    max_lean_deg=self.tilt_gate_deg, gravity_m_s2=self.gravity_m_s2,
+                                    acceleration_xyz=acceleration_xyz)
 
     @property
     def network_velocity(self) -> tuple[np.ndarray, np.ndarray] | None:

@@ -43,6 +43,7 @@ class MotionSource(Protocol):
     """A stateful producer of relative motions, one call per tracked frame."""
 
     name: str  # "imu-only" or the model family ("hybrid", "multihead", ...)
+    measures_velocity: bool  # its relative motions carry ``velocity_body`` (a measurement the estimator fuses)
 
     def reset(self) -> None:
         """Forget all temporal state (after a reset or a long gap)."""
@@ -54,9 +55,12 @@ class MotionSource(Protocol):
         """The rig's camera model (``camera_input.CameraModel``; None: the training camera's)."""
 
     def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration,
-                        upcoming: Sequence[SyncedFrame] = ()) -> RelativeMotion:
+                        upcoming: Sequence[SyncedFrame] = (), *,
+                        acceleration_xyz: np.ndarray | None = None) -> RelativeMotion:
         """Relative motion from ``state`` (the previous frame) to ``frame``; ``upcoming``: the frames
-        expected next, in order (offline replay), which a source may prepare ahead."""
+        expected next, in order (offline replay), which a source may prepare ahead; ``acceleration_xyz``:
+        the estimator's world acceleration (m/s^2, None: unknown), which the orientation's accelerometer
+        pull subtracts from the specific force (``core.strapdown.tilt_corrected``)."""
 
     def prepare_image(self, stamp_ns: int, image: np.ndarray) -> None:
         """The image of a frame that still waits for its IMU (live): visual work a source may do now,
@@ -95,6 +99,7 @@ class StrapdownMotion:
     # the pull is skipped while the specific force's 1 s mean leans more than this, deg (0: never)
     tilt_gate_deg: float = 0.0
     name: str = "imu-only"
+    measures_velocity: bool = False  # strapdown only integrates
     _force_mean: SpecificForceMean = field(default_factory=SpecificForceMean, repr=False)
 
     def reset(self) -> None:
@@ -126,13 +131,14 @@ class StrapdownMotion:
         return {}
 
     def relative_motion(self, frame: SyncedFrame, state: NavState, pre: Preintegration,
-                        upcoming: Sequence[SyncedFrame] = ()) -> RelativeMotion:
+                        upcoming: Sequence[SyncedFrame] = (), *,
+                        acceleration_xyz: np.ndarray | None = None) -> RelativeMotion:
         """Strapdown prediction over the frame interval (nothing to prepare ahead, no velocity measured)."""
         del frame, upcoming
         at_rest = displacement_at_rest(state.rotation, pre, gravity_m_s2=self.gravity_m_s2)
         rotation, self._force_mean = gated_tilt_corrected(
             state.rotation, pre, pre.delta_rotation, self._force_mean, rate_per_s=self.tilt_correction_per_s,
-            max_lean_deg=self.tilt_gate_deg, gravity_m_s2=self.gravity_m_s2)
+            max_lean_deg=self.tilt_gate_deg, gravity_m_s2=self.gravity_m_s2, acceleration_xyz=acceleration_xyz)
         return RelativeMotion(rotation, at_rest, np.full(3, self.gyro_noise_density ** 2 * pre.dt_s))
 
     @property
