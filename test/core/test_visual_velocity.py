@@ -31,6 +31,15 @@ def rig_camera(sequence: SynthSequence, **changes) -> CameraModel:
     return dataclasses.replace(camera, **changes)
 
 
+def tilt_errors_deg(trajectory: Trajectory, sequence: SynthSequence) -> np.ndarray:
+    """Roll/pitch error of every pose, deg: the angle between the estimated and the true vertical in the body
+    (yaw-free: the estimator's world yaw is its own)."""
+    index = np.searchsorted(sequence.imu_stamps_ns, trajectory.stamps_ns)
+    up_estimated = quat_wxyz_to_matrix(trajectory.quats_wxyz)[:, 2, :]
+    up_true = quat_wxyz_to_matrix(sequence.gt_quats_wxyz[index])[:, 2, :]
+    return np.degrees(np.arccos(np.clip(np.sum(up_estimated * up_true, axis=1), -1.0, 1.0)))
+
+
 def window_velocity_errors(sequence: SynthSequence, camera: CameraModel) -> tuple[np.ndarray, np.ndarray]:
     """(errors, truths) (M, 3) of the measurements after the first 1.5 s, fed true orientations."""
     vision = VisualVelocity(VisualVelocityConfig(solve_every=1))
@@ -250,10 +259,7 @@ def test_the_start_tilt_is_levelled_in_two_seconds_when_a_recording_starts_movin
         frames = synced_frames(sweep.image_stamps_ns[start:], sweep.images[start:], sweep.imu_stamps_ns[imu],
                                sweep.gyro[imu], sweep.accel[imu])
         trajectory = run_estimator(estimator, frames)
-        index = np.searchsorted(sweep.imu_stamps_ns, trajectory.stamps_ns)
-        up_estimated = quat_wxyz_to_matrix(trajectory.quats_wxyz)[:, 2, :]
-        up_true = quat_wxyz_to_matrix(sweep.gt_quats_wxyz[index])[:, 2, :]
-        tilt_deg = np.degrees(np.arccos(np.clip(np.sum(up_estimated * up_true, axis=1), -1.0, 1.0)))
+        tilt_deg = tilt_errors_deg(trajectory, sweep)
         after = (trajectory.stamps_ns - trajectory.stamps_ns[0]) * 1e-9
         results[seconds] = (tilt_deg[0], tilt_deg[(after >= 2.0) & (after <= 3.0)].max(),
                             evaluate(truth, trajectory, EvalConfig(align="se3")).ate.stats.rmse)
@@ -275,10 +281,7 @@ def test_a_multirotor_keeps_its_attitude_when_the_pull_takes_off_its_acceleratio
         estimator.set_camera(rig_camera(drone))
         trajectory = run_estimator(estimator, synced_frames(drone.image_stamps_ns, drone.images, drone.imu_stamps_ns,
                                                             drone.gyro, drone.accel))
-        index = np.searchsorted(drone.imu_stamps_ns, trajectory.stamps_ns)
-        up_estimated = quat_wxyz_to_matrix(trajectory.quats_wxyz)[:, 2, :]
-        up_true = quat_wxyz_to_matrix(drone.gt_quats_wxyz[index])[:, 2, :]
-        tilt_deg = np.degrees(np.arccos(np.clip(np.sum(up_estimated * up_true, axis=1), -1.0, 1.0)))
+        tilt_deg = tilt_errors_deg(trajectory, drone)
         results[compensated] = (np.sqrt(np.mean(tilt_deg ** 2)),
                                 evaluate(truth, trajectory, EvalConfig(align="se3")).ate.stats.rmse)
     assert results[False][0] > 0.8, results  # deg RMS; measured 1.25
