@@ -36,6 +36,8 @@ for path in sys.argv[3:]:
                 cfg = dataclasses.replace(cfg, visual_velocity=dataclasses.replace(cfg.visual_velocity, initial_levelling_s=T, initial_tilt_correction_per_s=R))
             if part == "gbias":
                 cfg = dataclasses.replace(cfg, static_gyro_bias=True)
+            if part.startswith("vscale="):
+                cfg = dataclasses.replace(cfg, velocity_measurement_scale=float(part[7:]))
             if part.startswith("gate="):
                 cfg = dataclasses.replace(cfg, tilt_gate_deg=float(part[5:]))
         est = VioEstimator.from_file(model, cfg)
