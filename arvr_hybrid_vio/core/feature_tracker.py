@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -178,10 +179,7 @@ class FeatureTracker:
         wanted = self.config.max_features - len(points)
         if wanted <= 0:
             return points, ids, next_id
-        mask = np.full(image.shape, 255, dtype=np.uint8)
-        radius = max(1, int(round(self.config.min_distance_px)))
-        for x, y in points:
-            cv2.circle(mask, (int(round(x)), int(round(y))), radius, 0, -1)
+        mask = masked_discs(image.shape, points, max(1, int(round(self.config.min_distance_px))))
         corners = cv2.goodFeaturesToTrack(image, wanted, self.config.quality_level, self.config.min_distance_px,
                                           mask=mask, blockSize=5)
         if corners is None:
@@ -189,6 +187,29 @@ class FeatureTracker:
         corners = corners.reshape(-1, 2).astype(np.float32)
         return (np.vstack([points, corners]), np.concatenate([ids, next_id + np.arange(len(corners))]),
                 next_id + len(corners))
+
+
+@lru_cache(maxsize=8)
+def _disc_offsets(radius: int) -> np.ndarray:
+    """(M, 2) (row, column) offsets of the pixels ``cv2.circle`` fills for a disc of ``radius`` px."""
+    disc = np.full((2 * radius + 1, 2 * radius + 1), 255, dtype=np.uint8)
+    cv2.circle(disc, (radius, radius), radius, 0, -1)
+    return np.argwhere(disc == 0) - radius
+
+
+def masked_discs(shape: tuple[int, ...], points: np.ndarray, radius: int) -> np.ndarray:
+    """A uint8 mask of ``shape``: 255, with a filled disc of 0 of ``radius`` px around each of ``points``
+    ((N, 2) x, y px, rounded to the nearest pixel as Python's ``round`` does). The same pixels as one
+    ``cv2.circle(mask, centre, radius, 0, -1)`` per point (tested), stamped at once instead of a call each."""
+    mask = np.full(shape, 255, dtype=np.uint8)
+    if len(points):
+        offsets = _disc_offsets(radius)
+        centres = np.rint(np.asarray(points, dtype=np.float64)).astype(np.int64)
+        rows = (centres[:, 1:2] + offsets[None, :, 0]).ravel()
+        columns = (centres[:, 0:1] + offsets[None, :, 1]).ravel()
+        inside = (rows >= 0) & (rows < shape[0]) & (columns >= 0) & (columns < shape[1])
+        mask[rows[inside], columns[inside]] = 0
+    return mask
 
 
 def tracked_ahead(frames: Iterable[SyncedFrame], config: TrackerConfig) -> Iterator[

@@ -82,3 +82,21 @@ def test_tracking_prepared_at_arrival_is_the_same_and_used_only_for_its_frame() 
         ours, theirs = plain.observations(np.array([frame])), prepared.observations(np.array([frame]))
         np.testing.assert_array_equal(ours.feature, theirs.feature)
         np.testing.assert_array_equal(ours.xy, theirs.xy)
+
+
+@pytest.mark.parametrize("radius", [1, 3, 8])
+def test_the_corner_mask_is_the_one_cv2_circle_draws(radius: int) -> None:
+    """``masked_discs`` stamps the pixels one ``cv2.circle`` call per point fills: random points, half-pixel
+    centres (rounded half to even, as Python's ``round``) and discs cut by the border."""
+    from arvr_hybrid_vio.core.feature_tracker import masked_discs
+    rng = np.random.default_rng(radius)
+    shape = (128, 160)
+    for trial in range(200):
+        points = rng.uniform([-2.0, -2.0], [shape[1] + 1.0, shape[0] + 1.0], (int(rng.integers(0, 70)), 2))
+        if trial % 3 == 0:
+            points = np.floor(points) + 0.5  # exact halves
+        points = points.astype(np.float32)
+        drawn = np.full(shape, 255, dtype=np.uint8)
+        for x, y in points:
+            cv2.circle(drawn, (int(round(x)), int(round(y))), radius, 0, -1)
+        np.testing.assert_array_equal(masked_discs(shape, points, radius), drawn)
