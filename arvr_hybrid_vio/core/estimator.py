@@ -75,7 +75,8 @@ class EstimatorConfig:
     # change over the last frame interval) from the specific force, so that a sustained acceleration is not read
     # as a tilt (false: assume none). Only where the velocity is measured (the window, a learned source): a pure
     # strapdown velocity comes from the same attitude, and taking it off would cancel the pull. Chosen on val,
-    # 2026-11-28: hybrid mean ATE 11.9 -> 11.0 cm, Multi-Head 16.4 -> 13.1 (docs/accuracy_history.md, "The start's tilt")
+    # 2026-11-28: hybrid mean ATE 11.9 -> 11.0 cm, Multi-Head 16.4 -> 13.1 (docs/accuracy_history.md, "The start's tilt, and the
+    # accelerometer pull")
     tilt_motion_compensated: bool = True  # the accelerometer pull subtracts the estimator's own acceleration
     velocity_random_walk: float = 0.12  # IMU velocity drift in the velocity fusion, m/s/sqrt(s) (tuned on val, 2026-11-28)
     velocity_measurement_scale: float = 1.0  # learned models: multiplies the network's velocity variance
@@ -103,6 +104,10 @@ class VioEstimator:
         self.visual_velocity = (VisualVelocity(config.visual_velocity, gravity_m_s2=config.gravity_m_s2)
                                 if config.visual_velocity.enabled else None)
         self.network_consistency = NetworkConsistency(config.network_consistency_s)
+        # the accelerometer pull takes off the estimator's acceleration only where something measures the velocity
+        # (pure strapdown: its acceleration is the pulled attitude's own, and would cancel the pull)
+        self._compensates_pull = config.tilt_motion_compensated and (
+            self.visual_velocity is not None or source.measures_velocity)
         self.reset()
         self.counters["resets"] = 0
 
@@ -368,9 +373,8 @@ class VioEstimator:
     def _acceleration(self) -> np.ndarray | None:
         """The estimator's world acceleration over the last frame interval, m/s^2, for the accelerometer pull
         (``tilt_motion_compensated``); None when off, before two frame states, or where nothing measures the
-        velocity (pure strapdown: its acceleration is the pulled attitude's own, and would cancel the pull)."""
-        measured = self.visual_velocity is not None or self.source.measures_velocity
-        if not (self.config.tilt_motion_compensated and measured) or self._velocity_before is None:
+        velocity (``_compensates_pull``)."""
+        if not self._compensates_pull or self._velocity_before is None:
             return None
         stamp_ns, velocity = self._velocity_before
         return (self._nav.velocity_xyz - velocity) / max((self._nav.stamp_ns - stamp_ns) * 1e-9, 1e-3)

@@ -35,7 +35,8 @@ class VisualVelocityConfig:
     # for this long after the estimator initialises (its start attitude is a static guess from the accelerometer:
     # wrong by degrees when the start moves), the levelling runs at initial_tilt_correction_per_s and also turns
     # the window's stored attitudes (its history), so the next solves no longer see the leak already corrected, s
-    # (0: off). Chosen on val, 2026-11-28: hybrid mean ATE 17.1 -> 11.9 cm (docs/accuracy_history.md, "The start's tilt")
+    # (0: off). Chosen on val, 2026-11-28: hybrid mean ATE 17.1 -> 11.9 cm (docs/accuracy_history.md, "The start's tilt, and
+    # the accelerometer pull")
     initial_levelling_s: float = 2.0  # s after initialising with the fast levelling that also turns the window (0: off)
     initial_tilt_correction_per_s: float = 4.0  # the levelling rate in that time, 1/s
     # solve after the frame's pose is out (VioEstimator.finish_frame) and apply it at the next frame: the
