@@ -158,6 +158,7 @@ class VioEstimator:
         self._init_stamps: list[np.ndarray] = []
         self._init_accel: list[np.ndarray] = []
         self._initialised_ns = 0  # the stamp the state started at (static_initial_state)
+        self._levelling_from_ns: int | None = None  # the stamp of the window's first levelling after initialising
         self._velocity_before: tuple[int, np.ndarray] | None = None  # (stamp, world velocity) a frame before _nav
         self._pose_cov = np.zeros((6, 6))
         self._twist_cov = np.eye(6) * 1e-2
@@ -352,12 +353,14 @@ class VioEstimator:
         ``visual_velocity.tilt_correction_per_s``. It holds the tilt error steady against gyro drift,
         which the window's constant ``a`` then absorbs. ``dt_s``: the time one solve stands for.
 
-        For ``visual_velocity.initial_levelling_s`` after initialising, the rate is
+        For ``visual_velocity.initial_levelling_s`` from the first solve after initialising, the rate is
         ``initial_tilt_correction_per_s`` and the window's history turns with the orientation
         (``VisualVelocity.rotate_world``): the start's static guess is levelled in a second or two, where the
         window, still holding the old attitudes, would otherwise report the corrected leak again."""
         settings = self.config.visual_velocity
-        initial = (self._nav.stamp_ns - self._initialised_ns) * 1e-9 < settings.initial_levelling_s
+        if self._levelling_from_ns is None:
+            self._levelling_from_ns = self._nav.stamp_ns
+        initial = (self._nav.stamp_ns - self._levelling_from_ns) * 1e-9 < settings.initial_levelling_s
         rate = settings.initial_tilt_correction_per_s if initial else settings.tilt_correction_per_s
         if rate <= 0.0:
             return

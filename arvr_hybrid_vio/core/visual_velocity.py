@@ -32,12 +32,13 @@ class VisualVelocityConfig:
     frame_stride: int = 6  # the solve uses every this many frames of the window, the newest included
     solve_every: int = 2  # solve at every this many frames (tracks are kept at every frame; tuned on val)
     tilt_correction_per_s: float = 0.2  # roll/pitch pull towards the window's gravity leak, 1/s (0: off; tuned on val)
-    # for this long after the estimator initialises (its start attitude is a static guess from the accelerometer:
-    # wrong by degrees when the start moves), the levelling runs at initial_tilt_correction_per_s and also turns
-    # the window's stored attitudes (its history), so the next solves no longer see the leak already corrected, s
-    # (0: off). Chosen on val, 2026-11-28: hybrid mean ATE 17.1 -> 11.9 cm (docs/accuracy_history.md, "The start's tilt, and
-    # the accelerometer pull")
-    initial_levelling_s: float = 2.0  # s after initialising with the fast levelling that also turns the window (0: off)
+    # for this long from the window's first solve after the estimator initialises (its start attitude is a static
+    # guess from the accelerometer: wrong by degrees when the start moves), the levelling runs at
+    # initial_tilt_correction_per_s and also turns the window's stored attitudes (its history), so the next solves
+    # no longer see the leak already corrected, s (0: off). Chosen on val, 2026-11-28: hybrid mean ATE 17.1 -> 11.9 cm
+    # (docs/accuracy_history.md, "The start's tilt, and the accelerometer pull"); counted from the first solve, not
+    # from initialising, since 2026-11-29 (EuRoC V1_02's first solve comes 2.7 s after initialising)
+    initial_levelling_s: float = 2.0  # s from the first solve with the fast levelling that also turns the window (0: off)
     initial_tilt_correction_per_s: float = 4.0  # the levelling rate in that time, 1/s
     # solve after the frame's pose is out (VioEstimator.finish_frame) and apply it at the next frame: the
     # solve leaves the latency path; the velocity then comes from frames up to the previous one (default since
