@@ -251,6 +251,21 @@ def gated_tilt_corrected(rotation: np.ndarray, pre: Preintegration, delta_rotati
     return corrected, force_mean
 
 
+def static_gyro_bias(gyro_rad_s: np.ndarray, accel_m_s2: np.ndarray, *, max_std_rad_s: float) -> np.ndarray | None:
+    """The gyro bias read from a span at rest: its mean gyro, when every axis's gyro std is below
+    ``max_std_rad_s`` and every axis's accelerometer std below ``10 * max_std_rad_s`` m/s^2; else None (the
+    span moved, its mean is motion). ``max_std_rad_s <= 0``: None.
+
+    Shape: gyro_rad_s (K, 3), accel_m_s2 (K, 3) -> (3,).
+    """
+    gyro, accel = np.asarray(gyro_rad_s, dtype=np.float64), np.asarray(accel_m_s2, dtype=np.float64)
+    if max_std_rad_s <= 0.0 or len(gyro) < 2:
+        return None
+    if gyro.std(axis=0).max() >= max_std_rad_s or accel.std(axis=0).max() >= 10.0 * max_std_rad_s:
+        return None
+    return gyro.mean(axis=0)
+
+
 def static_initial_state(stamps_ns: np.ndarray, accel_m_s2: np.ndarray) -> NavState:
     """State at the last stamp of a (near-)static window: roll/pitch from mean accel, zero velocity.
 

@@ -351,3 +351,50 @@ def test_the_tilt_gate_reaches_every_source() -> None:
     config = EstimatorConfig(device="cpu", tilt_gate_deg=2.0)
     assert VioEstimator.from_file("imu-only", config).source.tilt_gate_deg == 2.0
     assert VioEstimator.from_file(MODELS / "hybrid.safetensors", config).source.tilt_gate_deg == 2.0
+
+
+GYRO_BIAS = np.array([3e-3, -2e-3, 1.5e-3])  # rad/s
+
+
+def biased(motion: ExactMotion) -> ExactMotion:
+    return dataclasses.replace(motion, gyro=motion.gyro + GYRO_BIAS)
+
+
+@pytest.mark.parametrize("std", [0.0, 0.01])
+def test_a_static_start_reads_the_gyro_bias_and_the_estimator_takes_it_off(std: float) -> None:
+    """The exact motion starts at rest; its gyro carries a constant bias. With ``static_gyro_bias_std_rad_s`` the
+    init span's mean gyro is the bias and the estimator tracks as if there were none: at the frames and at the IMU
+    rate (both paths are checked: the orientation and the angular velocity the estimates report)."""
+    motion = exact_motion(5.0)
+    estimator = VioEstimator.from_file("imu-only", dataclasses.replace(PURE_STRAPDOWN, static_gyro_bias_std_rad_s=std))
+    frames = make_frames(biased(motion))
+    outputs = run(estimator, frames[:-1])
+    after = np.searchsorted(motion.stamps_ns, frames[-2].stamp_ns) + 3  # three IMU samples past that frame
+    propagated = estimator.propagate_imu(int(motion.stamps_ns[after]), motion.gyro[after] + GYRO_BIAS,
+                                         motion.accel[after])
+    last, index = outputs[-1], np.searchsorted(motion.stamps_ns, outputs[-1].stamp_ns)
+    errors = [rotation_angle_deg(quat_wxyz_to_matrix(estimate.quat_wxyz).T @ motion.rotations[at])
+              for estimate, at in ((last, index), (propagated, after))]
+    if std == 0.0:  # the bias is not read: ~0.2 deg/s of drift over ~4.5 s
+        assert min(errors) > 0.5
+    else:
+        assert max(errors) < 0.01, errors
+        np.testing.assert_allclose(propagated.angular_velocity_xyz, motion.gyro[after], atol=1e-12)
+
+
+def test_a_start_that_moves_reads_no_gyro_bias() -> None:
+    """The span's mean gyro is the bias only at rest: a start in motion leaves the samples as they are, bit for bit."""
+    motion = biased(exact_motion(3.0, rest_s=0.0))
+    plain = run(VioEstimator.from_file("imu-only", PURE_STRAPDOWN), make_frames(motion))
+    reading = run(VioEstimator.from_file("imu-only", dataclasses.replace(PURE_STRAPDOWN, static_gyro_bias_std_rad_s=0.01)),
+                  make_frames(motion))
+    assert [e is None for e in plain] == [e is None for e in reading]
+    for one, other in zip(plain, reading):
+        if one is not None:
+            np.testing.assert_array_equal(one.quat_wxyz, other.quat_wxyz)
+            np.testing.assert_array_equal(one.position_xyz, other.position_xyz)
+
+
+def test_a_negative_static_gyro_bias_threshold_is_refused() -> None:
+    with pytest.raises(ConfigError, match="static_gyro_bias_std_rad_s"):
+        VioEstimator.from_file("imu-only", EstimatorConfig(device="cpu", static_gyro_bias_std_rad_s=-1.0))
