@@ -13,13 +13,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
 import pytest
 
 from arvr_hybrid_vio.core.errors import ConfigError, ModelFileError
 from arvr_hybrid_vio.core.model import learned_motion, onnx_network
 from arvr_hybrid_vio.core.model.learned_motion import network_runtime
 from arvr_hybrid_vio.core.model.onnx_export import ONNX_ATOL, largest_difference
-from arvr_hybrid_vio.core.model.onnx_network import OnnxNetwork, file_sha256, graph_paths
+from arvr_hybrid_vio.core.model.onnx_network import OnnxNetwork, file_sha256, graph_paths, optimized_path
 from arvr_hybrid_vio.core.model_io import load_model, save_model
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -64,10 +65,46 @@ def test_the_cache_keeps_one_export_per_model_file(tmp_path: Path, monkeypatch: 
         shutil.copy(old[frames], new[frames])
     OnnxNetwork.from_file(retrained, cache_dir=cache)
     assert exports == [retrained]
-    new[1].write_bytes(new[1].read_bytes()[:1000])  # truncated
+    for damaged in (new[1], optimized_path(new[1], onnxruntime.__version__)):  # the graph and its optimised copy
+        damaged.write_bytes(damaged.read_bytes()[:1000])  # truncated
     OnnxNetwork.from_file(retrained, cache_dir=cache)
     assert exports == [retrained, retrained]
-    assert sorted(p.name for p in cache.iterdir()) == sorted(p.name for p in [*old.values(), *new.values()])
+    graphs = [*old.values(), *new.values()]
+    loaded = [old[1], new[1]]  # the chunk graphs were never loaded here: no optimised copies of them
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        [p.name for p in graphs] + [optimized_path(p, onnxruntime.__version__).name for p in loaded])
+
+
+def test_the_cache_loads_each_graph_from_its_optimised_copy(tmp_path: Path) -> None:
+    """The first load writes each graph's copy optimised by onnxruntime (``ORT_ENABLE_EXTENDED``), later loads
+    read it (onnxruntime then optimises less at load); its outputs are the graph's, bit for bit. A damaged copy, or
+    one of another model file's graph, is passed over for the graph and written again."""
+    source = tmp_path / "lstm.safetensors"
+    shutil.copy(MODELS / "lstm.safetensors", source)
+    cache = tmp_path / "cache"
+    paths = graph_paths(source, file_sha256(source), cache)
+    copy = optimized_path(paths[1], onnxruntime.__version__)
+    network, _ = load_model(source)
+    first = OnnxNetwork.from_file(source, cache_dir=cache)  # exports, loads the graph, writes the copy
+    assert copy.is_file() and not optimized_path(paths[onnx_network.CHUNK_FRAMES], onnxruntime.__version__).exists()
+    written = copy.stat().st_mtime_ns
+    second = OnnxNetwork.from_file(source, cache_dir=cache)  # loads the copy
+    assert copy.stat().st_mtime_ns == written
+    inputs = (*_one_frame(network.config), first.initial_state(1))
+    for one, other in zip(first.step(*inputs)[0], second.step(*inputs)[0]):
+        if one is not None:
+            np.testing.assert_array_equal(one, other)
+    assert largest_difference(network, second) <= ONNX_ATOL
+
+    copy.write_bytes(copy.read_bytes()[:1000])  # damaged
+    OnnxNetwork.from_file(source, cache_dir=cache)
+    assert copy.stat().st_size > 1000  # written again from the graph
+    other = save_model(tmp_path / "other" / "lstm.safetensors", network, training={"note": "other bytes"})
+    OnnxNetwork.from_file(other, cache_dir=cache)
+    theirs = optimized_path(graph_paths(other, file_sha256(other), cache)[1], onnxruntime.__version__)
+    shutil.copy(theirs, copy)  # another file's optimised graph where this file's belongs: stale
+    OnnxNetwork.from_file(source, cache_dir=cache)
+    assert copy.read_bytes() != theirs.read_bytes()
 
 
 def test_the_chunk_graph_loads_on_first_use_and_a_stale_one_is_exported_again(
@@ -90,6 +127,7 @@ def test_the_chunk_graph_loads_on_first_use_and_a_stale_one_is_exported_again(
     chunk = onnx_network.CHUNK_FRAMES
     mine, theirs = graph_paths(source, file_sha256(source), cache), graph_paths(other, file_sha256(other), cache)
     shutil.copy(theirs[chunk], mine[chunk])  # another file's chunk graph where this file's belongs
+    optimized_path(mine[chunk], onnxruntime.__version__).unlink()  # and no optimised copy of it (a good one would serve)
     exports: list[Path] = []
     real_export = onnx_network._export
     monkeypatch.setattr(onnx_network, "_export", lambda path, *args: exports.append(path) or real_export(path, *args))
