@@ -11,8 +11,9 @@ run therefore restores the default disposition, which its children then inherit.
 
 The networks run on onnxruntime by default (``estimator.network_runtime: auto``), over ONNX exports
 kept in a cache. A run uses a cache folder of its own (``ARVR_VIO_CACHE_DIR``, removed at the end),
-where the shipped models' exports are links to the user's cache (``make setup`` made them) and every
-model a test writes is exported afresh: nothing a test trains or saves lands in the user's cache.
+where the shipped models' exports (and their optimised copies) are links to the user's cache (``make setup``
+made them) and every model a test writes is exported afresh: nothing a test trains or saves lands in the
+user's cache.
 """
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def _private_export_cache() -> None:
         for path in graph_paths(model, sha256, shipped).values():
             if path.is_file():
                 (private / path.name).symlink_to(path)
+            for optimized in shipped.glob(f"{path.stem}-ort*-extended.onnx"):  # onnxruntime's optimised copies
+                (private / optimized.name).symlink_to(optimized)
     os.environ["ARVR_VIO_CACHE_DIR"] = str(private)
 
 

@@ -206,8 +206,9 @@ class OnnxNetwork:
 def ensure_exported(model_path: str | Path, cache_dir: str | Path | None = None) -> dict[int, Path]:
     """The model file's graphs in the cache, exported first where one is missing (needs torch then).
 
-    A graph that is present is not opened here; ``OnnxNetwork.from_file`` checks it and exports
-    again if it is stale or damaged. Returns {frames: path}.
+    A graph that is present is not checked here (``OnnxNetwork.from_file`` checks it and exports again if
+    it is stale or damaged); where its optimised copy is missing, the copy is written (``optimized_path``;
+    skipped without onnxruntime), so that the first load is as fast as the later ones. Returns {frames: path}.
 
     Raises:
         ModelFileError: the model file is missing, truncated, or of another version/architecture.
@@ -216,6 +217,14 @@ def ensure_exported(model_path: str | Path, cache_dir: str | Path | None = None)
     _, sha256, paths = _model_graphs(model_path, cache_dir)
     if not all(path.is_file() for path in paths.values()):
         _export(model_path, paths, sha256)
+    try:
+        onnxruntime = _import_onnxruntime()
+    except ConfigError:
+        return paths
+    for path in paths.values():
+        optimized = optimized_path(path, onnxruntime.__version__)
+        if not optimized.is_file():
+            _write_optimized(onnxruntime, path, optimized)
     return paths
 
 
@@ -239,14 +248,11 @@ def _cached_sessions(onnxruntime: Any, paths: dict[int, Path], options: Any, sha
             return None
         expected = (sha256, EXPORT_VERSION, str(frames))
         optimized = optimized_path(path, onnxruntime.__version__)
-        session = _session_if_current(onnxruntime, optimized, options, expected) if optimized.is_file() else None
+        session = (_current_session(onnxruntime, optimized, options, expected, otherwise="writing it again")
+                   if optimized.is_file() else None)
         if session is None:
-            try:
-                session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            except Exception as exc:  # onnxruntime raises its own types for unreadable graphs
-                LOGGER.warning("cached ONNX graph %s does not load (%s): exporting again", path, exc)
-                return None
-            if _metadata(session) != expected:
+            session = _current_session(onnxruntime, path, options, expected, otherwise="exporting again")
+            if session is None:
                 return None
             _write_optimized(onnxruntime, path, optimized)
         sessions[frames] = session
@@ -264,13 +270,14 @@ def _metadata(session: Any) -> tuple[str | None, str | None, str | None]:
     return metadata.get("model_sha256"), metadata.get("export_version"), metadata.get("frames")
 
 
-def _session_if_current(onnxruntime: Any, path: Path, options: Any, expected: tuple[str, str, str]) -> Any | None:
-    """A session over the optimised copy at ``path`` when it loads and carries ``expected``, else None (it is
-    written again)."""
+def _current_session(onnxruntime: Any, path: Path, options: Any, expected: tuple[str, str, str], *,
+                     otherwise: str) -> Any | None:
+    """A session over the graph at ``path`` when it loads and its metadata is ``expected`` (this model file's
+    hash, this export version, its frames), else None; ``otherwise`` says in the warning what follows."""
     try:
         session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own types for unreadable graphs
-        LOGGER.warning("optimised ONNX graph %s does not load (%s): writing it again", path, exc)
+        LOGGER.warning("cached ONNX graph %s does not load (%s): %s", path, exc, otherwise)
         return None
     return session if _metadata(session) == expected else None
 
