@@ -32,16 +32,17 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def _private_export_cache() -> None:
-    from arvr_hybrid_vio.core.model.onnx_network import default_cache_dir, file_sha256, graph_paths
+    import onnxruntime
+
+    from arvr_hybrid_vio.core.model.onnx_network import default_cache_dir, file_sha256, graph_paths, optimized_path
     shipped, private = default_cache_dir(), Path(tempfile.mkdtemp(prefix="arvr_vio_onnx_"))
     atexit.register(shutil.rmtree, private, ignore_errors=True)
     for model in (Path(__file__).resolve().parents[1] / "models").glob("*.safetensors"):
         sha256 = file_sha256(model)
         for path in graph_paths(model, sha256, shipped).values():
-            if path.is_file():
-                (private / path.name).symlink_to(path)
-            for optimized in shipped.glob(f"{path.stem}-ort*-extended.onnx"):  # onnxruntime's optimised copies
-                (private / optimized.name).symlink_to(optimized)
+            for cached in (path, optimized_path(path, onnxruntime.__version__)):  # the graph, onnxruntime's copy
+                if cached.is_file():
+                    (private / cached.name).symlink_to(cached)
     os.environ["ARVR_VIO_CACHE_DIR"] = str(private)
 
 

@@ -167,13 +167,13 @@ class VioEstimator:
         self._degraded = False
         self._init_stamps: list[np.ndarray] = []
         self._init_accel: list[np.ndarray] = []
+        self._init_gyro: list[np.ndarray] = []
         self._initialised_ns = 0  # the stamp the state started at (static_initial_state)
         self._levelling_from_ns: int | None = None  # the stamp of the window's first levelling after initialising
         self._velocity_before: tuple[int, np.ndarray] | None = None  # (stamp, world velocity) a frame before _nav
         self._pose_cov = np.zeros((6, 6))
         self._twist_cov = np.eye(6) * 1e-2
         self._last_gyro = np.zeros(3)
-        self._init_gyro: list[np.ndarray] = []
         self._gyro_bias = np.zeros(3)  # read at a static start (static_gyro_bias_std_rad_s), rad/s
         self._prop: tuple[NavState, int, np.ndarray, np.ndarray] | None = None
         self._imu_history.clear()
@@ -208,16 +208,18 @@ class VioEstimator:
         pre = self.source.preintegration_ahead(frame)  # computed with the frames evaluated ahead
         if pre is None:
             pre = preintegrate(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2)
-        visual = self._visual_measurement(frame, state, pre)
+        unbiased = self._unbiased_turn(pre)
+        visual = self._visual_measurement(frame, state, pre, unbiased)
         motion = self.source.relative_motion(frame, state, pre, upcoming, acceleration_xyz=self._acceleration())
         if not _is_finite_motion(motion):
             self.counters["frames_skipped_nonfinite"] += 1
             self._degraded = True
             return None
-        self._compose(state, pre, motion, self._fused_velocity(state, pre, motion, visual), int(frame.stamp_ns))
+        self._compose(state, pre, motion, self._fused_velocity(state, pre, motion, visual), int(frame.stamp_ns),
+                      unbiased=unbiased)
         if visual is not None:
             self._level_with(visual, pre.dt_s * max(1, self.config.visual_velocity.solve_every))
-        self._last_gyro = np.asarray(frame.gyro_rad_s[-1], dtype=np.float64) - self._gyro_bias
+        self._last_gyro = self._unbiased_gyro(frame.gyro_rad_s[-1])
         self._degraded = False
         self.counters["frames_tracked"] += 1
         self._restart_propagation(frame)
@@ -297,7 +299,7 @@ class VioEstimator:
         self._pose_cov = np.diag([1e-6, 1e-6, 1e-6, 1e-4, 1e-4, 1e-6])
         if self.visual_velocity is not None:
             self.visual_velocity.add_frame(int(frame.stamp_ns), frame.image, self._nav.rotation, None)
-        self._last_gyro = np.asarray(frame.gyro_rad_s[-1], dtype=np.float64) - self._gyro_bias
+        self._last_gyro = self._unbiased_gyro(frame.gyro_rad_s[-1])
         self.source.start(frame)
         self.counters["frames_tracked"] += 1
         self._restart_propagation(frame)
@@ -310,6 +312,10 @@ class VioEstimator:
         self._gyro_bias = np.zeros(3) if bias is None else bias
         if bias is not None:
             LOGGER.info("estimator: gyro bias read at the static start: %s rad/s", np.array2string(bias, precision=5))
+
+    def _unbiased_gyro(self, gyro_rad_s: np.ndarray) -> np.ndarray:
+        """A gyro sample (3,) with the bias read at a static start taken off (none read: zeros taken off)."""
+        return np.asarray(gyro_rad_s, dtype=np.float64) - self._gyro_bias
 
     def _unbiased_turn(self, pre: Preintegration) -> np.ndarray:
         """(3, 3) the turn the gyro bias added over the interval, undone (``exp(-b dt)``, to the right of a
@@ -345,14 +351,13 @@ class VioEstimator:
         self._velocity_cov = np.eye(3) * INITIAL_VELOCITY_VAR  # world, of the state's velocity
         self.network_consistency.reset()
 
-    def _visual_measurement(self, frame: SyncedFrame, state: NavState,
-                            pre: Preintegration) -> VelocityMeasurement | None:
+    def _visual_measurement(self, frame: SyncedFrame, state: NavState, pre: Preintegration,
+                            unbiased: np.ndarray) -> VelocityMeasurement | None:
         """The camera window's velocity at the frame interval's start (None: disabled or no solution)."""
         if self.visual_velocity is None:
             return None
         measurement = self.visual_velocity.add_frame(int(frame.stamp_ns), frame.image,
-                                                     state.rotation @ pre.delta_rotation @ self._unbiased_turn(pre),
-                                                     pre)
+                                                     state.rotation @ pre.delta_rotation @ unbiased, pre)
         if measurement is not None:
             self.counters["visual_velocity_updates"] += 1
         return measurement
@@ -412,9 +417,9 @@ class VioEstimator:
         return (self._nav.velocity_xyz - velocity) / max((self._nav.stamp_ns - stamp_ns) * 1e-9, 1e-3)
 
     def _compose(self, state: NavState, pre: Preintegration, motion: RelativeMotion, start_velocity: np.ndarray,
-                 stamp_ns: int) -> None:
+                 stamp_ns: int, *, unbiased: np.ndarray) -> None:
         self._velocity_before = (self._nav.stamp_ns, self._nav.velocity_xyz)
-        rotation = nearest_rotation(state.rotation @ motion.delta_rotation @ self._unbiased_turn(pre))
+        rotation = nearest_rotation(state.rotation @ motion.delta_rotation @ unbiased)
         dt_s = max(pre.dt_s, 1e-3)
         displacement = start_velocity * pre.dt_s + state.rotation @ motion.displacement_at_rest
         _, velocity = velocity_from_displacement(state, pre, displacement, gravity_m_s2=self.config.gravity_m_s2)
@@ -452,7 +457,7 @@ class VioEstimator:
         The history is in stamp order, so the samples after the frame are its newest few (none or one in a
         live node): found from the newest end, not by scanning the whole second of history each frame."""
         anchor_ns = int(frame.stamp_ns)
-        self._prop = (self._nav, anchor_ns, np.asarray(frame.gyro_rad_s[-1], dtype=np.float64) - self._gyro_bias,
+        self._prop = (self._nav, anchor_ns, self._unbiased_gyro(frame.gyro_rad_s[-1]),
                       np.asarray(frame.accel_m_s2[-1], dtype=np.float64))
         later = list(itertools.takewhile(lambda sample: sample[0] > anchor_ns, reversed(self._imu_history)))
         for stamp_ns, gyro, accel in reversed(later):
@@ -460,7 +465,7 @@ class VioEstimator:
 
     def _advance_propagation(self, stamp_ns: int, gyro: np.ndarray, accel: np.ndarray) -> None:
         """One raw IMU sample onto the IMU-rate state (the gyro bias read at a static start taken off)."""
-        gyro = gyro - self._gyro_bias
+        gyro = self._unbiased_gyro(gyro)
         nav, last_ns, last_gyro, last_accel = self._prop
         pre = preintegrate_interval(last_ns, stamp_ns, last_gyro, gyro, last_accel, accel)
         nav = apply_preintegration(nav, pre, stamp_ns=stamp_ns, gravity_m_s2=self.config.gravity_m_s2)
