@@ -82,7 +82,7 @@ class EstimatorConfig:
     # a start at rest (the init span's per-axis gyro std below this, rad/s, its accelerometer's below 10x this,
     # m/s^2) reads the gyro bias as the span's mean gyro, taken off in the estimator from then on (its orientation,
     # the window's attitudes, the IMU-rate path; the network's inputs stay raw, as trained); 0: off. Off by default:
-    # on val (2026-11-29 00:42 UTC, 0.01) it helped the hybrid (mean ATE 11.02 -> 10.40 cm) but not the Multi-Head
+    # on val (2026-11-29 00:41-00:43 UTC, 2-core Intel Xeon, 0.01) it helped the hybrid (mean ATE 11.02 -> 10.40 cm) but not the Multi-Head
     # (12.88 -> 13.59) (docs/accuracy_history.md, "The gyro bias, estimated online"); 0.01 suits a rig that starts still
     static_gyro_bias_std_rad_s: float = 0.0
     velocity_random_walk: float = 0.12  # IMU velocity drift in the velocity fusion, m/s/sqrt(s) (tuned on val, 2026-11-28)
