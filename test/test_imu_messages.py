@@ -11,6 +11,7 @@ import pytest
 from arvr_hybrid_vio.core.sync_buffer import SyncConfig
 from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, generate_sequence
 from arvr_hybrid_vio.io.bags import open_bag, read_messages, typestore
+from arvr_hybrid_vio.io.image_messages import IMAGE_TYPE
 from arvr_hybrid_vio.io.imu_messages import imu_sample
 from arvr_hybrid_vio.io.sensor_bags import imu_message, streams_from_sequence, write_sensor_bag
 from arvr_hybrid_vio.tools import infer
@@ -46,7 +47,7 @@ def test_declines_what_it_does_not_recognise() -> None:
     assert imu_sample(raw[:-1]) is None and imu_sample(raw[:10]) is None and imu_sample(b"") is None
     assert imu_sample(raw + bytes(8)) is None  # longer than an Imu: another layout
     assert imu_sample(raw + bytes(3)) is not None  # CDR's trailing padding is allowed, as rosbags allows it
-    image = infer.IMAGE_TYPE
+    image = IMAGE_TYPE
     assert imu_sample(bytes(typestore().serialize_cdr(typestore().types[image](
         header=message.header, height=2, width=2, encoding="mono8", is_bigendian=0, step=2,
         data=np.zeros(4, dtype=np.uint8)), image))) is None

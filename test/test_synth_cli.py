@@ -47,6 +47,24 @@ def motion_bag(tmp_path_factory) -> Path:
     return out
 
 
+def test_image_format_writes_the_camera_as_compressed_images_of_the_same_pixels(motion_bag: Path,
+                                                                               tmp_path: Path) -> None:
+    """``--image-format png``: the camera on ``/cam0/image_raw/compressed`` (CompressedImage), each image the
+    raw bag's pixels (same seed), at the same stamps."""
+    from arvr_hybrid_vio.io.image_messages import grey_image
+    out = tmp_path / "walk_png"
+    assert synth_main(["--motion", "walking", "--duration", "2", "--seed", "4", "--out", str(out), *SMALL,
+                       "--camera-rate", "20", "--imu-rate", "250", "--time-offset", "0.004", "--image-format", "png"]) == 0
+    layout = {("/cam0/image_raw/compressed" if topic == "/cam0/image_raw" else topic):
+              ("sensor_msgs/msg/CompressedImage" if topic == "/cam0/image_raw" else kind) for topic, kind in LAYOUT.items()}
+    assert topic_types(out) == layout
+    raw, compressed = read_bag(motion_bag)["/cam0/image_raw"], read_bag(out)["/cam0/image_raw/compressed"]
+    assert [s for s, _ in compressed] == [s for s, _ in raw]
+    for (_, image), (_, packed) in zip(raw, compressed):
+        assert packed.format == "mono8; png compressed "
+        np.testing.assert_array_equal(grey_image(packed), grey_image(image))
+
+
 def test_bag_round_trips_with_exact_counts_and_stamps(motion_bag: Path) -> None:
     assert topic_types(motion_bag) == LAYOUT
     messages = read_bag(motion_bag)

@@ -35,6 +35,14 @@ def test_transform_from_row_major_round_trips_and_rejects_non_rigid():
         VioNodeConfig(T_base_camera=(1.0,) * 16)
 
 
+def test_image_transport_names_the_subscribed_topic_and_refuses_others():
+    assert VioNodeConfig(image_topic="/cam/image").subscribed_image_topic == "/cam/image"
+    assert VioNodeConfig(image_topic="/cam/image", image_transport="compressed").subscribed_image_topic == \
+        "/cam/image/compressed"
+    with pytest.raises(ConfigError, match="vio.image_transport must be one of raw, compressed; got 'theora'"):
+        VioNodeConfig(image_transport="theora")
+
+
 def test_model_path_resolution(tmp_path: Path):
     assert resolve_model_path("imu-only") == "imu-only"
     assert resolve_model_path("/some/model.safetensors") == "/some/model.safetensors"

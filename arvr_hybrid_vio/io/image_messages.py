@@ -1,16 +1,22 @@
-"""ROS-free decoding of sensor_msgs/Image (as rosbags dataclasses) into the estimator's grey images.
+"""ROS-free decoding of camera messages into the estimator's grey images: sensor_msgs/Image and
+sensor_msgs/CompressedImage, as rclpy messages (the node) or as rosbags dataclasses (the offline tools).
 
-``ros/conversions.py`` works on rclpy message classes; offline tools read bags with
-rosbags, whose messages have the same fields (``height``, ``width``, ``encoding``,
-``is_bigendian``, ``step``, ``data``), so this module decodes those with numpy only.
+Both kinds have the same fields: an Image's ``height``, ``width``, ``encoding``, ``is_bigendian``,
+``step``, ``data`` are decoded with numpy; a CompressedImage's ``format`` and ``data`` (JPEG or PNG, as
+``compressed_image_transport`` writes them; the codec is read from the data itself) with OpenCV.
 """
 from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 
 from arvr_hybrid_vio.core.errors import SensorDataError
+
+IMAGE_TYPE = "sensor_msgs/msg/Image"
+COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
+IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_IMAGE_TYPE)  # what a camera topic may carry
 
 # encoding -> (channels, bytes per channel, luma weights in channel order or None for grey)
 _LAYOUTS: dict[str, tuple[int, int, tuple[float, ...] | None]] = {
@@ -21,11 +27,14 @@ _LAYOUTS: dict[str, tuple[int, int, tuple[float, ...] | None]] = {
 
 
 def grey_image(message: Any) -> np.ndarray:
-    """(H, W) uint8 grey image of an Image message (colour -> luma, 16 bit -> top 8 bits).
+    """(H, W) uint8 grey image of an Image or CompressedImage message (colour -> luma, 16 bit -> top 8 bits).
 
     Raises:
-        SensorDataError: unsupported encoding, or step/data too short for the size.
+        SensorDataError: unsupported encoding, step/data too short for the size, or compressed data
+            that does not decode.
     """
+    if not hasattr(message, "encoding"):  # a CompressedImage: format and data
+        return _decompressed_grey(message)
     encoding = str(message.encoding)
     if encoding not in _LAYOUTS:
         raise SensorDataError(f"image encoding '{encoding}' not supported; use one of {sorted(_LAYOUTS)}")
@@ -45,3 +54,19 @@ def grey_image(message: Any) -> np.ndarray:
         return np.ascontiguousarray(pixels[:, :, 0])
     grey = pixels.astype(np.float32) @ np.asarray(weights, dtype=np.float32)
     return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+
+
+def _decompressed_grey(message: Any) -> np.ndarray:
+    """(H, W) uint8 grey image of a CompressedImage (JPEG or PNG; 16-bit PNG -> top 8 bits, as OpenCV
+    scales it)."""
+    image_format = str(message.format)
+    if "compresseddepth" in image_format.lower():
+        raise SensorDataError(f"compressed image format '{image_format}' is a depth map, not a camera image; "
+                              "use the camera's 'compressed' transport (JPEG or PNG)")
+    data = message.data
+    data = data if isinstance(data, np.ndarray) else np.frombuffer(bytes(data), dtype=np.uint8)
+    grey = cv2.imdecode(data.view(np.uint8).reshape(-1), cv2.IMREAD_GRAYSCALE) if data.size else None
+    if grey is None or grey.ndim != 2 or grey.dtype != np.uint8:
+        raise SensorDataError(f"compressed image (format '{image_format}', {data.size} bytes) could not be decoded "
+                              "as JPEG or PNG")
+    return grey

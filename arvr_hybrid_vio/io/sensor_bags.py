@@ -2,7 +2,9 @@
 
 Topics (header stamps = log times, int64 ns):
 
-- ``/cam0/image_raw``     sensor_msgs/Image mono8, frame ``cam0`` (REP-103 optical frame)
+- ``/cam0/image_raw``     sensor_msgs/Image mono8, frame ``cam0`` (REP-103 optical frame); or, with
+  ``image_format`` png/jpeg, ``/cam0/image_raw/compressed`` sensor_msgs/CompressedImage (the topic and
+  ``format`` string that ROS's ``compressed_image_transport`` uses)
 - ``/cam0/camera_info``   sensor_msgs/CameraInfo (plumb_bob), one per image
 - ``/imu0``               sensor_msgs/Imu, frame ``imu0`` (no orientation: covariance[0] = -1)
 - ``/ground_truth/pose``  geometry_msgs/PoseStamped, the IMU/body frame in ``world``, IMU rate
@@ -17,12 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from arvr_hybrid_vio.core.geometry import matrix_to_quat_wxyz
 from arvr_hybrid_vio.io.bags import BagWriter, typestore
 
 IMAGE_TOPIC = "/cam0/image_raw"
+COMPRESSED_SUFFIX = "/compressed"  # image_transport's name for the compressed transport of a camera topic
+# image_format -> (OpenCV's file suffix, encoding parameters): PNG lossless, JPEG at image_transport's default quality
+IMAGE_CODECS: dict[str, tuple[str, list[int]]] = {"png": (".png", [cv2.IMWRITE_PNG_COMPRESSION, 3]),
+                                                  "jpeg": (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 95])}
+IMAGE_FORMATS = ("raw", *IMAGE_CODECS)  # write_sensor_bag's image_format
 CAMERA_INFO_TOPIC = "/cam0/camera_info"
 IMU_TOPIC = "/imu0"
 GT_TOPIC = "/ground_truth/pose"
@@ -81,6 +89,16 @@ def image_message(stamp_ns: int, image: np.ndarray) -> Any:
         step=width, data=image.reshape(-1))
 
 
+def compressed_image_message(stamp_ns: int, image: np.ndarray, image_format: str) -> Any:
+    """sensor_msgs/CompressedImage of an (H, W) uint8 array, ``image_format`` png or jpeg."""
+    suffix, parameters = IMAGE_CODECS[image_format]
+    encoded, data = cv2.imencode(suffix, np.ascontiguousarray(image, dtype=np.uint8), parameters)
+    if not encoded:
+        raise ValueError(f"OpenCV could not encode a {image.shape} image as {image_format}")
+    return _types()["sensor_msgs/msg/CompressedImage"](
+        header=_header(stamp_ns, CAMERA_FRAME), format=f"mono8; {image_format} compressed ", data=data.reshape(-1))
+
+
 def camera_info_message(stamp_ns: int, streams: SensorStreams) -> Any:
     """sensor_msgs/CameraInfo (plumb_bob) of the camera calibration."""
     types = _types()
@@ -137,17 +155,21 @@ def _merged_order(streams: SensorStreams) -> Iterator[tuple[int, str, int]]:
 
 
 def write_sensor_bag(path: str | Path, streams: SensorStreams, *, storage: str = "sqlite3",
-                     progress: Callable[[int, int], None] | None = None) -> Path:
+                     progress: Callable[[int, int], None] | None = None, image_format: str = "raw") -> Path:
     """Write the layout bag atomically (BagWriter writes ``<path>.partial`` and renames).
 
-    ``progress(done, total)`` is called after each image.
+    ``progress(done, total)`` is called after each image. ``image_format``: ``raw`` (sensor_msgs/Image on
+    ``IMAGE_TOPIC``), or ``png`` / ``jpeg`` (sensor_msgs/CompressedImage on ``IMAGE_TOPIC/compressed``).
     """
+    if image_format not in IMAGE_FORMATS:
+        raise ValueError(f"image_format must be one of {IMAGE_FORMATS}, got {image_format!r}")
+    image_topic = image_topic_of(image_format)
     has_gt = streams.gt_stamps_ns is not None
     rate = 1e9 / max(float(np.median(np.diff(streams.imu_stamps_ns))), 1.0) if len(streams.imu_stamps_ns) > 1 else 200.0
     gyro_var, accel_var = streams.gyro_noise_density ** 2 * rate, streams.accel_noise_density ** 2 * rate
     first = int(min(streams.image_stamps_ns[0], streams.imu_stamps_ns[0]))
     with BagWriter(path, storage=storage) as bag:
-        _add_topics(bag, has_gt)
+        _add_topics(bag, has_gt, image_topic)
         bag.write(TF_STATIC_TOPIC, first, tf_static_message(first, streams.T_body_cam))
         images_done = 0
         for stamp, kind, index in _merged_order(streams):
@@ -158,7 +180,9 @@ def write_sensor_bag(path: str | Path, streams: SensorStreams, *, storage: str =
                 bag.write(GT_TOPIC, stamp, pose_message(stamp, streams.gt_positions_xyz[index],
                                                         streams.gt_quats_wxyz[index]))
             else:
-                bag.write(IMAGE_TOPIC, stamp, image_message(stamp, streams.images[index]))
+                image = streams.images[index]
+                bag.write(image_topic, stamp, image_message(stamp, image) if image_format == "raw"
+                          else compressed_image_message(stamp, image, image_format))
                 bag.write(CAMERA_INFO_TOPIC, stamp, camera_info_message(stamp, streams))
                 images_done += 1
                 if progress is not None:
@@ -166,9 +190,15 @@ def write_sensor_bag(path: str | Path, streams: SensorStreams, *, storage: str =
     return Path(path)
 
 
-def _add_topics(bag: BagWriter, has_gt: bool) -> None:
+def image_topic_of(image_format: str) -> str:
+    """The camera topic of a layout bag written with ``image_format``."""
+    return IMAGE_TOPIC if image_format == "raw" else IMAGE_TOPIC + COMPRESSED_SUFFIX
+
+
+def _add_topics(bag: BagWriter, has_gt: bool, image_topic: str) -> None:
     bag.add_topic(TF_STATIC_TOPIC, "tf2_msgs/msg/TFMessage", latched=True)
-    bag.add_topic(IMAGE_TOPIC, "sensor_msgs/msg/Image")
+    bag.add_topic(image_topic, "sensor_msgs/msg/Image" if image_topic == IMAGE_TOPIC
+                  else "sensor_msgs/msg/CompressedImage")
     bag.add_topic(CAMERA_INFO_TOPIC, "sensor_msgs/msg/CameraInfo")
     bag.add_topic(IMU_TOPIC, "sensor_msgs/msg/Imu")
     if has_gt:

@@ -13,7 +13,8 @@ the GIL. With ``vio.inference_thread`` a worker thread runs the estimator instea
 diagnostics timer and the ``~/reset`` service run on the same executor. Every message that
 is not used is counted. Why not rclpy's MultiThreadedExecutor: see :func:`make_executor`.
 
-Topics: subscribes ``vio.image_topic`` (Image), ``vio.imu_topic`` (Imu), optional
+Topics: subscribes ``vio.image_topic`` (Image; with ``vio.image_transport: compressed``, CompressedImage on
+``vio.image_topic``/compressed), ``vio.imu_topic`` (Imu), optional
 ``vio.camera_info_topic``; publishes ``/vio/odometry`` and ``/vio/odometry_imu_rate``
 (nav_msgs/Odometry, ``odom`` -> ``base_link``), ``/vio/path``, ``/tf``, ``/tf_static``,
 ``/diagnostics``. Service ``~/reset`` (std_srvs/Trigger).
@@ -37,7 +38,7 @@ from rclpy.context import Context
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import CameraInfo, Image, Imu
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, Imu
 from std_srvs.srv import Trigger
 
 from arvr_hybrid_vio.core.collector import collector_paused
@@ -90,7 +91,8 @@ class VioNode(Node):
             self._worker.start()
         network = getattr(self.estimator.source, "network_path", "imu-only")
         self.get_logger().info(f"model {self.model_path} on {estimator_config.device} (network: {network}); "
-                               f"image {self.config.image_topic}, IMU {self.config.imu_topic}; "
+                               f"image {self.config.subscribed_image_topic} ({self.config.image_transport}), "
+                               f"IMU {self.config.imu_topic}; "
                                f"executor {self.executor_kind} (vio.executor {self.config.executor})")
 
     # ------------------------------------------------------------------ setup
@@ -112,7 +114,8 @@ class VioNode(Node):
     def _init_inputs(self) -> None:
         cfg = self.config
         self._subscriptions_ = [
-            sensor_subscription(self, Image, cfg.image_topic, self._on_image),
+            sensor_subscription(self, Image if cfg.image_transport == "raw" else CompressedImage,
+                                cfg.subscribed_image_topic, self._on_image),
             sensor_subscription(self, Imu, cfg.imu_topic, self._on_imu, depth=IMU_QUEUE_DEPTH)]
         if cfg.camera_info_topic:
             self._subscriptions_.append(sensor_subscription(
@@ -136,7 +139,7 @@ class VioNode(Node):
             self.buffer.update_config(config)
 
     # ------------------------------------------------------------- callbacks
-    def _on_image(self, msg: Image) -> None:
+    def _on_image(self, msg: Image | CompressedImage) -> None:
         self.counters.add("images_received")
         self._image_rate.tick()
         image = self._convert_image(msg)
@@ -162,7 +165,7 @@ class VioNode(Node):
             self.counters.add("prepare_image_errors")
             self.get_logger().warning(f"tracking at image arrival failed: {exc!r}", throttle_duration_sec=2.0)
 
-    def _convert_image(self, msg: Image) -> np.ndarray | None:
+    def _convert_image(self, msg: Image | CompressedImage) -> np.ndarray | None:
         """Grey (H, W) uint8 pixels, or None with the reason counted and logged (throttled)."""
         try:
             image = grey_image(msg)  # the same decoding as arvr-vio-infer
@@ -183,7 +186,8 @@ class VioNode(Node):
 
     def _reject_image(self, counter: str, reason: str) -> None:
         self.counters.add(counter)
-        self.get_logger().warning(f"{self.config.image_topic}: image rejected: {reason}", throttle_duration_sec=2.0)
+        self.get_logger().warning(f"{self.config.subscribed_image_topic}: image rejected: {reason}",
+                                  throttle_duration_sec=2.0)
         return None
 
     def _on_imu(self, msg: Imu) -> None:

@@ -34,6 +34,7 @@ DEFAULT_MODEL_NAME = "hybrid.safetensors"
 IDENTITY_4X4 = tuple(float(v) for v in np.eye(4).reshape(16))
 
 
+IMAGE_TRANSPORTS = ("raw", "compressed")  # vio.image_transport, image_transport's names
 EXECUTORS = ("auto", "single_threaded", "events")  # vio.executor: what make_executor (nodes.vio_node) builds
 
 
@@ -47,6 +48,10 @@ class VioNodeConfig:
 
     # Camera topic (sensor_msgs/Image; mono8, mono16, rgb8, bgr8, rgba8, bgra8 accepted).
     image_topic: str = field(default="/cam0/image_raw", metadata=_restart("camera topic (sensor_msgs/Image)"))
+    # How the camera arrives, as image_transport names it: "raw" (sensor_msgs/Image on image_topic) or
+    # "compressed" (sensor_msgs/CompressedImage, JPEG or PNG, on image_topic + "/compressed").
+    image_transport: str = field(default="raw", metadata=_restart(
+        "raw (sensor_msgs/Image on image_topic) or compressed (CompressedImage on image_topic/compressed)"))
     # Optional sensor_msgs/CameraInfo topic ("" = none): images of another size are rejected.
     camera_info_topic: str = field(default="", metadata=_restart("optional CameraInfo topic, '' for none"))
     # IMU topic (sensor_msgs/Imu).
@@ -127,6 +132,9 @@ class VioNodeConfig:
             self.rig_camera()  # validates the values
         if not self.imu_rate_max_hz >= 0.0:
             raise ConfigError(f"vio.imu_rate_max_hz must be >= 0 (0: every IMU sample); got {self.imu_rate_max_hz}")
+        if self.image_transport not in IMAGE_TRANSPORTS:
+            raise ConfigError(f"vio.image_transport must be one of {', '.join(IMAGE_TRANSPORTS)}; "
+                              f"got {self.image_transport!r}")
         if self.executor not in EXECUTORS:
             raise ConfigError(f"vio.executor must be one of {', '.join(EXECUTORS)}; got {self.executor!r}")
         if self.path_max_poses < 1 or self.imu_rate_queue < 1:
@@ -135,6 +143,11 @@ class VioNodeConfig:
                 or self.path_pose_spacing_s < 0:
             raise ConfigError("vio.diagnostics_period_s and vio.input_timeout_s must be > 0, "
                               "path_period_s and path_pose_spacing_s >= 0")
+
+    @property
+    def subscribed_image_topic(self) -> str:
+        """The topic the camera is read from: ``image_topic``, with ``/compressed`` for that transport."""
+        return self.image_topic if self.image_transport == "raw" else f"{self.image_topic}/compressed"
 
     def camera_rotation_imu(self) -> tuple[float, ...]:
         """R_imu_camera (row-major) from the two extrinsics."""

@@ -48,7 +48,7 @@ from arvr_hybrid_vio.core.trajectory import write_tum
 from arvr_hybrid_vio.core.training.replay import run_estimator
 from arvr_hybrid_vio.core.types import SyncedFrame
 from arvr_hybrid_vio.io.bags import BagError, open_bag, read_messages, reader_topic_types, resolve_bag_path
-from arvr_hybrid_vio.io.image_messages import grey_image
+from arvr_hybrid_vio.io.image_messages import IMAGE_TYPES, grey_image
 from arvr_hybrid_vio.io.imu_messages import imu_sample
 from arvr_hybrid_vio.io.reader_process import ReaderProcess
 from arvr_hybrid_vio.nodes.vio_node_config import CameraInfoValues, VioNodeConfig, load_node_configs
@@ -59,7 +59,6 @@ if TYPE_CHECKING:
     from arvr_hybrid_vio.core.model.camera_input import CameraModel
 
 LOGGER = logging.getLogger("arvr_vio_infer")
-IMAGE_TYPE = "sensor_msgs/msg/Image"
 IMU_TYPE = "sensor_msgs/msg/Imu"
 # Synced frames the bag reader process may decode ahead (at 640x480 mono, ~80 MB of images).
 READ_AHEAD_FRAMES = 256
@@ -82,7 +81,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("bag", help="rosbag2 folder, .db3/.mcap file or ROS 1 .bag")
     parser.add_argument("--model", required=True, help="model file (.safetensors) or 'imu-only'")
     parser.add_argument("--out", required=True, help="output TUM trajectory of the body (IMU) frame")
-    parser.add_argument("--image-topic", default="/cam0/image_raw", help="sensor_msgs/Image topic")
+    parser.add_argument("--image-topic", default="/cam0/image_raw",
+                        help="camera topic: sensor_msgs/Image, or CompressedImage (JPEG/PNG, e.g. /cam0/image_raw/compressed)")
     parser.add_argument("--imu-topic", default="/imu0", help="sensor_msgs/Imu topic")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="inference device")
     parser.add_argument("--config", help="ROS parameter file (`sync`, `estimator`, `vio` sections)")
@@ -98,11 +98,14 @@ def check_topics(bag: str, opened: AnyReader, image_topic: str, imu_topic: str) 
     """The topic types of ``bag`` (``opened``: it open, ``open_bag``); BagError unless both topics exist
     with the right types."""
     types = reader_topic_types(opened)
-    for topic, wanted in ((image_topic, IMAGE_TYPE), (imu_topic, IMU_TYPE)):
+    for topic, wanted in ((image_topic, IMAGE_TYPES), (imu_topic, (IMU_TYPE,))):
         if topic not in types:
-            raise BagError(f"{bag}: topic {topic} not in bag; it has {sorted(types)}")
-        if types[topic] != wanted:
-            raise BagError(f"{bag}: topic {topic} is {types[topic]}, expected {wanted}")
+            compressed = f"{topic}/compressed"
+            hint = (f"; its compressed transport is there: --image-topic {compressed}"
+                    if topic == image_topic and types.get(compressed) in IMAGE_TYPES else "")
+            raise BagError(f"{bag}: topic {topic} not in bag; it has {sorted(types)}{hint}")
+        if types[topic] not in wanted:
+            raise BagError(f"{bag}: topic {topic} is {types[topic]}, expected {' or '.join(wanted)}")
     return types
 
 

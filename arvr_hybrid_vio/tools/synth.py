@@ -6,8 +6,8 @@ Usage::
     arvr-vio-synth --trajectory test/data/trajectories/freiburg1_xyz-groundtruth.txt --duration 20 --seed 2 \
         --out data_out/fr1 --format mcap
 
-Topics: /cam0/image_raw, /cam0/camera_info, /imu0, /ground_truth/pose, /tf_static
-(see ``arvr_hybrid_vio.io.sensor_bags``). The bag is written under ``OUT.partial`` and
+Topics: /cam0/image_raw (``--image-format png|jpeg``: /cam0/image_raw/compressed, sensor_msgs/CompressedImage),
+/cam0/camera_info, /imu0, /ground_truth/pose, /tf_static (see ``arvr_hybrid_vio.io.sensor_bags``). The bag is written under ``OUT.partial`` and
 renamed at the end, so a failure never leaves a partial bag.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from arvr_hybrid_vio.core.synth.imu import ImuConfig
 from arvr_hybrid_vio.core.synth.photometric import PhotometricConfig
 from arvr_hybrid_vio.core.synth.presets import MOTION_NAMES
 from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, build_motion, generate_sequence, validate_config
-from arvr_hybrid_vio.io.sensor_bags import streams_from_sequence, write_sensor_bag
+from arvr_hybrid_vio.io.sensor_bags import IMAGE_FORMATS, streams_from_sequence, write_sensor_bag
 
 LOG = logging.getLogger("arvr_vio_synth")
 
@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed (motion, room, noise)")
     parser.add_argument("--out", required=True, help="output rosbag2 folder")
     parser.add_argument("--format", choices=("sqlite3", "mcap"), default="sqlite3", help="bag storage")
+    parser.add_argument("--image-format", choices=IMAGE_FORMATS, default="raw",
+                        help="camera messages: raw sensor_msgs/Image, or CompressedImage (png: lossless, jpeg: quality 95)")
     parser.add_argument("--camera-rate", type=float, default=30.0, help="camera rate, Hz")
     parser.add_argument("--imu-rate", type=float, default=200.0, help="IMU rate, Hz (<= 1000)")
     parser.add_argument("--width", type=int, default=160, help="image width, px")
@@ -62,7 +64,7 @@ def config_from_args(args: argparse.Namespace) -> SynthConfig:
         photometric=PhotometricConfig(blur_samples=args.blur_samples), time_offset_s=args.time_offset)
 
 
-def run(config: SynthConfig, seed: int, out: str, storage: str) -> None:
+def run(config: SynthConfig, seed: int, out: str, storage: str, image_format: str = "raw") -> None:
     """Generate the sequence and write the bag, with progress bars."""
     with tqdm(desc="render", unit="frame", leave=False) as bar:
         def rendered(done: int, total: int) -> None:
@@ -73,7 +75,8 @@ def run(config: SynthConfig, seed: int, out: str, storage: str) -> None:
         def written(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
-        write_sensor_bag(out, streams_from_sequence(sequence), storage=storage, progress=written)
+        write_sensor_bag(out, streams_from_sequence(sequence), storage=storage, progress=written,
+                         image_format=image_format)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         validate_config(config)
         build_motion(config.motion, args.seed)  # fail fast on a bad trajectory before rendering
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        run(config, args.seed, args.out, args.format)
+        run(config, args.seed, args.out, args.format, args.image_format)
     except VioError as exc:
         print(f"arvr-vio-synth: {exc}", file=sys.stderr)
         return 2

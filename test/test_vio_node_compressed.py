@@ -1,0 +1,118 @@
+"""``vio.image_transport: compressed`` over DDS: the node reads sensor_msgs/CompressedImage on
+``image_topic/compressed`` and, fed PNG (lossless), publishes the poses it publishes from the raw
+Image stream; a payload that does not decode is counted and the node goes on."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import rclpy
+from nav_msgs.msg import Odometry
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image, Imu
+
+from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, generate_sequence
+from arvr_hybrid_vio.nodes.vio_node import VioNode, make_executor, spin
+from arvr_hybrid_vio.ros.conversions import arrays_to_imu, ns_to_time, numpy_to_image
+
+PREFIX = "/compressed_test"
+HYBRID = Path(__file__).resolve().parents[1] / "models" / "hybrid.safetensors"
+RELIABLE = QoSProfile(depth=2000, reliability=ReliabilityPolicy.RELIABLE)
+pytestmark = pytest.mark.timeout(180)
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    end = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def png_message(image: np.ndarray, stamp_ns: int) -> CompressedImage:
+    encoded, payload = cv2.imencode(".png", image)
+    assert encoded
+    message = CompressedImage(format="mono8; png compressed ")
+    message.header.stamp = ns_to_time(stamp_ns)
+    message.data = payload.tobytes()
+    return message
+
+
+@pytest.fixture(scope="module")
+def sequence() -> object:
+    return generate_sequence(SynthConfig(motion=MotionConfig(motion="head", duration_s=2.5, rest_s=0.6)), seed=5)
+
+
+def run_node(sequence: object, transport: str) -> tuple[list[tuple[int, tuple[float, ...]]], dict[str, int]]:
+    """Stream ``sequence`` to a VioNode (shipped hybrid) over DDS as ``transport``; its odometry
+    (stamp, position) and counters, after one undecodable image at the end (compressed only)."""
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    image_topic = f"{PREFIX}/image"
+    subscribed = image_topic if transport == "raw" else f"{image_topic}/compressed"
+    parameters = {"vio.image_topic": image_topic, "vio.image_transport": transport, "vio.imu_topic": f"{PREFIX}/imu",
+                  "vio.model_path": str(HYBRID), "estimator.device": "cpu"}
+    parameters.update({f"qos_overrides.{topic}.subscription.{key}": value for topic in (subscribed, f"{PREFIX}/imu")
+                       for key, value in (("reliability", "reliable"), ("depth", 2000))})
+    node = VioNode(context=context, parameter_overrides=[Parameter(k, value=v) for k, v in parameters.items()])
+    driver = rclpy.create_node("compressed_driver", context=context)
+    image_pub = driver.create_publisher(Image if transport == "raw" else CompressedImage, subscribed, RELIABLE)
+    imu_pub = driver.create_publisher(Imu, f"{PREFIX}/imu", RELIABLE)
+    poses: list[tuple[int, tuple[float, ...]]] = []
+
+    def on_odometry(msg: Odometry) -> None:
+        position = msg.pose.pose.position
+        poses.append((msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec, (position.x, position.y, position.z)))
+    driver.create_subscription(Odometry, "/vio/odometry", on_odometry, RELIABLE)
+    executor = make_executor(context)
+    executor.add_node(node)
+    executor.add_node(driver)
+    stop_spinning = threading.Event()
+    spinner = threading.Thread(target=spin, args=(executor, context), kwargs={"until": stop_spinning}, daemon=True)
+    spinner.start()
+    try:
+        wait_for(lambda: image_pub.get_subscription_count() > 0 and imu_pub.get_subscription_count() > 0
+                 and node.count_subscribers("/vio/odometry") > 0, 20.0, "discovery")
+        events = sorted([(int(s), 1, i) for i, s in enumerate(sequence.imu_stamps_ns)]
+                        + [(int(s), 0, i) for i, s in enumerate(sequence.image_stamps_ns)])
+        for stamp, kind, index in events:
+            if kind == 0:
+                image = sequence.images[index]
+                image_pub.publish(numpy_to_image(image, "mono8", stamp_ns=stamp) if transport == "raw"
+                                  else png_message(image, stamp))
+            else:
+                imu_pub.publish(arrays_to_imu(stamp, sequence.gyro[index], sequence.accel[index]))
+                time.sleep(0.0005)
+        frames = len(sequence.image_stamps_ns)
+        wait_for(lambda: node.counters.snapshot()["images_received"] == frames, 30.0, "every image")
+        wait_for(lambda: len(poses) >= frames - 16, 60.0, "the odometry")  # 0.5 s initialise, the first anchors
+        time.sleep(1.0)  # nothing more is on its way
+        if transport == "compressed":
+            broken = png_message(sequence.images[-1], int(sequence.image_stamps_ns[-1]) + 33_000_000)
+            broken.data = bytes(broken.data)[:100]
+            image_pub.publish(broken)
+            wait_for(lambda: node.counters.snapshot()["images_rejected_data"] == 1, 10.0, "the broken image")
+        return poses, node.counters.snapshot()
+    finally:
+        node.stop()
+        stop_spinning.set()
+        spinner.join(timeout=5.0)
+        executor.shutdown(timeout_sec=2.0)
+        node.destroy_node()
+        driver.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+
+def test_compressed_transport_gives_the_raw_streams_poses(sequence: object) -> None:
+    raw, raw_counters = run_node(sequence, "raw")
+    compressed, counters = run_node(sequence, "compressed")
+    assert len(raw) == len(sequence.image_stamps_ns) - 15 > 40
+    assert [stamp for stamp, _ in compressed] == [stamp for stamp, _ in raw]
+    np.testing.assert_array_equal(np.array([p for _, p in compressed]), np.array([p for _, p in raw]))
+    assert counters["images_rejected_data"] == 1 and raw_counters["images_rejected_data"] == 0
+    assert counters["images_rejected_encoding"] == raw_counters["images_rejected_encoding"] == 0
