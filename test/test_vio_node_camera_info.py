@@ -2,9 +2,7 @@
 counted and logged, and the node keeps its previous camera."""
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -14,8 +12,9 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, Imu
 
 from arvr_hybrid_vio.core.model.camera_input import CameraModel
-from arvr_hybrid_vio.nodes.vio_node import VioNode, make_executor, spin
+from arvr_hybrid_vio.nodes.vio_node import VioNode
 from arvr_hybrid_vio.ros.conversions import arrays_to_imu, numpy_to_image
+from node_helpers import spinning, wait_for
 
 PREFIX = "/camera_info_test"
 T0_NS = 2_000_000_000_000
@@ -27,13 +26,6 @@ pytestmark = pytest.mark.timeout(120)
 def camera_info(model: str, distortion: list[float]) -> CameraInfo:
     return CameraInfo(width=80, height=64, distortion_model=model, d=distortion,
                       k=[60.0, 0.0, 39.5, 0.0, 61.0, 31.5, 0.0, 0.0, 1.0])
-
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    end = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def test_camera_info_sets_the_rig_camera_and_a_bad_one_is_refused():
@@ -49,13 +41,7 @@ def test_camera_info_sets_the_rig_camera_and_a_bad_one_is_refused():
     info_pub = driver.create_publisher(CameraInfo, topics["vio.camera_info_topic"], RELIABLE)
     image_pub = driver.create_publisher(Image, topics["vio.image_topic"], RELIABLE)
     imu_pub = driver.create_publisher(Imu, topics["vio.imu_topic"], RELIABLE)
-    executor = make_executor(context)  # vio.executor's default (auto: the EventsExecutor here)
-    executor.add_node(node)
-    executor.add_node(driver)
-    stop_spinning = threading.Event()
-    spinner = threading.Thread(target=spin, args=(executor, context), kwargs={"until": stop_spinning}, daemon=True)
-    spinner.start()
-    try:
+    with spinning(context, node, driver):  # vio.executor's default (auto: the EventsExecutor here)
         wait_for(lambda: all(p.get_subscription_count() > 0 for p in (info_pub, image_pub, imu_pub)), 20.0,
                  "discovery")
         assert node.estimator.source.rig_camera is None  # no calibration yet: the training camera
@@ -76,11 +62,3 @@ def test_camera_info_sets_the_rig_camera_and_a_bad_one_is_refused():
         assert node.estimator.source.rig_camera == expected
         assert node.counters.snapshot()["camera_info_rejected"] == 1
         assert node.counters.snapshot()["path_published"] == 0  # nobody subscribed to /vio/path: not converted
-    finally:
-        node.stop()
-        stop_spinning.set()
-        spinner.join(timeout=5.0)
-        executor.shutdown(timeout_sec=2.0)
-        node.destroy_node()
-        driver.destroy_node()
-        rclpy.try_shutdown(context=context)

@@ -3,9 +3,7 @@
 Image stream; a payload that does not decode is counted and the node goes on."""
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -18,20 +16,14 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, Imu
 
 from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, generate_sequence
-from arvr_hybrid_vio.nodes.vio_node import VioNode, make_executor, spin
+from arvr_hybrid_vio.nodes.vio_node import VioNode
 from arvr_hybrid_vio.ros.conversions import arrays_to_imu, ns_to_time, numpy_to_image
+from node_helpers import spinning, wait_for
 
 PREFIX = "/compressed_test"
 HYBRID = Path(__file__).resolve().parents[1] / "models" / "hybrid.safetensors"
 RELIABLE = QoSProfile(depth=2000, reliability=ReliabilityPolicy.RELIABLE)
 pytestmark = pytest.mark.timeout(180)
-
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    end = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def png_message(image: np.ndarray, stamp_ns: int) -> CompressedImage:
@@ -69,13 +61,7 @@ def run_node(sequence: object, transport: str) -> tuple[list[tuple[int, tuple[fl
         position = msg.pose.pose.position
         poses.append((msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec, (position.x, position.y, position.z)))
     driver.create_subscription(Odometry, "/vio/odometry", on_odometry, RELIABLE)
-    executor = make_executor(context)
-    executor.add_node(node)
-    executor.add_node(driver)
-    stop_spinning = threading.Event()
-    spinner = threading.Thread(target=spin, args=(executor, context), kwargs={"until": stop_spinning}, daemon=True)
-    spinner.start()
-    try:
+    with spinning(context, node, driver):
         wait_for(lambda: image_pub.get_subscription_count() > 0 and imu_pub.get_subscription_count() > 0
                  and node.count_subscribers("/vio/odometry") > 0, 20.0, "discovery")
         events = sorted([(int(s), 1, i) for i, s in enumerate(sequence.imu_stamps_ns)]
@@ -98,14 +84,6 @@ def run_node(sequence: object, transport: str) -> tuple[list[tuple[int, tuple[fl
             image_pub.publish(broken)
             wait_for(lambda: node.counters.snapshot()["images_rejected_data"] == 1, 10.0, "the broken image")
         return poses, node.counters.snapshot()
-    finally:
-        node.stop()
-        stop_spinning.set()
-        spinner.join(timeout=5.0)
-        executor.shutdown(timeout_sec=2.0)
-        node.destroy_node()
-        driver.destroy_node()
-        rclpy.try_shutdown(context=context)
 
 
 def test_compressed_transport_gives_the_raw_streams_poses(sequence: object) -> None:

@@ -23,6 +23,13 @@ Time conventions (int64 nanoseconds everywhere):
   which tells the caller to reset its estimator.
 * Smaller steps back are out-of-order messages: inserted in order while not yet used,
   counted as late and dropped otherwise. Repeated stamps are dropped as duplicates.
+* A fast camera is thinned to the rate the networks were trained at (``target_frame_rate_hz``, 30 Hz):
+  every k-th image is kept, k the whole number that brings the camera's learned period nearest the
+  target's (60 Hz: k = 2, 90 Hz: 3; below 45 Hz: 1, every image). An image less than k - 1/2 camera periods
+  after the newest one queued is skipped (``images_decimated``, not a drop: stamp jitter up to a quarter
+  period is tolerated), and the next frame's IMU window spans the skipped interval, as it does for a frame
+  the camera missed. The networks fail on 60 Hz frames but not on a 60 Hz camera thinned to 30 Hz
+  (README, "Camera rate").
 
 Every drop is counted in ``counters()``; nothing is dropped silently.
 """
@@ -30,12 +37,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from arvr_hybrid_vio.core.errors import ConfigError
+from arvr_hybrid_vio.core.model.inputs import NOMINAL_FRAME_S
 from arvr_hybrid_vio.core.stream_period import StreamPeriod
 from arvr_hybrid_vio.core.types import SyncedFrame
 
@@ -59,6 +68,12 @@ class SyncConfig:
     jump_back_ns: int = field(default=500_000_000, metadata={"description": "step back in time that resets, ns"})
     # Nominal camera period for counting dropped frames; 0 estimates it from the stream.
     expected_frame_period_ns: int = field(default=0, metadata={"description": "camera period ns, 0 = estimate"})
+    # A faster camera is thinned to the whole fraction of its rate nearest this (skipped images are counted as
+    # images_decimated); 0 keeps every image. The default is the rate the networks were trained at (30 Hz): a 60
+    # or 90 Hz camera reaches the estimator at 30 Hz; one below 45 Hz is left as it is.
+    target_frame_rate_hz: float = field(default=1.0 / NOMINAL_FRAME_S, metadata={
+        "description": "a faster camera is thinned to the whole fraction of its rate nearest this (skipped images "
+                       "counted as images_decimated), Hz; 0 = keep every image"})
 
     def __post_init__(self) -> None:
         if self.capacity < 1 or self.imu_capacity < 4:
@@ -66,6 +81,16 @@ class SyncConfig:
                               f"got {self.capacity} and {self.imu_capacity}")
         if self.max_imu_gap_ns <= 0 or self.jump_back_ns <= 0 or self.expected_frame_period_ns < 0:
             raise ConfigError("sync: max_imu_gap_ns and jump_back_ns must be > 0, expected_frame_period_ns >= 0")
+        if not (math.isfinite(self.target_frame_rate_hz) and self.target_frame_rate_hz >= 0.0):
+            raise ConfigError("sync: target_frame_rate_hz must be >= 0 (0: every image); "
+                              f"got {self.target_frame_rate_hz}")
+
+    def images_per_frame(self, camera_period_ns: int) -> int:
+        """k: every k-th image of a camera with this period is kept (1 when thinning is off or the period
+        unknown): the whole number of periods nearest ``target_frame_rate_hz``'s."""
+        if self.target_frame_rate_hz <= 0.0 or camera_period_ns <= 0:
+            return 1
+        return max(1, round(1e9 / self.target_frame_rate_hz / camera_period_ns))
 
 
 @dataclass
@@ -88,6 +113,7 @@ class SyncCounters:
     frames_without_imu: int = 0
     frames_anchor: int = 0
     frames_dropped_imu_gap: int = 0
+    images_decimated: int = 0  # skipped to hold max_frame_rate_hz (by design: not in dropped_total)
     camera_frames_missing: int = 0
     imu_samples_missing: int = 0
     jump_backs: int = 0
@@ -162,7 +188,8 @@ class SyncBuffer:
         self._imu = _ImuRing(self.config.imu_capacity)
         self._frames: deque[tuple[int, np.ndarray]] = deque()
         self._counters = SyncCounters()
-        self._frame_period = StreamPeriod(min_intervals=1)
+        self._frame_period = StreamPeriod(min_intervals=1)  # of the frames queued (the camera's, thinned)
+        self._camera_period = StreamPeriod(min_intervals=4)  # of every image, kept or thinned out
         self._imu_period = StreamPeriod(min_intervals=4)
         self._clear_stream()
 
@@ -175,7 +202,7 @@ class SyncBuffer:
             image: (H, W) uint8 grey image.
 
         Returns:
-            True if queued, False if it was dropped (and counted).
+            True if queued, False if it was dropped or skipped for ``target_frame_rate_hz`` (and counted).
         """
         self._counters.images_in += 1
         if not _valid_image(image):
@@ -185,6 +212,9 @@ class SyncBuffer:
         self._check_jump_back(stamp, self._newest_image)
         if self._last_frame_ns is not None and stamp <= self._last_frame_ns:
             self._count_stale_image(stamp)
+            return False
+        if self._thinned_out(stamp):
+            self._counters.images_decimated += 1
             return False
         return self._insert_frame(stamp, image)
 
@@ -263,11 +293,35 @@ class SyncBuffer:
     def _clear_stream(self) -> None:
         self._last_frame_ns: int | None = None  # stamp of the previous frame, released or dropped
         self._newest_image: int | None = None
+        self._newest_camera_image: int | None = None  # kept or thinned out (the camera's own period)
         self._frame_index = 0
         self._imu_period.clear()
         self._pending_drops = 0  # frames dropped here since the last released one
         self._overflow_drops = 0  # frames dropped for capacity since the last paired one
         self._frame_period.clear()
+        self._camera_period.clear()
+
+    def _thinned_out(self, stamp: int) -> bool:
+        """Whether an in-order image is skipped to hold ``target_frame_rate_hz`` (see the module docstring);
+        learns the camera's period from it."""
+        newest_camera, self._newest_camera_image = self._newest_camera_image, max(stamp, self._newest_camera_image or stamp)
+        if newest_camera is None or stamp <= newest_camera or self._newest_image is None:
+            return False
+        self._camera_period.missing_before(stamp - newest_camera)  # learns the period (the count is the kept stream's)
+        period = self._camera_period_ns()
+        kept_every = self.config.images_per_frame(period)
+        return kept_every > 1 and stamp - self._newest_image < (kept_every - 0.5) * period
+
+    def _camera_period_ns(self) -> int:
+        """The camera's period: ``expected_frame_period_ns``, else learned from every image (0 until known)."""
+        return self.config.expected_frame_period_ns or self._camera_period.period()
+
+    def _queued_period_ns(self) -> int:
+        """The period of the frames queued, to count missing frames against: k camera periods while thinning,
+        else ``expected_frame_period_ns`` (0: learned from the frames themselves)."""
+        camera = self._camera_period_ns()
+        kept_every = self.config.images_per_frame(camera)
+        return camera * kept_every if kept_every > 1 else self.config.expected_frame_period_ns
 
     def _check_jump_back(self, stamp: int, newest: int | None) -> None:
         if newest is not None and stamp < newest - self.config.jump_back_ns:
@@ -369,7 +423,7 @@ class SyncBuffer:
             self._pending_drops += overflow
             return
         interval = stamp - previous
-        missing = self._frame_period.missing_before(interval, period=self.config.expected_frame_period_ns)
+        missing = self._frame_period.missing_before(interval, period=self._queued_period_ns())
         self._counters.camera_frames_missing += missing
         self._pending_drops += max(missing, overflow)
 

@@ -192,3 +192,22 @@ def test_displacement_at_rest_follows_the_estimators_orientation(frames: list[Sy
         displacements.append(motion.displacement_at_rest)
     # the tilt moves the fall of gravity by g dt^2 / 2 * sin(0.1): far above float error
     assert np.linalg.norm(displacements[1] - displacements[0]) > 0.4 * 9.8 * pre.dt_s ** 2 * 0.1
+
+
+@pytest.mark.parametrize("rate_hz, reaching_hz", [(20.0, 20.0), (30.0, 30.0), (40.0, 40.0), (60.0, 30.0)])
+def test_frames_off_the_training_rate_are_warned_about_once(rate_hz: float, reaching_hz: float,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """20 and 40 Hz: the network's motion is much less reliable (README, "Camera rate"), said once; 30 Hz is the
+    training rate, and a 60 Hz camera reaches the estimator thinned to 30 Hz by the SyncBuffer (no warning)."""
+    from arvr_hybrid_vio.core.synth.camera import CameraConfig
+    sequence = generate_sequence(SynthConfig(motion=MotionConfig(motion="head", duration_s=3.0, rest_s=0.6),
+                                             camera=CameraConfig(rate_hz=rate_hz)), seed=4)
+    estimator = VioEstimator.from_file(HYBRID, EstimatorConfig(device="cpu"))
+    with caplog.at_level("WARNING", logger="arvr_hybrid_vio.core.model.learned_motion"):
+        trajectory = run_estimator(estimator, synced_frames(sequence.image_stamps_ns, sequence.images,
+                                                            sequence.imu_stamps_ns, sequence.gyro, sequence.accel))
+    assert abs(np.median(np.diff(trajectory.stamps_ns)) - 1e9 / reaching_hz) < 1e6  # 60 Hz: every second image
+    warnings = [r.getMessage() for r in caplog.records if "it was trained at 30 Hz" in r.getMessage()]
+    assert warnings == ([] if reaching_hz == 30.0 else [
+        f"frames reach the network at {reaching_hz:.1f} Hz; it was trained at 30 Hz, and below about 24 Hz or above "
+        "about 37.5 Hz its motion is much less reliable (README, \"Camera rate\")"])

@@ -262,8 +262,58 @@ def test_frames_before_the_first_imu_sample_are_counted():
     check_windows(out)
 
 
+def stream_at(rate_hz: float, seconds: float, jitter_ns: int = 0) -> list[tuple[str, int]]:
+    """Images at ``rate_hz`` with uniform stamp jitter up to ``jitter_ns``, interleaved with the 200 Hz IMU."""
+    imu, _ = make_streams(seconds)
+    jitter = np.random.default_rng(3).integers(-jitter_ns, jitter_ns + 1, int(seconds * rate_hz))
+    frames = [("image", T0_NS + 1_234_567 + int(round(k * 1e9 / rate_hz)) + int(jitter[k]))
+              for k in range(int(seconds * rate_hz))]
+    return interleaved(imu, frames)
+
+
+@pytest.mark.parametrize("rate_hz, kept_every", [(60.0, 2), (90.0, 3), (120.0, 4), (50.0, 2), (30.0, 1), (40.0, 1),
+                                                  (20.0, 1)])
+def test_a_fast_camera_is_thinned_to_the_training_rate_and_nothing_counts_as_dropped(rate_hz, kept_every):
+    """At the default target (30 Hz) a 60/90/120 Hz camera reaches the estimator at 30 Hz (50 Hz: 25 Hz; 40 and
+    20 Hz untouched), a quarter period of stamp jitter included; once the camera's period is learned (four
+    intervals) every k-th image is kept, each frame's IMU window spanning the skipped ones; no drop or missing frame."""
+    period_ns = int(1e9 / rate_hz)
+    messages = stream_at(rate_hz, 2.0, jitter_ns=period_ns // 8)  # each stamp +- 1/8: intervals +- 1/4 period
+    images = [stamp for kind, stamp in messages if kind == "image"]
+    buffer = SyncBuffer(SyncConfig())
+    out = feed(buffer, messages)
+    learned = 4 if kept_every > 1 else 0  # the first four images, before the period is known, are all kept
+    assert [f.stamp_ns for f in out] == images[:learned] + images[learned + kept_every - 1::kept_every]
+    check_windows(out)
+    counters = buffer.counters()
+    assert counters["images_decimated"] == len(images) - len(out)
+    assert counters["dropped_total"] == counters["camera_frames_missing"] == 0
+    assert all(f.dropped_frames == 0 for f in out)
+    # with the camera's own period configured, thinning starts at once; missing frames are judged against k periods
+    configured = SyncBuffer(SyncConfig(expected_frame_period_ns=period_ns))
+    assert [f.stamp_ns for f in feed(configured, messages)] == images[::kept_every]
+    assert configured.counters()["camera_frames_missing"] == 0
+    everything = SyncBuffer(SyncConfig(target_frame_rate_hz=0.0))  # 0: every image
+    assert len(feed(everything, messages)) == len(images) and everything.counters()["images_decimated"] == 0
+
+
+def test_a_thinned_camera_still_reports_the_frames_it_missed():
+    """A 60 Hz camera (kept: images 0-3 while its period is learned, then every odd one) loses images 20-24:
+    the thinned stream shows a 100 ms gap (19 -> 25) where it expects 33 ms, so the frame after it reports the
+    two frames it would have had (21 and 23)."""
+    messages = stream_at(60.0, 1.0)
+    images = [stamp for kind, stamp in messages if kind == "image"]
+    lost = set(images[20:25])
+    buffer = SyncBuffer(SyncConfig())
+    out = feed(buffer, [m for m in messages if m[1] not in lost or m[0] == "imu"])
+    after_gap = next(f for f in out if f.stamp_ns > images[19])
+    assert after_gap.stamp_ns == images[25] and after_gap.dropped_frames == 2
+    assert buffer.counters()["camera_frames_missing"] == 2
+
+
 @pytest.mark.parametrize("bad", [dict(capacity=0), dict(imu_capacity=2), dict(max_imu_gap_ns=0),
-                                 dict(jump_back_ns=-1), dict(expected_frame_period_ns=-5)])
+                                 dict(jump_back_ns=-1), dict(expected_frame_period_ns=-5),
+                                 dict(target_frame_rate_hz=-1.0), dict(target_frame_rate_hz=float("nan"))])
 def test_config_rejects_impossible_values(bad):
     with pytest.raises(ConfigError):
         SyncConfig(**bad)

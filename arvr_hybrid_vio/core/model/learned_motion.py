@@ -30,7 +30,7 @@ from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.geometry import nearest_rotation, so3_exp
 from arvr_hybrid_vio.core.model.camera_input import CameraModel
 from arvr_hybrid_vio.core.model.front_end import FrameView, VisualFrontEnd
-from arvr_hybrid_vio.core.model.inputs import inertial_inputs
+from arvr_hybrid_vio.core.model.inputs import NOMINAL_FRAME_S, inertial_inputs
 from arvr_hybrid_vio.core.model.motion_source import LOOKAHEAD_FRAMES, RelativeMotion
 from arvr_hybrid_vio.core.model.visual_tracks import derotated
 from arvr_hybrid_vio.core.strapdown import (
@@ -42,6 +42,12 @@ LOGGER = logging.getLogger(__name__)
 NETWORK_RUNTIMES = ("auto", "torch", "onnxruntime")  # estimator.network_runtime
 # present wherever an NVIDIA driver is loaded: without it torch cannot see CUDA either, so device auto is the CPU
 NVIDIA_DRIVER = "/proc/driver/nvidia/version"
+# The frames' period is judged over this many frames; beyond OFF_RATE_RATIO times the training period (or below
+# its inverse) the network is much less reliable (2026-11-29: at 20 and at 40 Hz the hybrid's mean ATE rose by half,
+# the Multi-Head's by a third and 3.5 times; README, "Camera rate"). 60 and 90 Hz cameras reach the estimator at
+# 30 Hz, thinned by the SyncBuffer (sync.target_frame_rate_hz)
+RATE_CHECK_FRAMES = 30
+OFF_RATE_RATIO = 1.25
 
 
 @dataclass(frozen=True)
@@ -180,6 +186,7 @@ class LearnedMotion:
         self.front_end = VisualFrontEnd(network.config)
         self.graph_step: Any = None  # core.graph_step.GraphBackedStep on network.step (CUDA), else None
         self._weights: np.ndarray | None = None
+        self._frame_periods_s: list[float] | None = []  # the first RATE_CHECK_FRAMES periods, None once judged
         self.reset()
 
     @classmethod
@@ -291,6 +298,8 @@ class LearnedMotion:
         """
         if self._inputs.attitude is None:
             self._inputs = dataclasses.replace(self._inputs, attitude=state.rotation)
+        if self._frame_periods_s is not None:
+            self._check_camera_rate(pre.dt_s)
         served = self._serve_ahead(frame)
         if served is None:
             self._drop_ahead()
@@ -309,6 +318,19 @@ class LearnedMotion:
         at_rest = displacement_at_rest(state.rotation, pre, gravity_m_s2=self.gravity_m_s2)
         return RelativeMotion(delta_rotation, at_rest, np.exp(rotation_logvar), velocity_body=velocity,
                               velocity_var=self.measurement_scale * float(np.mean(translation_var)) / dt_s ** 2)
+
+    def _check_camera_rate(self, period_s: float) -> None:
+        """Once ``RATE_CHECK_FRAMES`` frame periods are seen: warn when their median is off the network's
+        training period by more than ``OFF_RATE_RATIO`` either way."""
+        self._frame_periods_s.append(period_s)
+        if len(self._frame_periods_s) < RATE_CHECK_FRAMES:
+            return
+        period_s, self._frame_periods_s = float(np.median(self._frame_periods_s)), None
+        if not NOMINAL_FRAME_S / OFF_RATE_RATIO <= period_s <= OFF_RATE_RATIO * NOMINAL_FRAME_S:
+            LOGGER.warning("frames reach the network at %.1f Hz; it was trained at %.0f Hz, and below about %.0f Hz or "
+                           "above about %.1f Hz its motion is much less reliable (README, \"Camera rate\")",
+                           1.0 / period_s, 1.0 / NOMINAL_FRAME_S, 1.0 / (OFF_RATE_RATIO * NOMINAL_FRAME_S),
+                           OFF_RATE_RATIO / NOMINAL_FRAME_S)
 
     def _step_inputs(self, frame: SyncedFrame, pre: Preintegration,
                      before: InputState) -> tuple[StepInputs, InputState]:
