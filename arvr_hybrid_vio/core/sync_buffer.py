@@ -113,7 +113,7 @@ class SyncCounters:
     frames_without_imu: int = 0
     frames_anchor: int = 0
     frames_dropped_imu_gap: int = 0
-    images_decimated: int = 0  # skipped to hold max_frame_rate_hz (by design: not in dropped_total)
+    images_decimated: int = 0  # skipped to hold target_frame_rate_hz (by design: not in dropped_total)
     camera_frames_missing: int = 0
     imu_samples_missing: int = 0
     jump_backs: int = 0
