@@ -63,3 +63,30 @@ def test_undecodable_and_depth_payloads_are_refused_with_their_format(photo: np.
         with pytest.raises(SensorDataError, match="could not be decoded|depth map") as raised:
             grey_image(message)
         assert words in str(raised.value)
+
+
+def test_bayer_mosaics_and_yuv422_give_the_colour_images_grey() -> None:
+    """A Bayer mosaic of a real colour photograph, in each of ROS's four patterns, demosaics to nearly the grey
+    of the photograph itself; YUV 4:2:2 (UYVY and YUYV byte orders) gives its luma byte exactly."""
+    from types import SimpleNamespace
+    bgr = cv2.GaussianBlur(cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), (160, 160),
+                                      interpolation=cv2.INTER_AREA), (0, 0), 1.0)  # a lens's blur
+    grey = grey_image(numpy_to_image(bgr, "bgr8")).astype(np.int16)
+    channel = {"R": 2, "G": 1, "B": 0}
+    for pattern in ("rggb", "bggr", "gbrg", "grbg"):
+        mosaic = np.zeros(bgr.shape[:2], dtype=np.uint8)
+        for (row, column), colour in zip([(0, 0), (0, 1), (1, 0), (1, 1)], pattern.upper()):
+            mosaic[row::2, column::2] = bgr[row::2, column::2, channel[colour]]
+        message = SimpleNamespace(encoding=f"bayer_{pattern}8", height=mosaic.shape[0], width=mosaic.shape[1],
+                                  step=mosaic.shape[1], is_bigendian=0, data=mosaic.reshape(-1))
+        error = np.abs(grey_image(message).astype(np.int16) - grey)[2:-2, 2:-2]  # demosaicking's edge rows aside
+        assert np.median(error) <= 1 and error.mean() < 2.5, pattern  # interpolated colour (1.5 measured), not exact
+        wrong = SimpleNamespace(**{**vars(message), "encoding": "bayer_gbrg8" if pattern == "rggb" else "bayer_rggb8"})
+        assert np.abs(grey_image(wrong).astype(np.int16) - grey)[2:-2, 2:-2].mean() > 6  # another pattern: ~9
+    luma = np.asarray(grey, dtype=np.uint8)
+    chroma = np.random.default_rng(1).integers(0, 255, luma.shape, dtype=np.uint8)
+    for encoding, luma_first in (("yuv422", False), ("yuv422_yuy2", True)):
+        pairs = np.stack([luma, chroma] if luma_first else [chroma, luma], axis=-1)  # Y U Y V / U Y V Y
+        message = SimpleNamespace(encoding=encoding, height=luma.shape[0], width=luma.shape[1],
+                                  step=2 * luma.shape[1], is_bigendian=0, data=pairs.reshape(-1))
+        np.testing.assert_array_equal(grey_image(message), luma)

@@ -23,11 +23,19 @@ _LAYOUTS: dict[str, tuple[int, int, tuple[float, ...] | None]] = {
     "mono8": (1, 1, None), "8UC1": (1, 1, None), "mono16": (1, 2, None), "16UC1": (1, 2, None),
     "rgb8": (3, 1, (0.299, 0.587, 0.114)), "bgr8": (3, 1, (0.114, 0.587, 0.299)),
     "rgba8": (4, 1, (0.299, 0.587, 0.114, 0.0)), "bgra8": (4, 1, (0.114, 0.587, 0.299, 0.0)),
+    # a colour camera's raw mosaic (ROS names the 2x2 pattern from the top left), demosaicked to grey by OpenCV
+    "bayer_rggb8": (1, 1, None), "bayer_bggr8": (1, 1, None), "bayer_gbrg8": (1, 1, None), "bayer_grbg8": (1, 1, None),
+    # YUV 4:2:2 as UVC cameras send it (usb_cam): two bytes a pixel, the grey is the luma byte Y
+    "yuv422": (2, 1, None), "yuv422_yuy2": (2, 1, None),
 }
+_DEMOSAIC = {"bayer_rggb8": cv2.COLOR_BayerRGGB2GRAY, "bayer_bggr8": cv2.COLOR_BayerBGGR2GRAY,
+             "bayer_gbrg8": cv2.COLOR_BayerGBRG2GRAY, "bayer_grbg8": cv2.COLOR_BayerGRBG2GRAY}
+_LUMA_BYTE = {"yuv422": 1, "yuv422_yuy2": 0}  # U Y V Y (UYVY) and Y U Y V (YUYV)
 
 
 def grey_image(message: Any) -> np.ndarray:
-    """(H, W) uint8 grey image of an Image or CompressedImage message (colour -> luma, 16 bit -> top 8 bits).
+    """(H, W) uint8 grey image of an Image or CompressedImage message (colour -> luma, 16 bit -> top 8 bits,
+    a Bayer mosaic -> OpenCV's demosaicked grey, YUV 4:2:2 -> its luma).
 
     Raises:
         SensorDataError: unsupported encoding, step/data too short for the size, or compressed data
@@ -50,6 +58,10 @@ def grey_image(message: Any) -> np.ndarray:
         dtype = np.dtype(">u2" if message.is_bigendian else "<u2")
         return (np.ascontiguousarray(rows).view(dtype).reshape(height, width) >> 8).astype(np.uint8)
     pixels = rows.reshape(height, width, channels)
+    if encoding in _DEMOSAIC:
+        return cv2.cvtColor(np.ascontiguousarray(pixels[:, :, 0]), _DEMOSAIC[encoding])
+    if encoding in _LUMA_BYTE:
+        return np.ascontiguousarray(pixels[:, :, _LUMA_BYTE[encoding]])
     if weights is None:
         return np.ascontiguousarray(pixels[:, :, 0])
     grey = pixels.astype(np.float32) @ np.asarray(weights, dtype=np.float32)

@@ -46,7 +46,8 @@ def _restart(description: str) -> dict[str, object]:
 class VioNodeConfig:
     """Topics, frames and outputs of the VIO node (ROS parameter section ``vio``)."""
 
-    # Camera topic (sensor_msgs/Image; mono8, mono16, rgb8, bgr8, rgba8, bgra8 accepted).
+    # Camera topic (sensor_msgs/Image; mono8, mono16, rgb8, bgr8, rgba8, bgra8, bayer_{rggb,bggr,gbrg,grbg}8, yuv422,
+    # yuv422_yuy2 accepted).
     image_topic: str = field(default="/cam0/image_raw", metadata=_restart("camera topic (sensor_msgs/Image)"))
     # How the camera arrives, as image_transport names it: "raw" (sensor_msgs/Image on image_topic) or
     # "compressed" (sensor_msgs/CompressedImage, JPEG or PNG, on image_topic + "/compressed").
