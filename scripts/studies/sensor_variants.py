@@ -1,5 +1,5 @@
 """How the shipped models fare on sensors other than the training rig's (a study): camera rate, image size,
-field of view, IMU rate, an uncorrected camera-IMU time offset.
+field of view, IMU rate, an uncorrected camera-IMU time offset, dropped images, camera stamp jitter.
 
     python scripts/studies/sensor_variants.py [--variants base rate=60 size=320x256,hfov=70 ...]
         [--motions head walking] [--seeds 21] [--duration 30] [--target-rate HZ] [--json OUT.json]
@@ -7,7 +7,8 @@ field of view, IMU rate, an uncorrected camera-IMU time offset.
 
 A variant is ``key=value`` pairs joined by commas, each changing the training rig (160x128, 90 deg, 30 Hz
 camera; 200 Hz IMU): ``rate`` (camera Hz), ``size`` (WxH px), ``hfov`` (deg), ``imu`` (IMU Hz), ``offset_ms``
-(camera stamps minus exposure times, left uncorrected); ``base`` changes nothing. Each motion is rendered per
+(camera stamps minus exposure times, left uncorrected), ``drop`` (each image lost with this probability),
+``jitter_ms`` (each camera stamp moved by a uniform draw within +- this); ``base`` changes nothing. Each motion is rendered per
 variant with the same seed (the same motion; the IMU's noise draw may differ with its rate), and replayed
 through the SyncBuffer (``--target-rate``: its ``target_frame_rate_hz``, to which a faster camera is thinned;
 0 keeps every image; default as shipped) and the estimator as shipped (``run_estimator``, the path of
@@ -42,7 +43,8 @@ MODELS = {"hybrid": str(ROOT / "models" / "hybrid.safetensors"),
 
 
 def synth_config(variant: str, motion: str, duration_s: float) -> SynthConfig:
-    """The training rig changed as ``variant`` says (see the module docstring)."""
+    """The training rig changed as ``variant`` says (see the module docstring; ``drop`` and ``jitter_ms`` act on
+    the stream, ``stream_faults``)."""
     camera, imu, offset_s = CameraConfig(), ImuConfig(), 0.0
     for item in ([] if variant == "base" else variant.split(",")):
         key, value = item.split("=")
@@ -57,10 +59,25 @@ def synth_config(variant: str, motion: str, duration_s: float) -> SynthConfig:
             imu = dataclasses.replace(imu, rate_hz=float(value))
         elif key == "offset_ms":
             offset_s = float(value) * 1e-3
-        else:
+        elif key not in STREAM_FAULTS:
             raise SystemExit(f"unknown variant key {key!r} in {variant!r}")
     return SynthConfig(motion=MotionConfig(motion=motion, duration_s=duration_s), camera=camera, imu=imu,
                        time_offset_s=offset_s)
+
+
+STREAM_FAULTS = ("drop", "jitter_ms")
+
+
+def stream_faults(variant: str, sequence: object, seed: int) -> tuple[np.ndarray, object]:
+    """The camera stamps with ``jitter_ms`` applied, and the images ``drop`` leaves (a ``keep_image`` filter)."""
+    settings = dict(item.split("=") for item in ([] if variant == "base" else variant.split(",")))
+    rng = np.random.default_rng(1000 + seed)
+    stamps = np.asarray(sequence.image_stamps_ns, dtype=np.int64)
+    jitter_ns = float(settings.get("jitter_ms", 0.0)) * 1e6
+    stamps = stamps + np.round(rng.uniform(-jitter_ns, jitter_ns, len(stamps))).astype(np.int64)
+    lost = rng.random(len(stamps)) < float(settings.get("drop", 0.0))
+    lost[:2] = False
+    return stamps, (lambda index: not lost[index])
 
 
 def rig_camera(sequence: object) -> CameraModel:
@@ -96,12 +113,13 @@ def main() -> None:
                 truth = Trajectory(sequence.imu_stamps_ns, sequence.gt_positions_xyz, sequence.gt_quats_wxyz,
                                    source="ground truth")
                 row = {"motion": motion, "seed": seed, "variant": variant, "target_frame_rate_hz": args.target_rate}
+                image_stamps_ns, keep_image = stream_faults(variant, sequence, seed)
                 for name, model in MODELS.items():
                     estimator = VioEstimator.from_file(model, EstimatorConfig(device="cpu"))
                     estimator.set_camera(rig_camera(sequence))
                     estimate = run_estimator(estimator, synced_frames(
-                        sequence.image_stamps_ns, sequence.images, sequence.imu_stamps_ns, sequence.gyro,
-                        sequence.accel, config=sync))
+                        image_stamps_ns, sequence.images, sequence.imu_stamps_ns, sequence.gyro,
+                        sequence.accel, config=sync, keep_image=keep_image))
                     report = evaluate(truth, estimate, EvalConfig()).to_dict()
                     row[f"{name}_ate_cm"] = 100.0 * report["ate_rmse_m"]
                     row[f"{name}_rpe_cm"] = 100.0 * report["rpe_trans_rmse_m"]
