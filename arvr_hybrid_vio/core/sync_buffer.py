@@ -30,6 +30,9 @@ Time conventions (int64 nanoseconds everywhere):
   period is tolerated), and the next frame's IMU window spans the skipped interval, as it does for a frame
   the camera missed. The networks fail on 60 Hz frames but not on a 60 Hz camera thinned to 30 Hz
   (README, "Camera rate").
+* With ``camera_stamp_smoothing`` each camera stamp (offset applied) is first moved onto a line fitted
+  through the recent stamps (``core.camera_clock``): software-stamped cameras carry milliseconds of
+  jitter that a steady camera clock does not have.
 
 Every drop is counted in ``counters()``; nothing is dropped silently.
 """
@@ -43,6 +46,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from arvr_hybrid_vio.core.camera_clock import CameraClock
 from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.model.inputs import NOMINAL_FRAME_S
 from arvr_hybrid_vio.core.stream_period import StreamPeriod
@@ -74,6 +78,11 @@ class SyncConfig:
     target_frame_rate_hz: float = field(default=1.0 / NOMINAL_FRAME_S, metadata={
         "description": "a faster camera is thinned to the whole fraction of its rate nearest this (skipped images "
                        "counted as images_decimated), Hz; 0 = keep every image"})
+
+    # Replace each camera stamp by a line fitted through the recent ones (a steady camera clock): for cameras
+    # stamped in software, whose stamps jitter by milliseconds (README, "Other departures from the training rig")
+    camera_stamp_smoothing: bool = field(default=False, metadata={
+        "description": "move camera stamps onto a line fitted through the recent ones (software-stamped cameras)"})
 
     def __post_init__(self) -> None:
         if self.capacity < 1 or self.imu_capacity < 4:
@@ -190,6 +199,10 @@ class SyncBuffer:
         self._counters = SyncCounters()
         self._frame_period = StreamPeriod(min_intervals=1)  # of the frames queued (the camera's, thinned)
         self._camera_period = StreamPeriod(min_intervals=4)  # of every image, kept or thinned out
+        self._camera_clock = CameraClock()  # camera_stamp_smoothing
+        # the stamp the last image pushed was queued under (the time offset and any smoothing applied): the
+        # stamp its synced frame will carry
+        self.queued_stamp_ns: int | None = None
         self._imu_period = StreamPeriod(min_intervals=4)
         self._clear_stream()
 
@@ -210,12 +223,15 @@ class SyncBuffer:
             return False
         stamp = int(stamp_ns) + self.config.time_offset_ns
         self._check_jump_back(stamp, self._newest_image)
+        if self.config.camera_stamp_smoothing:
+            stamp = self._camera_clock.smoothed(stamp, self._camera_period_ns())
         if self._last_frame_ns is not None and stamp <= self._last_frame_ns:
             self._count_stale_image(stamp)
             return False
         if self._thinned_out(stamp):
             self._counters.images_decimated += 1
             return False
+        self.queued_stamp_ns = stamp
         return self._insert_frame(stamp, image)
 
     def push_imu(self, stamp_ns: int, gyro_rad_s: np.ndarray, accel_m_s2: np.ndarray) -> bool:
@@ -300,6 +316,7 @@ class SyncBuffer:
         self._overflow_drops = 0  # frames dropped for capacity since the last paired one
         self._frame_period.clear()
         self._camera_period.clear()
+        self._camera_clock.clear()
 
     def _thinned_out(self, stamp: int) -> bool:
         """Whether an in-order image is skipped to hold ``target_frame_rate_hz`` (see the module docstring);

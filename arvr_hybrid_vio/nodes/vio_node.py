@@ -148,7 +148,7 @@ class VioNode(Node):
         stamp_ns = time_to_ns(msg.header.stamp)
         with self._buffer_lock:
             accepted = self.buffer.push_image(stamp_ns, image)
-            frame_stamp_ns = stamp_ns + self.buffer.config.time_offset_ns  # as the synced frame carries it
+            frame_stamp_ns = self.buffer.queued_stamp_ns  # as the synced frame will carry it
             if accepted:
                 if len(self._received_at) > 4 * self.buffer.config.capacity:  # frames dropped unprocessed
                     self._received_at.clear()

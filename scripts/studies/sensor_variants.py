@@ -2,7 +2,8 @@
 field of view, IMU rate, an uncorrected camera-IMU time offset, dropped images, camera stamp jitter.
 
     python scripts/studies/sensor_variants.py [--variants base rate=60 size=320x256,hfov=70 ...]
-        [--motions head walking] [--seeds 21] [--duration 30] [--target-rate HZ] [--json OUT.json]
+        [--motions head walking] [--seeds 21] [--duration 30] [--target-rate HZ] [--stamp-smoothing]
+        [--json OUT.json]
     python scripts/studies/sensor_variants.py --rates 15 20 30 60     (shorthand for --variants rate=15 ...)
 
 A variant is ``key=value`` pairs joined by commas, each changing the training rig (160x128, 90 deg, 30 Hz
@@ -99,11 +100,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--target-rate", type=float, default=SyncConfig().target_frame_rate_hz,
                         help="sync.target_frame_rate_hz (0: every image)")
+    parser.add_argument("--stamp-smoothing", action="store_true", help="sync.camera_stamp_smoothing on")
     parser.add_argument("--json", help="write the rows here")
     args = parser.parse_args()
     variants = [f"rate={rate:g}" for rate in args.rates] if args.rates else args.variants
-    sync = SyncConfig(target_frame_rate_hz=args.target_rate)
-    print(f"sync.target_frame_rate_hz {args.target_rate:g}", flush=True)
+    sync = SyncConfig(target_frame_rate_hz=args.target_rate, camera_stamp_smoothing=args.stamp_smoothing)
+    print(f"sync.target_frame_rate_hz {args.target_rate:g}, camera_stamp_smoothing {args.stamp_smoothing}", flush=True)
     rows = []
     for motion in args.motions:
         for seed in args.seeds:
@@ -112,7 +114,8 @@ def main() -> None:
                 sequence = generate_sequence(synth_config(variant, motion, args.duration), seed)
                 truth = Trajectory(sequence.imu_stamps_ns, sequence.gt_positions_xyz, sequence.gt_quats_wxyz,
                                    source="ground truth")
-                row = {"motion": motion, "seed": seed, "variant": variant, "target_frame_rate_hz": args.target_rate}
+                row = {"motion": motion, "seed": seed, "variant": variant, "target_frame_rate_hz": args.target_rate,
+                       "camera_stamp_smoothing": args.stamp_smoothing}
                 image_stamps_ns, keep_image = stream_faults(variant, sequence, seed)
                 for name, model in MODELS.items():
                     estimator = VioEstimator.from_file(model, EstimatorConfig(device="cpu"))

@@ -372,3 +372,21 @@ def test_a_lasting_rate_change_is_learned_not_reported_as_missing_samples_foreve
     kept = [m for m in slow if not slow_start + 1_000_000_000 < m[1] < slow_start + 1_100_000_000]
     feed(gap_buffer, kept)
     assert gap_buffer.counters()["imu_samples_missing"] == 100_000_000 // IMU_PERIOD_NS - 1
+
+
+def test_camera_stamp_smoothing_moves_jittered_frames_onto_the_camera_clock():
+    """With ``camera_stamp_smoothing`` the frames of a camera stamped with +-2 ms of jitter carry stamps near the
+    true ones, each frame's IMU window ending at its (smoothed) stamp; ``queued_stamp_ns`` says which stamp the
+    last image was queued under. Off (the default), the stamps are the messages' own."""
+    true = [T0_NS + 1_234_567 + k * FRAME_PERIOD_NS for k in range(200)]
+    jitter = np.random.default_rng(5).integers(-2_000_000, 2_000_001, len(true))
+    imu, _ = make_streams(10.0)
+    messages = interleaved(imu, [("image", stamp + int(offset)) for stamp, offset in zip(true, jitter)])
+    smoothed_buffer = SyncBuffer(SyncConfig(camera_stamp_smoothing=True))
+    smoothed = feed(smoothed_buffer, messages)
+    check_windows(smoothed)
+    error = np.array([f.stamp_ns for f in smoothed]) - np.array(true[:len(smoothed)])
+    assert len(smoothed) == len(true) and np.abs(error[80:]).std() < 0.5e6 and np.abs(error[80:]).max() < 1.2e6
+    assert smoothed_buffer.queued_stamp_ns == smoothed[-1].stamp_ns != true[-1] + int(jitter[-1])
+    raw = feed(SyncBuffer(SyncConfig()), messages)
+    assert [f.stamp_ns for f in raw] == [stamp + int(offset) for stamp, offset in zip(true, jitter)]
