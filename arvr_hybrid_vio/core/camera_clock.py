@@ -22,11 +22,12 @@ class CameraClock:
     """Smoothed camera stamps; ``smoothed(stamp, period)`` per image, in stamp order."""
 
     def __init__(self, window: int = 64) -> None:
-        self._window = window
         self._fit: deque[tuple[int, int]] = deque(maxlen=window)  # (frame number, raw stamp)
+        self._fitted: tuple[float, float] | None = None  # the line through self._fit, once computed
 
     def clear(self) -> None:
         self._fit.clear()
+        self._fitted = None
 
     def smoothed(self, stamp_ns: int, period_ns: int) -> int:
         """The stamp on the fitted clock (the raw stamp until ``MIN_FIT_IMAGES`` are in the fit, or while
@@ -40,6 +41,7 @@ class CameraClock:
         if abs((stamp_ns - origin) - (intercept + slope * number)) > 0.25 * period_ns:
             return self._restart(stamp_ns)  # not the same clock
         self._fit.append((number, stamp_ns))
+        self._fitted = None
         if len(self._fit) < MIN_FIT_IMAGES:
             return stamp_ns
         slope, intercept = self._line()
@@ -47,14 +49,18 @@ class CameraClock:
 
     def _restart(self, stamp_ns: int) -> int:
         self._fit.clear()
+        self._fitted = None
         self._fit.append((0, stamp_ns))
         return stamp_ns
 
     def _line(self) -> tuple[float, float]:
         """Least-squares (slope, intercept) of the stamps, relative to the fit's first (int64 differences, so
-        epoch stamps keep their nanoseconds), against the frame numbers."""
-        origin = self._fit[0][1]
-        numbers = np.array([number for number, _ in self._fit], dtype=np.float64)
-        stamps = np.array([stamp - origin for _, stamp in self._fit], dtype=np.float64)
-        slope, intercept = np.polyfit(numbers, stamps, 1)
-        return float(slope), float(intercept)
+        epoch stamps keep their nanoseconds), against the frame numbers; computed once per state of the fit
+        (the line an image is smoothed onto is the next image's prediction)."""
+        if self._fitted is None:
+            origin = self._fit[0][1]
+            numbers = np.array([number for number, _ in self._fit], dtype=np.float64)
+            stamps = np.array([stamp - origin for _, stamp in self._fit], dtype=np.float64)
+            slope, intercept = np.polyfit(numbers, stamps, 1)
+            self._fitted = (float(slope), float(intercept))
+        return self._fitted

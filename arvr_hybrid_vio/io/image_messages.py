@@ -18,6 +18,12 @@ IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
 IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_IMAGE_TYPE)  # what a camera topic may carry
 
+
+def compressed_topic(topic: str) -> str:
+    """The topic image_transport's ``compressed`` transport of a camera topic is published on."""
+    return f"{topic}/compressed"
+
+
 # encoding -> (channels, bytes per channel, luma weights in channel order or None for grey)
 _LAYOUTS: dict[str, tuple[int, int, tuple[float, ...] | None]] = {
     "mono8": (1, 1, None), "8UC1": (1, 1, None), "mono16": (1, 2, None), "16UC1": (1, 2, None),

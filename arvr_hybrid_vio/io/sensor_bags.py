@@ -24,9 +24,9 @@ import numpy as np
 
 from arvr_hybrid_vio.core.geometry import matrix_to_quat_wxyz
 from arvr_hybrid_vio.io.bags import BagWriter, typestore
+from arvr_hybrid_vio.io.image_messages import COMPRESSED_IMAGE_TYPE, IMAGE_TYPE, compressed_topic
 
 IMAGE_TOPIC = "/cam0/image_raw"
-COMPRESSED_SUFFIX = "/compressed"  # image_transport's name for the compressed transport of a camera topic
 # image_format -> (OpenCV's file suffix, encoding parameters): PNG lossless, JPEG at image_transport's default quality
 IMAGE_CODECS: dict[str, tuple[str, list[int]]] = {"png": (".png", [cv2.IMWRITE_PNG_COMPRESSION, 3]),
                                                   "jpeg": (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 95])}
@@ -84,7 +84,7 @@ def image_message(stamp_ns: int, image: np.ndarray) -> Any:
     """sensor_msgs/Image mono8 of an (H, W) uint8 array."""
     image = np.ascontiguousarray(image, dtype=np.uint8)
     height, width = image.shape
-    return _types()["sensor_msgs/msg/Image"](
+    return _types()[IMAGE_TYPE](
         header=_header(stamp_ns, CAMERA_FRAME), height=height, width=width, encoding="mono8", is_bigendian=0,
         step=width, data=image.reshape(-1))
 
@@ -95,7 +95,7 @@ def compressed_image_message(stamp_ns: int, image: np.ndarray, image_format: str
     encoded, data = cv2.imencode(suffix, np.ascontiguousarray(image, dtype=np.uint8), parameters)
     if not encoded:
         raise ValueError(f"OpenCV could not encode a {image.shape} image as {image_format}")
-    return _types()["sensor_msgs/msg/CompressedImage"](
+    return _types()[COMPRESSED_IMAGE_TYPE](
         header=_header(stamp_ns, CAMERA_FRAME), format=f"mono8; {image_format} compressed ", data=data.reshape(-1))
 
 
@@ -192,13 +192,12 @@ def write_sensor_bag(path: str | Path, streams: SensorStreams, *, storage: str =
 
 def image_topic_of(image_format: str) -> str:
     """The camera topic of a layout bag written with ``image_format``."""
-    return IMAGE_TOPIC if image_format == "raw" else IMAGE_TOPIC + COMPRESSED_SUFFIX
+    return IMAGE_TOPIC if image_format == "raw" else compressed_topic(IMAGE_TOPIC)
 
 
 def _add_topics(bag: BagWriter, has_gt: bool, image_topic: str) -> None:
     bag.add_topic(TF_STATIC_TOPIC, "tf2_msgs/msg/TFMessage", latched=True)
-    bag.add_topic(image_topic, "sensor_msgs/msg/Image" if image_topic == IMAGE_TOPIC
-                  else "sensor_msgs/msg/CompressedImage")
+    bag.add_topic(image_topic, IMAGE_TYPE if image_topic == IMAGE_TOPIC else COMPRESSED_IMAGE_TYPE)
     bag.add_topic(CAMERA_INFO_TOPIC, "sensor_msgs/msg/CameraInfo")
     bag.add_topic(IMU_TOPIC, "sensor_msgs/msg/Imu")
     if has_gt:

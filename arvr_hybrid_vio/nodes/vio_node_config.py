@@ -24,6 +24,7 @@ from arvr_hybrid_vio.core.estimator import IMU_ONLY, EstimatorConfig
 from arvr_hybrid_vio.core.geometry import hat, matrix_to_quat_wxyz, quat_wxyz_to_matrix
 from arvr_hybrid_vio.core.sync_buffer import SyncConfig
 from arvr_hybrid_vio.core.types import PoseEstimate
+from arvr_hybrid_vio.io.image_messages import compressed_topic
 
 if TYPE_CHECKING:
     from arvr_hybrid_vio.core.model.camera_input import CameraModel
@@ -148,7 +149,7 @@ class VioNodeConfig:
     @property
     def subscribed_image_topic(self) -> str:
         """The topic the camera is read from: ``image_topic``, with ``/compressed`` for that transport."""
-        return self.image_topic if self.image_transport == "raw" else f"{self.image_topic}/compressed"
+        return self.image_topic if self.image_transport == "raw" else compressed_topic(self.image_topic)
 
     def camera_rotation_imu(self) -> tuple[float, ...]:
         """R_imu_camera (row-major) from the two extrinsics."""

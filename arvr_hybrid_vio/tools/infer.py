@@ -48,7 +48,7 @@ from arvr_hybrid_vio.core.trajectory import write_tum
 from arvr_hybrid_vio.core.training.replay import run_estimator
 from arvr_hybrid_vio.core.types import SyncedFrame
 from arvr_hybrid_vio.io.bags import BagError, open_bag, read_messages, reader_topic_types, resolve_bag_path
-from arvr_hybrid_vio.io.image_messages import IMAGE_TYPES, grey_image
+from arvr_hybrid_vio.io.image_messages import IMAGE_TYPES, compressed_topic, grey_image
 from arvr_hybrid_vio.io.imu_messages import imu_sample
 from arvr_hybrid_vio.io.reader_process import ReaderProcess
 from arvr_hybrid_vio.nodes.vio_node_config import CameraInfoValues, VioNodeConfig, load_node_configs
@@ -100,7 +100,7 @@ def check_topics(bag: str, opened: AnyReader, image_topic: str, imu_topic: str) 
     types = reader_topic_types(opened)
     for topic, wanted in ((image_topic, IMAGE_TYPES), (imu_topic, (IMU_TYPE,))):
         if topic not in types:
-            compressed = f"{topic}/compressed"
+            compressed = compressed_topic(topic)
             hint = (f"; its compressed transport is there: --image-topic {compressed}"
                     if topic == image_topic and types.get(compressed) in IMAGE_TYPES else "")
             raise BagError(f"{bag}: topic {topic} not in bag; it has {sorted(types)}{hint}")
