@@ -39,8 +39,12 @@ from arvr_hybrid_vio.core.training.replay import run_estimator, synced_frames
 from arvr_hybrid_vio.core.trajectory import Trajectory
 
 ROOT = Path(__file__).resolve().parents[2]
-MODELS = {"hybrid": str(ROOT / "models" / "hybrid.safetensors"),
-          "multihead": str(ROOT / "models" / "multihead.safetensors"), "imu-only": IMU_ONLY}
+
+
+def models_in(models_dir: Path) -> dict[str, str]:
+    """The compared models: the hybrid and Multi-Head files of ``models_dir``, and ``imu-only``."""
+    return {"hybrid": str(models_dir / "hybrid.safetensors"), "multihead": str(models_dir / "multihead.safetensors"),
+            "imu-only": IMU_ONLY}
 
 
 def synth_config(variant: str, motion: str, duration_s: float) -> SynthConfig:
@@ -101,8 +105,11 @@ def main() -> None:
     parser.add_argument("--target-rate", type=float, default=SyncConfig().target_frame_rate_hz,
                         help="sync.target_frame_rate_hz (0: every image)")
     parser.add_argument("--stamp-smoothing", action="store_true", help="sync.camera_stamp_smoothing on")
+    parser.add_argument("--models-dir", type=Path, default=ROOT / "models",
+                        help="folder with hybrid.safetensors and multihead.safetensors (default: the shipped ones)")
     parser.add_argument("--json", help="write the rows here")
     args = parser.parse_args()
+    models = models_in(args.models_dir)
     variants = [f"rate={rate:g}" for rate in args.rates] if args.rates else args.variants
     sync = SyncConfig(target_frame_rate_hz=args.target_rate, camera_stamp_smoothing=args.stamp_smoothing)
     print(f"sync.target_frame_rate_hz {args.target_rate:g}, camera_stamp_smoothing {args.stamp_smoothing}", flush=True)
@@ -114,10 +121,11 @@ def main() -> None:
                 sequence = generate_sequence(synth_config(variant, motion, args.duration), seed)
                 truth = Trajectory(sequence.imu_stamps_ns, sequence.gt_positions_xyz, sequence.gt_quats_wxyz,
                                    source="ground truth")
-                row = {"motion": motion, "seed": seed, "variant": variant, "target_frame_rate_hz": args.target_rate,
+                row = {"motion": motion, "seed": seed, "variant": variant, "models_dir": str(args.models_dir),
+                       "target_frame_rate_hz": args.target_rate,
                        "camera_stamp_smoothing": args.stamp_smoothing}
                 image_stamps_ns, keep_image = stream_faults(variant, sequence, seed)
-                for name, model in MODELS.items():
+                for name, model in models.items():
                     estimator = VioEstimator.from_file(model, EstimatorConfig(device="cpu"))
                     estimator.set_camera(rig_camera(sequence))
                     estimate = run_estimator(estimator, synced_frames(
@@ -134,7 +142,7 @@ def main() -> None:
     print("\nmean ATE cm over motions and seeds")
     for variant in variants:
         chosen = [row for row in rows if row["variant"] == variant]
-        means = {name: float(np.mean([row[f"{name}_ate_cm"] for row in chosen])) for name in MODELS}
+        means = {name: float(np.mean([row[f"{name}_ate_cm"] for row in chosen])) for name in models}
         print(f"{variant:20s} " + "  ".join(f"{name} {value:6.2f}" for name, value in means.items()))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

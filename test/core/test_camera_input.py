@@ -9,8 +9,9 @@ from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.geometry import so3_exp
 from arvr_hybrid_vio.core.model.camera_input import (
     TRAINING_CAMERA_ROTATION, CameraInput, CameraModel, rotation_difference_deg, scaled_to, trained_camera)
+from arvr_hybrid_vio.core.model.inputs import NOMINAL_FRAME_S
 from arvr_hybrid_vio.core.model.model_config import ModelConfig
-from arvr_hybrid_vio.core.model.visual_tracks import Intrinsics, extract_tracks
+from arvr_hybrid_vio.core.model.visual_tracks import TRACK_CHANNELS, Intrinsics, derotated, extract_tracks
 from arvr_hybrid_vio.core.synth.camera import CameraConfig, distort
 
 TRAINED = trained_camera(ModelConfig())
@@ -120,7 +121,6 @@ def test_the_training_camera_read_from_a_yaml_is_the_identity_mapping():
 
 
 def test_derotated_flow_of_a_pure_rotation_is_zero_and_a_translation_is_kept():
-    from arvr_hybrid_vio.core.model.visual_tracks import TRACK_CHANNELS, derotated
     rng = np.random.default_rng(4)
     start = np.column_stack([rng.uniform(-0.8, 0.8, 40), rng.uniform(-0.6, 0.6, 40)])
     rotation = so3_exp(np.array([0.02, -0.03, 0.01]))  # camera rotation prev -> cur
@@ -137,3 +137,22 @@ def test_derotated_flow_of_a_pure_rotation_is_zero_and_a_translation_is_kept():
     body = so3_exp(np.array([0.0, 0.0, 0.05]))  # yaw about IMU z: the forward camera pans
     camera = config.camera_rotation(body)
     np.testing.assert_allclose(camera, TRAINED.rotation.T @ body @ TRAINED.rotation, atol=1e-12)
+    np.testing.assert_allclose(config.network_tracks(tracks, body, 0.1), derotated(tracks, camera), atol=0)
+
+
+def test_network_tracks_give_flow_per_training_frame_period_when_asked() -> None:
+    rng = np.random.default_rng(4)
+    tracks = np.zeros((64, TRACK_CHANNELS), dtype=np.float32)
+    tracks[:30, 0:5] = rng.uniform(-0.5, 0.5, (30, 5))
+    tracks[:30, 5] = 1.0
+    body = so3_exp(np.array([0.01, 0.02, -0.03]))
+    assert ModelConfig().network_tracks(tracks, body, 0.2) is tracks  # neither option: the tracks as extracted
+    per_frame = ModelConfig(flow_per_nominal_frame=True)
+    for dt_s, scale in ((NOMINAL_FRAME_S, 1.0), (2 * NOMINAL_FRAME_S, 0.5), (0.025, NOMINAL_FRAME_S / 0.025)):
+        out = per_frame.network_tracks(tracks, body, dt_s)
+        np.testing.assert_allclose(out[:, 2:4], tracks[:, 2:4] * scale, rtol=1e-6)  # flow per 1/30 s
+        np.testing.assert_array_equal(out[:, [0, 1, 4, 5]], tracks[:, [0, 1, 4, 5]])
+    both = ModelConfig(derotate_tracks=True, flow_per_nominal_frame=True).network_tracks(tracks, body, 0.05)
+    expected = derotated(tracks, ModelConfig().camera_rotation(body))
+    np.testing.assert_allclose(both[:, 2:4], expected[:, 2:4] * NOMINAL_FRAME_S / 0.05, rtol=1e-6)
+    assert np.all(tracks[:30, 2:4] != both[:30, 2:4])  # a new array: the caller's tracks are left alone

@@ -13,6 +13,8 @@ from scipy.spatial.transform import Rotation
 
 from arvr_hybrid_vio.core.dataset import load_shard, write_shard
 from arvr_hybrid_vio.core.geometry import rotation_angle_deg
+from arvr_hybrid_vio.core.model.inputs import NOMINAL_FRAME_S
+from arvr_hybrid_vio.core.model.model_config import ModelConfig
 from arvr_hybrid_vio.core.model.visual_tracks import TRACK_CHANNELS
 from arvr_hybrid_vio.core.model_io import load_model
 from arvr_hybrid_vio.core.synth.imu import ImuConfig
@@ -106,6 +108,24 @@ def test_augmented_sequences_drop_frames_and_stay_finite(exact_shard: dict) -> N
     for name in ("inertial", "context", "dp_gc", "target_dp", "rot_error"):
         assert np.all(np.isfinite(getattr(noisy, name))), name
     assert not np.allclose(noisy.inertial[:5], clean.inertial[:5])  # IMU noise/bias perturbation applied
+
+
+def test_training_tracks_are_the_networks_tracks_over_dropped_frames_too(exact_shard: dict) -> None:
+    count = len(exact_shard["image_stamps_ns"])
+    rng = np.random.default_rng(3)
+    tracks = {name: rng.uniform(-0.1, 0.1, (count, 64, TRACK_CHANNELS)).astype(np.float32)
+              for name in ("tracks1", "tracks1_aug", "tracks2")}
+    augment = AugmentConfig(drop_frame_prob=0.3)
+    config = ModelConfig(flow_per_nominal_frame=True)
+    as_extracted = build_sequence("walk", exact_shard, tracks, np.random.default_rng(1), augment, gravity_m_s2=9.81)
+    per_period = build_sequence("walk", exact_shard, tracks, np.random.default_rng(1), augment, gravity_m_s2=9.81,
+                                network_tracks=config.network_tracks)
+    dropped = as_extracted.dt > 1.5 * NOMINAL_FRAME_S
+    assert dropped.any() and not dropped.all()
+    scale = (NOMINAL_FRAME_S / as_extracted.dt)[:, None, None]
+    np.testing.assert_allclose(per_period.tracks[..., 2:4], as_extracted.tracks[..., 2:4] * scale, rtol=1e-6)
+    np.testing.assert_array_equal(per_period.tracks[..., [0, 1, 4, 5]], as_extracted.tracks[..., [0, 1, 4, 5]])
+    assert np.all(per_period.tracks[dropped][..., 2:4] != as_extracted.tracks[dropped][..., 2:4])  # halved there
 
 
 def tiny_training(root: Path, *, train_seeds: tuple[int, ...] = (21,), epochs: int = 1,

@@ -32,7 +32,6 @@ from arvr_hybrid_vio.core.model.camera_input import CameraModel
 from arvr_hybrid_vio.core.model.front_end import FrameView, VisualFrontEnd
 from arvr_hybrid_vio.core.model.inputs import NOMINAL_FRAME_S, inertial_inputs
 from arvr_hybrid_vio.core.model.motion_source import LOOKAHEAD_FRAMES, RelativeMotion
-from arvr_hybrid_vio.core.model.visual_tracks import derotated
 from arvr_hybrid_vio.core.strapdown import (
     NavState, Preintegration, SpecificForceMean, displacement_at_rest, gated_tilt_corrected, gravity_body, preintegrate,
 )
@@ -338,9 +337,9 @@ class LearnedMotion:
         inertial = inertial_inputs(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2,
                                    gravity_body(before.attitude), gravity_m_s2=self.gravity_m_s2, pre=pre)
         view = self.front_end.view(frame)
-        tracks = self.front_end.tracks(view if before.reference is None else before.reference, view)
-        if self.network.config.derotate_tracks:
-            tracks = derotated(tracks, self.network.config.camera_rotation(pre.delta_rotation))
+        tracks = self.network.config.network_tracks(
+            self.front_end.tracks(view if before.reference is None else before.reference, view),
+            pre.delta_rotation, pre.dt_s)
         features = inertial.features
         context = np.array([inertial.motion_magnitude, features[-2], features[-1]], dtype=np.float32)
         delta_rotation, force_mean = self._tilt_corrected(before.attitude, pre, pre.delta_rotation, before.force_mean)

@@ -11,7 +11,8 @@ import numpy as np
 
 from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.model.camera_input import TRAINING_CAMERA_ROTATION
-from arvr_hybrid_vio.core.model.visual_tracks import TrackConfig
+from arvr_hybrid_vio.core.model.inputs import NOMINAL_FRAME_S
+from arvr_hybrid_vio.core.model.visual_tracks import TrackConfig, derotated
 
 FAMILIES = ("hybrid", "multihead", "lstm", "transformer")
 
@@ -46,6 +47,9 @@ class ModelConfig:
     # A linear path from [flow summary, mean angular rate] to the velocity, initialised by least squares
     # on the training data (``visual_velocity_init``) and trained with the rest. Needs track_summary.
     visual_velocity: bool = False
+    # Scale the tracks' displacements to one training frame period (x NOMINAL_FRAME_S / dt), so that the
+    # flow means the same at any camera rate and over a dropped frame (``network_tracks``).
+    flow_per_nominal_frame: bool = False
     gravity_m_s2: float = 9.81  # gravity magnitude the inputs assume, m/s^2
 
     @property
@@ -56,6 +60,21 @@ class ModelConfig:
     def camera_rotation(self, body_rotation_prev_cur: np.ndarray) -> np.ndarray:
         """The training camera's rotation (camera axes) for a body (IMU) rotation between frames."""
         return self.mount.T @ np.asarray(body_rotation_prev_cur, dtype=np.float64) @ self.mount
+
+    def network_tracks(self, tracks: np.ndarray, body_rotation_prev_cur: np.ndarray, dt_s: float) -> np.ndarray:
+        """The tracks of a frame interval as this network takes them, online and in training.
+
+        ``body_rotation_prev_cur``: the gyro's body rotation over the interval; ``dt_s``: its length.
+        Derotated when ``derotate_tracks``; displacements per training frame period when
+        ``flow_per_nominal_frame``; else the tracks themselves.
+        Shape: (N, TRACK_CHANNELS), (3, 3), scalar -> (N, TRACK_CHANNELS) float32.
+        """
+        if self.derotate_tracks:
+            tracks = derotated(tracks, self.camera_rotation(body_rotation_prev_cur))
+        if self.flow_per_nominal_frame:
+            tracks = np.array(tracks, dtype=np.float32, copy=True)
+            tracks[:, 2:4] *= np.float32(NOMINAL_FRAME_S / max(dt_s, 1e-3))
+        return tracks
 
     def __post_init__(self) -> None:
         if self.visual_velocity and not self.track_summary:

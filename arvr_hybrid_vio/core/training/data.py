@@ -132,8 +132,7 @@ class VioDataModule(L.LightningDataModule):
             arrays = build_sequence(name, shard, tracks, rng or np.random.default_rng(0),
                                     self.augment if rng is not None else None,
                                     gravity_m_s2=self.model_config.gravity_m_s2,
-                                    derotate=self.model_config.camera_rotation if self.model_config.derotate_tracks
-                                    else None)
+                                    network_tracks=self.model_config.network_tracks)
             check_dims(arrays)
             sequences.append(arrays)
         return sequences

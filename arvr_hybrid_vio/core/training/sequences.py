@@ -27,11 +27,14 @@ from scipy.spatial.transform import Rotation, Slerp
 from arvr_hybrid_vio.core.config_io import config_to_mapping
 from arvr_hybrid_vio.core.geometry import so3_exp
 from arvr_hybrid_vio.core.model.inputs import INERTIAL_DIM, inertial_inputs
-from arvr_hybrid_vio.core.model.visual_tracks import TRACK_CHANNELS, Intrinsics, TrackConfig, derotated, extract_tracks
+from arvr_hybrid_vio.core.model.visual_tracks import TRACK_CHANNELS, Intrinsics, TrackConfig, extract_tracks
 from arvr_hybrid_vio.core.strapdown import gravity_body
 from arvr_hybrid_vio.core.sync_buffer import SyncConfig
 from arvr_hybrid_vio.core.training.config import AugmentConfig
 from arvr_hybrid_vio.core.training.replay import shard_frames
+
+# A model's ModelConfig.network_tracks: tracks, gyro body rotation (3, 3), interval s -> the network's tracks.
+NetworkTracks = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -129,11 +132,12 @@ def _dropped_images(count: int, rng: np.random.Generator, probability: float) ->
 
 def build_sequence(name: str, shard: dict[str, Any], tracks: dict[str, np.ndarray], rng: np.random.Generator,
                    augment: AugmentConfig | None, *, gravity_m_s2: float,
-                   derotate: Callable[[np.ndarray], np.ndarray] | None = None) -> SequenceArrays:
+                   network_tracks: NetworkTracks | None = None) -> SequenceArrays:
     """Inputs and targets of every synced frame after the first; ``augment=None`` for clean data.
 
-    ``derotate`` (a model's ``camera_rotation``) makes the tracks derotated with the frame's (augmented)
-    gyro, as the estimator does online for such a model.
+    ``network_tracks`` (a model's ``ModelConfig.network_tracks``) turns each frame's tracks into what that
+    network takes, with the frame's (augmented) gyro rotation and interval, as the estimator does online;
+    without it the tracks are kept as extracted.
     """
     gyro, accel = (shard["gyro"], shard["accel"]) if augment is None else _augmented_imu(shard, rng, augment)
     offset_ns = 0 if augment is None else int(rng.uniform(-1, 1) * augment.time_offset_jitter_s * 1e9)
@@ -146,13 +150,13 @@ def build_sequence(name: str, shard: dict[str, Any], tracks: dict[str, np.ndarra
     tilt_std = 0.0 if augment is None else np.radians(augment.gravity_tilt_std_deg)
     use_aug = np.zeros(len(frames), bool) if augment is None else rng.random(len(frames)) < augment.photometric_prob
     rows = [_frame_row(frames[k], k, original, (positions, rotations), tracks, use_aug[k], rng, tilt_std,
-                       gravity_m_s2, derotate) for k in range(1, len(frames))]
+                       gravity_m_s2, network_tracks) for k in range(1, len(frames))]
     return SequenceArrays(name, *[np.stack(column).astype(np.float32) for column in zip(*rows)], stamps_ns=stamps[1:])
 
 
 def _frame_row(frame: Any, k: int, original: np.ndarray, truth: tuple[np.ndarray, np.ndarray],
                tracks: dict[str, np.ndarray], use_aug: bool, rng: np.random.Generator, tilt_std: float,
-               gravity_m_s2: float, derotate: Callable[[np.ndarray], np.ndarray] | None) -> tuple[np.ndarray, ...]:
+               gravity_m_s2: float, network_tracks: NetworkTracks | None) -> tuple[np.ndarray, ...]:
     """Inputs and targets of synced frame ``k`` (previous synced frame ``k - 1``).
 
     ``truth`` holds GT positions and rotations per synced frame.
@@ -170,8 +174,8 @@ def _frame_row(frame: Any, k: int, original: np.ndarray, truth: tuple[np.ndarray
         believed = believed @ so3_exp(np.array([*rng.normal(0.0, tilt_std, 2), 0.0]))
     inertial = inertial_inputs(frame.imu_stamps_ns, frame.gyro_rad_s, frame.accel_m_s2, gravity_body(believed),
                                gravity_m_s2=gravity_m_s2)
-    if derotate is not None:
-        frame_tracks = derotated(frame_tracks, derotate(inertial.pre.delta_rotation))
+    if network_tracks is not None:
+        frame_tracks = network_tracks(frame_tracks, inertial.pre.delta_rotation, inertial.pre.dt_s)
     target_dp = rotations[k - 1].T @ (positions[k] - positions[k - 1])
     true_rotation = rotations[k - 1].T @ rotations[k]
     rot_error = inertial.pre.delta_rotation.T @ true_rotation
