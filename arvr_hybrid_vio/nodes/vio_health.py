@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 NODE_COUNTERS = (
-    "images_received", "imu_received", "camera_info_received", "images_rejected_encoding",
+    "images_received", "imu_received", "accel_received", "camera_info_received", "images_rejected_encoding",
     "images_rejected_size", "images_rejected_data", "imu_rejected_nonfinite", "odometry_published",
     "imu_rate_published", "imu_rate_superseded", "imu_rate_capped", "imu_rate_queue_overflow", "outputs_nonfinite",
     "estimator_errors", "resets_requested", "resets_jump_back", "camera_info_rejected", "prepare_image_errors",

@@ -14,13 +14,15 @@ diagnostics timer and the ``~/reset`` service run on the same executor. Every me
 is not used is counted. Why not rclpy's MultiThreadedExecutor: see :func:`make_executor`.
 
 Topics: subscribes ``vio.image_topic`` (Image; with ``vio.image_transport: compressed``, CompressedImage on
-``vio.image_topic``/compressed), ``vio.imu_topic`` (Imu), optional
-``vio.camera_info_topic``; publishes ``/vio/odometry`` and ``/vio/odometry_imu_rate``
+``vio.image_topic``/compressed), ``vio.imu_topic`` (Imu; its gyro alone, joined with the accelerometer of
+``vio.accel_topic`` when that is set), optional ``vio.camera_info_topic``; publishes ``/vio/odometry`` and
+``/vio/odometry_imu_rate``
 (nav_msgs/Odometry, ``odom`` -> ``base_link``), ``/vio/path``, ``/tf``, ``/tf_static``,
 ``/diagnostics``. Service ``~/reset`` (std_srvs/Trigger).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import threading
@@ -44,6 +46,7 @@ from std_srvs.srv import Trigger
 from arvr_hybrid_vio.core.collector import collector_paused
 from arvr_hybrid_vio.core.errors import ConfigError, SensorDataError, VioError
 from arvr_hybrid_vio.core.estimator import EstimatorConfig, VioEstimator
+from arvr_hybrid_vio.core.imu_join import ImuJoiner
 from arvr_hybrid_vio.core.model.camera_input import CameraModel
 from arvr_hybrid_vio.core.sync_buffer import SyncBuffer, SyncConfig
 from arvr_hybrid_vio.core.types import SyncedFrame
@@ -52,7 +55,7 @@ from arvr_hybrid_vio.nodes.vio_health import (
 from arvr_hybrid_vio.nodes.vio_node_config import EXECUTORS, CameraInfoValues, VioNodeConfig, resolve_model_path
 from arvr_hybrid_vio.nodes.vio_outputs import VioOutputs
 from arvr_hybrid_vio.io.image_messages import grey_image
-from arvr_hybrid_vio.ros.conversions import imu_to_arrays, time_to_ns
+from arvr_hybrid_vio.ros.conversions import ImuSample, imu_to_arrays, time_to_ns
 from arvr_hybrid_vio.ros.params import declare_config, watch_config
 from arvr_hybrid_vio.ros.qos import IMU_QUEUE_DEPTH, OUTPUT_QOS, sensor_subscription
 
@@ -92,8 +95,12 @@ class VioNode(Node):
         network = getattr(self.estimator.source, "network_path", "imu-only")
         self.get_logger().info(f"model {self.model_path} on {estimator_config.device} (network: {network}); "
                                f"image {self.config.subscribed_image_topic} ({self.config.image_transport}), "
-                               f"IMU {self.config.imu_topic}; "
+                               f"IMU {self.config.imu_topic}{self._accel_note()}; "
                                f"executor {self.executor_kind} (vio.executor {self.config.executor})")
+
+    def _accel_note(self) -> str:
+        """For the start-up line: where the accelerometer comes from when apart from the gyro."""
+        return f" (gyro), accelerometer {self.config.accel_topic}" if self.config.accel_topic else ""
 
     # ------------------------------------------------------------------ setup
     def _init_health(self) -> None:
@@ -101,6 +108,7 @@ class VioNode(Node):
         self._inference_ms, self._e2e_ms = LatencyStats(), LatencyStats()
         self._received_at: dict[int, float] = {}  # corrected frame stamp -> monotonic receive time
         self._imu_queue: deque[tuple[int, np.ndarray, np.ndarray]] = deque()
+        self._imu_joiner = ImuJoiner(jump_back_ns=self.buffer.config.jump_back_ns)  # used with vio.accel_topic
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._reset_request: threading.Event | None = None
@@ -116,7 +124,11 @@ class VioNode(Node):
         self._subscriptions_ = [
             sensor_subscription(self, Image if cfg.image_transport == "raw" else CompressedImage,
                                 cfg.subscribed_image_topic, self._on_image),
-            sensor_subscription(self, Imu, cfg.imu_topic, self._on_imu, depth=IMU_QUEUE_DEPTH)]
+            sensor_subscription(self, Imu, cfg.imu_topic, self._on_imu if not cfg.accel_topic else self._on_gyro,
+                                depth=IMU_QUEUE_DEPTH)]
+        if cfg.accel_topic:
+            self._subscriptions_.append(sensor_subscription(self, Imu, cfg.accel_topic, self._on_accel,
+                                                            depth=IMU_QUEUE_DEPTH))
         if cfg.camera_info_topic:
             self._subscriptions_.append(sensor_subscription(
                 self, CameraInfo, cfg.camera_info_topic, self._on_camera_info))
@@ -193,19 +205,51 @@ class VioNode(Node):
     def _on_imu(self, msg: Imu) -> None:
         self.counters.add("imu_received")
         self._imu_rate.tick()
+        sample = self._imu_sample(msg, self.config.imu_topic)
+        if sample is not None:
+            self._take_imu([(sample.stamp_ns, sample.gyro_rad_s, sample.accel_m_s2)])
+
+    def _on_gyro(self, msg: Imu) -> None:
+        """``vio.imu_topic`` when the accelerometer comes apart (``vio.accel_topic``): its angular_velocity."""
+        self.counters.add("imu_received")
+        self._imu_rate.tick()
+        sample = self._imu_sample(msg, self.config.imu_topic, part="gyro")
+        if sample is not None:
+            with self._buffer_lock:
+                joined = self._imu_joiner.add_gyro(sample.stamp_ns, sample.gyro_rad_s)
+            self._take_imu(joined)
+
+    def _on_accel(self, msg: Imu) -> None:
+        """``vio.accel_topic``: its linear_acceleration completes the gyro samples waiting for it."""
+        self.counters.add("accel_received")
+        sample = self._imu_sample(msg, self.config.accel_topic, part="accel")
+        if sample is not None:
+            with self._buffer_lock:
+                joined = self._imu_joiner.add_accel(sample.stamp_ns, sample.accel_m_s2)
+            self._take_imu(joined)
+
+    def _imu_sample(self, msg: Imu, topic: str, *, part: str = "both") -> ImuSample | None:
+        """The message's sample, or None (counted, logged) when the values used are not finite."""
         try:
-            sample = imu_to_arrays(msg)
+            return imu_to_arrays(msg, part=part)
         except SensorDataError as exc:
             self.counters.add("imu_rejected_nonfinite")
-            self.get_logger().warning(f"{self.config.imu_topic}: {exc}", throttle_duration_sec=2.0)
+            self.get_logger().warning(f"{topic}: {exc}", throttle_duration_sec=2.0)
+            return None
+
+    def _take_imu(self, samples: list[tuple[int, np.ndarray, np.ndarray]]) -> None:
+        """Combined IMU samples (stamp, gyro, accel) into the sync buffer and the IMU-rate queue."""
+        if not samples:
             return
         with self._buffer_lock:
-            self.buffer.push_imu(sample.stamp_ns, sample.gyro_rad_s, sample.accel_m_s2)
+            for stamp_ns, gyro, accel in samples:
+                self.buffer.push_imu(stamp_ns, gyro, accel)
         if self.config.publish_imu_rate:
-            if len(self._imu_queue) >= self.config.imu_rate_queue:
-                self.counters.add("imu_rate_queue_overflow")
-            else:
-                self._imu_queue.append((sample.stamp_ns, sample.gyro_rad_s, sample.accel_m_s2))
+            for sample in samples:
+                if len(self._imu_queue) >= self.config.imu_rate_queue:
+                    self.counters.add("imu_rate_queue_overflow")
+                else:
+                    self._imu_queue.append(sample)
         self._work_available()
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
@@ -329,6 +373,7 @@ class VioNode(Node):
         request, self._reset_request = self._reset_request, None
         with self._buffer_lock:
             self.buffer.reset()
+            self._imu_joiner.reset()
         self._imu_queue.clear()
         self._seen_frames = False
         self._reset_estimator()
@@ -352,6 +397,7 @@ class VioNode(Node):
         with self._buffer_lock:
             buffer_counters = self.buffer.counters()
             pending = (self.buffer.pending_frames, self.buffer.pending_imu)
+            joined = dataclasses.asdict(self._imu_joiner.counters) | {"gyro_waiting": self._imu_joiner.waiting}
         values: dict[str, object] = {"state": state, "estimator_state": self.estimator.state,
                                      "model": self.model_path, "executor": self.executor_kind,
                                      "image_rate_hz": self._image_rate.rate_hz(now),
@@ -362,6 +408,8 @@ class VioNode(Node):
         values.update({f"e2e_latency_ms_{k}": v for k, v in self._e2e_ms.summary().items()})
         values.update(self.counters.snapshot())
         values.update({f"sync.{k}": v for k, v in buffer_counters.items()})
+        if self.config.accel_topic:  # gyro and accelerometer joined (core.imu_join)
+            values.update({f"imu_join.{k}": v for k, v in joined.items()})
         values.update({f"estimator.{k}": v for k, v in self.estimator.counters.items()})
         values.update({f"source.{k}": v for k, v in self.estimator.source.counters.items()})
         if (network_path := getattr(self.estimator.source, "network_path", None)) is not None:

@@ -58,6 +58,11 @@ class VioNodeConfig:
     camera_info_topic: str = field(default="", metadata=_restart("optional CameraInfo topic, '' for none"))
     # IMU topic (sensor_msgs/Imu).
     imu_topic: str = field(default="/imu0", metadata=_restart("IMU topic (sensor_msgs/Imu)"))
+    # Accelerometer topic (sensor_msgs/Imu, its linear_acceleration) for an IMU that publishes it apart from the
+    # gyro, e.g. a RealSense at unite_imu_method none; imu_topic then carries the gyro (angular_velocity), and
+    # each gyro sample gets the accelerometer interpolated at its stamp (core.imu_join). "": imu_topic has both.
+    accel_topic: str = field(default="", metadata=_restart(
+        "accelerometer topic when apart from the gyro (imu_topic then gives the gyro); '' = imu_topic has both"))
     # Model file, "imu-only" for the strapdown baseline, "" for the installed models/hybrid.safetensors.
     model_path: str = field(default="", metadata=_restart("model file, 'imu-only', or '' for the installed hybrid"))
     # REP-105 odometry frame.

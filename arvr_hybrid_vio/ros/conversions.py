@@ -196,15 +196,26 @@ class ImuSample:
     accel_m_s2: np.ndarray
 
 
-def imu_to_arrays(msg: Imu) -> ImuSample:
+IMU_PARTS = ("both", "gyro", "accel")  # what an Imu message is read for (imu_to_arrays)
+
+
+def imu_to_arrays(msg: Imu, *, part: str = "both") -> ImuSample:
     """Stamp, gyro (3,) and accel (3,) of an Imu message, float64.
 
+    ``part``: "both", or "gyro" / "accel" for a driver that publishes them on two topics (the other
+    vector is then not read, and comes back as zeros).
+
     Raises:
-        ImuConversionError: a value is NaN or infinite.
+        ImuConversionError: a value read is NaN or infinite.
     """
-    gyro = np.array([msg.angular_velocity.x, msg.angular_velocity.y, msg.angular_velocity.z], dtype=np.float64)
-    accel = np.array([msg.linear_acceleration.x, msg.linear_acceleration.y, msg.linear_acceleration.z],
-                     dtype=np.float64)
+    if part not in IMU_PARTS:
+        raise ValueError(f"part must be one of {IMU_PARTS}, not {part!r}")
+    gyro, accel = np.zeros(3), np.zeros(3)
+    if part != "accel":
+        gyro = np.array([msg.angular_velocity.x, msg.angular_velocity.y, msg.angular_velocity.z], dtype=np.float64)
+    if part != "gyro":
+        accel = np.array([msg.linear_acceleration.x, msg.linear_acceleration.y, msg.linear_acceleration.z],
+                         dtype=np.float64)
     if not (np.isfinite(gyro).all() and np.isfinite(accel).all()):
         raise ImuConversionError(f"Imu message at {time_to_ns(msg.header.stamp)} ns has non-finite values")
     return ImuSample(time_to_ns(msg.header.stamp), gyro, accel)

@@ -1,8 +1,8 @@
 """arvr-vio-infer: run the streaming estimator over a bag and write the body trajectory as TUM.
 
     arvr-vio-infer BAG --model models/hybrid.safetensors|imu-only --out EST.tum
-                   [--image-topic /cam0/image_raw] [--imu-topic /imu0] [--device auto|cpu|cuda]
-                   [--config config/vio_synthetic.yaml]
+                   [--image-topic /cam0/image_raw] [--imu-topic /imu0] [--accel-topic TOPIC]
+                   [--device auto|cpu|cuda] [--config config/vio_synthetic.yaml]
 
 Messages are pushed in log-time order into the same ``SyncBuffer`` the node uses and every
 synced frame goes through the same ``VioEstimator``, so the poses equal the node's (to float
@@ -14,7 +14,8 @@ When the estimator is about to wait for the reader, the reader leaves the next f
 to it (``LEAVE_TRACKS_BELOW``), so the two processes share the tracking.
 That process also checks the bag's topics and reads its camera calibration first, so this one goes
 straight to importing torch.
-Stamps are the message header stamps. ``--config`` reads the ``sync``, ``estimator`` and
+A gyro and an accelerometer on two topics (``--accel-topic``) are joined as the node joins them
+(``core.imu_join``). Stamps are the message header stamps. ``--config`` reads the ``sync``, ``estimator`` and
 ``vio`` sections of a ROS parameter file (defaults otherwise); the camera calibration comes,
 as in the node, from the bag's CameraInfo on ``vio.camera_info_topic`` or the ``vio.camera_*``
 parameters.
@@ -39,6 +40,7 @@ from arvr_hybrid_vio.core.devices import DEVICES
 from arvr_hybrid_vio.core.errors import VioError
 from arvr_hybrid_vio.core.estimator import IMU_ONLY, EstimatorConfig, VioEstimator
 from arvr_hybrid_vio.core.feature_tracker import TrackedFrame, TrackerConfig, tracked_ahead
+from arvr_hybrid_vio.core.imu_join import ImuJoiner
 from arvr_hybrid_vio.core.model.front_end import TracksAhead, VisualFrontEnd, tracks_ahead
 from arvr_hybrid_vio.core.model.model_config import ModelConfig
 from arvr_hybrid_vio.core.model.onnx_network import CHUNK_FRAMES
@@ -84,6 +86,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--image-topic", default="/cam0/image_raw",
                         help="camera topic: sensor_msgs/Image, or CompressedImage (JPEG/PNG, e.g. /cam0/image_raw/compressed)")
     parser.add_argument("--imu-topic", default="/imu0", help="sensor_msgs/Imu topic")
+    parser.add_argument("--accel-topic", default="",
+                        help="accelerometer topic (sensor_msgs/Imu) when it is apart from the gyro (a RealSense at "
+                             "unite_imu_method none; --imu-topic then gives the gyro)")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="inference device")
     parser.add_argument("--config", help="ROS parameter file (`sync`, `estimator`, `vio` sections)")
     return parser.parse_args(argv)
@@ -94,11 +99,14 @@ def _stamp_ns(message: object) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
-def check_topics(bag: str, opened: AnyReader, image_topic: str, imu_topic: str) -> dict[str, str]:
-    """The topic types of ``bag`` (``opened``: it open, ``open_bag``); BagError unless both topics exist
-    with the right types."""
+def check_topics(bag: str, opened: AnyReader, image_topic: str, imu_topic: str,
+                 accel_topic: str = "") -> dict[str, str]:
+    """The topic types of ``bag`` (``opened``: it open, ``open_bag``); BagError unless the topics exist
+    with the right types (``accel_topic`` only when given)."""
     types = reader_topic_types(opened)
-    for topic, wanted in ((image_topic, IMAGE_TYPES), (imu_topic, (IMU_TYPE,))):
+    wanted_types = [(image_topic, IMAGE_TYPES), (imu_topic, (IMU_TYPE,))] + ([(accel_topic, (IMU_TYPE,))] if accel_topic
+                                                                             else [])
+    for topic, wanted in wanted_types:
         if topic not in types:
             compressed = compressed_topic(topic)
             hint = (f"; its compressed transport is there: --image-topic {compressed}"
@@ -109,7 +117,7 @@ def check_topics(bag: str, opened: AnyReader, image_topic: str, imu_topic: str) 
     return types
 
 
-def _message_count(opened: AnyReader, topics: tuple[str, str]) -> int | None:
+def _message_count(opened: AnyReader, topics: tuple[str, ...]) -> int | None:
     try:
         return sum(c.msgcount for c in opened.connections if c.topic in topics)
     except AttributeError:  # a storage that does not count
@@ -117,27 +125,37 @@ def _message_count(opened: AnyReader, topics: tuple[str, str]) -> int | None:
 
 
 def bag_frames(bag: str, opened: AnyReader, *, image_topic: str, imu_topic: str, sync: SyncConfig,
-               progress: bool = True) -> Iterator[SyncedFrame]:
+               progress: bool = True, accel_topic: str = "") -> Iterator[SyncedFrame]:
     """Synced frames of ``bag`` (``opened``: it open, ``open_bag``): messages in log-time order through a
     SyncBuffer, drained after each push.
 
     Images that cannot be decoded are logged and skipped (the buffer then sees a missing frame).
+    ``accel_topic``: the accelerometer apart from the gyro of ``imu_topic``, joined as the node joins them
+    (``core.imu_join``).
     """
     from tqdm import tqdm  # the reader process's alone: not imported by the main one before it forks
     buffer = SyncBuffer(sync)
-    total = _message_count(opened, (image_topic, imu_topic))
+    joiner = ImuJoiner(jump_back_ns=sync.jump_back_ns)
+    topics = [image_topic, imu_topic] + ([accel_topic] if accel_topic else [])
+    total = _message_count(opened, tuple(topics))
     bar = tqdm(total=total, unit="msg", desc="infer", disable=not progress, file=sys.stderr)
     cdr = bool(getattr(opened, "is2", False))  # rosbag2 (CDR bytes), not a ROS 1 bag
-    for message in read_messages(opened, [image_topic, imu_topic], path=bag):
+    for message in read_messages(opened, topics, path=bag):
         bar.update()
-        if message.topic == imu_topic:
+        if message.topic in (imu_topic, accel_topic):
             sample = imu_sample(message.rawdata) if cdr else None  # three fields, without rosbags' full decode
             if sample is None:
                 decoded = message.decode()
                 velocity, accel = decoded.angular_velocity, decoded.linear_acceleration
                 sample = (_stamp_ns(decoded), (velocity.x, velocity.y, velocity.z), (accel.x, accel.y, accel.z))
             stamp_ns, velocity_xyz, accel_xyz = sample
-            buffer.push_imu(stamp_ns, np.array(velocity_xyz), np.array(accel_xyz))
+            if not accel_topic:
+                buffer.push_imu(stamp_ns, np.array(velocity_xyz), np.array(accel_xyz))
+            else:
+                joined = (joiner.add_gyro(stamp_ns, np.array(velocity_xyz)) if message.topic == imu_topic
+                          else joiner.add_accel(stamp_ns, np.array(accel_xyz)))
+                for stamp_ns, gyro, accel in joined:
+                    buffer.push_imu(stamp_ns, gyro, accel)
         else:
             decoded = message.decode()
             try:
@@ -151,7 +169,8 @@ def bag_frames(bag: str, opened: AnyReader, *, image_topic: str, imu_topic: str,
 
 def frames_with_tracks(bag: str, opened: AnyReader, *, image_topic: str, imu_topic: str, sync: SyncConfig,
                        model: ModelConfig | None, camera: CameraModel | None, window: TrackerConfig | None,
-                       progress: bool = True, waiting: Callable[[], int] | None = None) -> Iterator[
+                       progress: bool = True, waiting: Callable[[], int] | None = None,
+                       accel_topic: str = "") -> Iterator[
                            tuple[SyncedFrame, TracksAhead | None, TrackedFrame | None]]:
     """The synced frames of ``bag`` (``opened``: it open), each with what can be computed ahead of the estimator: the network's
     tracks into it for ``model``'s visual front-end on ``camera`` (None throughout when ``model`` is
@@ -160,7 +179,8 @@ def frames_with_tracks(bag: str, opened: AnyReader, *, image_topic: str, imu_top
     ``waiting``: how many frames the estimator has not taken yet (``ReaderProcess``); below
     ``LEAVE_TRACKS_BELOW`` a frame's network tracks are left to the estimator (None), which then
     computes them itself. The window tracks always come from here: each frame's continue the last."""
-    frames = bag_frames(bag, opened, image_topic=image_topic, imu_topic=imu_topic, sync=sync, progress=progress)
+    frames = bag_frames(bag, opened, image_topic=image_topic, imu_topic=imu_topic, sync=sync, progress=progress,
+                        accel_topic=accel_topic)
     with_window = tracked_ahead(frames, window) if window is not None else ((frame, None) for frame in frames)
     if model is None:
         yield from ((frame, None, tracked) for frame, tracked in with_window)
@@ -180,16 +200,17 @@ def frames_with_tracks(bag: str, opened: AnyReader, *, image_topic: str, imu_top
 
 def bag_reader(bag: str, *, image_topic: str, imu_topic: str, sync: SyncConfig, model: ModelConfig | None,
                vio: VioNodeConfig | None, window: TrackerConfig | None, progress: bool = True,
-               waiting: Callable[[], int] | None = None) -> Iterator[
+               waiting: Callable[[], int] | None = None, accel_topic: str = "") -> Iterator[
                    CameraModel | None | tuple[SyncedFrame, TracksAhead | None, TrackedFrame | None]]:
     """What ``arvr-vio-infer``'s reader process sends: first the rig camera (``rig_camera``; BagError
     unless the bag has both topics with the right types), then ``frames_with_tracks`` on that camera.
     The bag is opened once for all of it."""
     with opencv_threads(OPENCV_THREADS), open_bag(bag) as opened:  # set here too: a spawned reader starts afresh
-        camera = rig_camera(bag, opened, check_topics(bag, opened, image_topic, imu_topic), vio)
+        camera = rig_camera(bag, opened, check_topics(bag, opened, image_topic, imu_topic, accel_topic), vio)
         yield camera
         yield from frames_with_tracks(bag, opened, image_topic=image_topic, imu_topic=imu_topic, sync=sync,
-                                      model=model, camera=camera, window=window, progress=progress, waiting=waiting)
+                                      model=model, camera=camera, window=window, progress=progress, waiting=waiting,
+                                      accel_topic=accel_topic)
 
 
 def offered(estimator: VioEstimator, frames: Iterator[tuple[SyncedFrame, TracksAhead | None,
@@ -253,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         # loads the model and steps the estimator: both cores work at once (see io.reader_process,
         # core.model.front_end, core.feature_tracker).
         with opencv_threads(OPENCV_THREADS), ReaderProcess(bag_reader, (args.bag,), {
-                "image_topic": args.image_topic, "imu_topic": args.imu_topic, "sync": sync, "model": model,
+                "image_topic": args.image_topic, "imu_topic": args.imu_topic, "accel_topic": args.accel_topic,
+                "sync": sync, "model": model,
                 "vio": vio, "window": config.visual_velocity.tracker if config.visual_velocity.enabled
                 else None}, queue_size=READ_AHEAD_FRAMES, waiting_kwarg="waiting") as reader:
             with collector_paused():

@@ -1,9 +1,11 @@
-"""Camera inputs unlike the training rig's, through the node over DDS.
+"""Camera and IMU inputs unlike the training rig's, through the node over DDS.
 
 ``vio.image_transport: compressed``: the node reads sensor_msgs/CompressedImage on ``image_topic/compressed``
 and, fed PNG (lossless), publishes the poses it publishes from the raw Image stream; a payload that does not
 decode is counted and the node goes on. A 60 Hz camera reaches the estimator thinned to 30 Hz
-(``sync.target_frame_rate_hz``), the skipped images counted, nothing counted as dropped."""
+(``sync.target_frame_rate_hz``), the skipped images counted, nothing counted as dropped. A gyro and an
+accelerometer on two topics (``vio.accel_topic``, a RealSense at ``unite_imu_method: none``) are joined into the
+samples one combined topic gives."""
 from __future__ import annotations
 
 import time
@@ -44,23 +46,28 @@ def sequence() -> object:
     return generate_sequence(SynthConfig(motion=MotionConfig(motion="head", duration_s=2.5, rest_s=0.6)), seed=5)
 
 
-def run_node(sequence: object, transport: str, *, image_stamps_ns: np.ndarray | None = None,
+def run_node(sequence: object, transport: str, *, image_stamps_ns: np.ndarray | None = None, accel_every: int = 0,
              **extra: object) -> tuple[list[tuple[int, tuple[float, ...]]], dict[str, object]]:
     """Stream ``sequence`` to a VioNode (shipped hybrid) over DDS as ``transport``; its odometry
     (stamp, position) and its /diagnostics values, after one undecodable image at the end (compressed only).
-    ``image_stamps_ns`` replaces the images' stamps; ``extra``: more parameters."""
+    ``image_stamps_ns`` replaces the images' stamps; ``accel_every`` > 0 publishes the gyro alone on the IMU
+    topic and every ``accel_every``-th accelerometer sample on ``PREFIX/accel`` (``vio.accel_topic``);
+    ``extra``: more parameters."""
     context = rclpy.Context()
     rclpy.init(context=context)
     image_topic = f"{PREFIX}/image"
     subscribed = image_topic if transport == "raw" else f"{image_topic}/compressed"
     parameters = {"vio.image_topic": image_topic, "vio.image_transport": transport, "vio.imu_topic": f"{PREFIX}/imu",
+                  "vio.accel_topic": f"{PREFIX}/accel" if accel_every else "",
                   "vio.model_path": str(HYBRID), "estimator.device": "cpu", **extra}
-    parameters.update({f"qos_overrides.{topic}.subscription.{key}": value for topic in (subscribed, f"{PREFIX}/imu")
+    parameters.update({f"qos_overrides.{topic}.subscription.{key}": value
+                       for topic in (subscribed, f"{PREFIX}/imu", f"{PREFIX}/accel")
                        for key, value in (("reliability", "reliable"), ("depth", 2000))})
     node = VioNode(context=context, parameter_overrides=[Parameter(k, value=v) for k, v in parameters.items()])
     driver = rclpy.create_node("compressed_driver", context=context)
     image_pub = driver.create_publisher(Image if transport == "raw" else CompressedImage, subscribed, RELIABLE)
     imu_pub = driver.create_publisher(Imu, f"{PREFIX}/imu", RELIABLE)
+    accel_pub = driver.create_publisher(Imu, f"{PREFIX}/accel", RELIABLE)
     poses: list[tuple[int, tuple[float, ...]]] = []
 
     def on_odometry(msg: Odometry) -> None:
@@ -69,6 +76,7 @@ def run_node(sequence: object, transport: str, *, image_stamps_ns: np.ndarray | 
     driver.create_subscription(Odometry, "/vio/odometry", on_odometry, RELIABLE)
     with spinning(context, node, driver):
         wait_for(lambda: image_pub.get_subscription_count() > 0 and imu_pub.get_subscription_count() > 0
+                 and (not accel_every or accel_pub.get_subscription_count() > 0)
                  and node.count_subscribers("/vio/odometry") > 0, 20.0, "discovery")
         image_stamps = sequence.image_stamps_ns if image_stamps_ns is None else image_stamps_ns
         events = sorted([(int(s), 1, i) for i, s in enumerate(sequence.imu_stamps_ns)]
@@ -78,8 +86,13 @@ def run_node(sequence: object, transport: str, *, image_stamps_ns: np.ndarray | 
                 image = sequence.images[index]
                 image_pub.publish(numpy_to_image(image, "mono8", stamp_ns=stamp) if transport == "raw"
                                   else png_message(image, stamp))
-            else:
+            elif not accel_every:
                 imu_pub.publish(arrays_to_imu(stamp, sequence.gyro[index], sequence.accel[index]))
+                time.sleep(0.0005)
+            else:  # as a RealSense publishes them apart: the other vector zero
+                if index % accel_every == 0:
+                    accel_pub.publish(arrays_to_imu(stamp, np.zeros(3), sequence.accel[index]))
+                imu_pub.publish(arrays_to_imu(stamp, sequence.gyro[index], np.zeros(3)))
                 time.sleep(0.0005)
         images = len(sequence.image_stamps_ns)
         wait_for(lambda: node.counters.snapshot()["images_received"] == images, 30.0, "every image")
@@ -130,3 +143,22 @@ def test_smoothed_camera_stamps_reach_the_odometry_and_the_tracking_at_arrival_s
     assert len(stamps) > 40 and np.abs(stamps - nearest)[-25:].max() < 1_000_000
     assert not set(stamps.tolist()) & set(jittered.tolist())  # every odometry stamp a smoothed one
     assert int(values["source.tracks_offered_used"]) > 30 and values["dropped_total"] == "0"
+
+
+def test_a_gyro_and_an_accelerometer_on_two_topics_are_joined_into_the_combined_samples(sequence: object) -> None:
+    """Both at the same stamps, the joined stream is the combined one: the same poses, digit for digit. With the
+    accelerometer at a quarter of the rate (50 Hz, interpolated at each gyro stamp) the poses stay within 2 mm."""
+    combined, _ = run_node(sequence, "raw")
+    apart, values = run_node(sequence, "raw", accel_every=1)
+    assert len(combined) > 40 and [stamp for stamp, _ in apart] == [stamp for stamp, _ in combined]
+    np.testing.assert_array_equal(np.array([p for _, p in apart]), np.array([p for _, p in combined]))
+    samples = len(sequence.imu_stamps_ns)
+    assert values["imu_received"] == values["accel_received"] == str(samples)
+    assert values["imu_join.gyro_without_accel"] == values["imu_join.out_of_order"] == "0"
+    assert values["dropped_total"] == "0"
+    slow, values = run_node(sequence, "raw", accel_every=4)
+    assert [stamp for stamp, _ in slow] == [stamp for stamp, _ in combined]
+    difference = np.linalg.norm(np.array([p for _, p in slow]) - np.array([p for _, p in combined]), axis=1)
+    assert 0 < difference.max() < 0.002  # interpolated, not the same samples
+    assert values["accel_received"] == str(len(range(0, samples, 4)))
+    assert int(values["imu_join.gyro_waiting"]) <= 3 and values["imu_join.out_of_order"] == "0"
