@@ -197,7 +197,7 @@ def test_displacement_at_rest_follows_the_estimators_orientation(frames: list[Sy
 @pytest.mark.parametrize("rate_hz, reaching_hz", [(20.0, 20.0), (30.0, 30.0), (40.0, 40.0), (60.0, 30.0)])
 def test_frames_off_the_training_rate_are_warned_about_once(rate_hz: float, reaching_hz: float,
                                                             caplog: pytest.LogCaptureFixture) -> None:
-    """20 and 40 Hz: the network's motion is much less reliable (README, "Camera rate"), said once; 30 Hz is the
+    """20 and 40 Hz: the network is less accurate (README, "Camera rate"), said once; 30 Hz is the
     training rate, and a 60 Hz camera reaches the estimator thinned to 30 Hz by the SyncBuffer (no warning)."""
     from arvr_hybrid_vio.core.synth.camera import CameraConfig
     sequence = generate_sequence(SynthConfig(motion=MotionConfig(motion="head", duration_s=3.0, rest_s=0.6),
@@ -210,4 +210,4 @@ def test_frames_off_the_training_rate_are_warned_about_once(rate_hz: float, reac
     warnings = [r.getMessage() for r in caplog.records if "it was trained at 30 Hz" in r.getMessage()]
     assert warnings == ([] if reaching_hz == 30.0 else [
         f"frames reach the network at {reaching_hz:.1f} Hz; it was trained at 30 Hz, and below about 24 Hz or above "
-        "about 37.5 Hz its motion is much less reliable (README, \"Camera rate\")"])
+        "about 37.5 Hz it is less accurate (README, \"Camera rate\")"])
