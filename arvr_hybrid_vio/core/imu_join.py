@@ -115,7 +115,10 @@ class ImuJoiner:
         stamps = self._accel_stamps
         if stamp_ns < stamps[0]:
             return None
-        index = int(np.searchsorted(np.fromiter(stamps, dtype=np.int64, count=len(stamps)), stamp_ns))
+        if len(stamps) >= 2 and stamps[-2] < stamp_ns <= stamps[-1]:
+            index = len(stamps) - 1  # the usual case, between the newest two: no search
+        else:
+            index = int(np.searchsorted(np.fromiter(stamps, dtype=np.int64, count=len(stamps)), stamp_ns))
         if stamps[index] == stamp_ns:
             return self._accel_values[index].copy()
         before, after = stamps[index - 1], stamps[index]

@@ -149,19 +149,17 @@ def test_imu_errors() -> None:
 def test_imu_parts_read_only_the_vector_asked_for() -> None:
     """A driver that publishes the gyro and the accelerometer apart (``vio.accel_topic``) leaves the other vector
     unset, sometimes NaN: reading one part ignores the other and returns it as zeros."""
-    msg = arrays_to_imu(5, np.array([0.1, 0.2, 0.3]), np.zeros(3))
-    msg.linear_acceleration.x = float("nan")
-    gyro_only = imu_to_arrays(msg, part="gyro")
-    np.testing.assert_array_equal(gyro_only.gyro_rad_s, [0.1, 0.2, 0.3])
-    np.testing.assert_array_equal(gyro_only.accel_m_s2, np.zeros(3))
-    with pytest.raises(ImuConversionError, match="non-finite"):
-        imu_to_arrays(msg, part="accel")
-    with pytest.raises(ImuConversionError, match="non-finite"):
-        imu_to_arrays(msg)
-    msg = arrays_to_imu(6, np.zeros(3), np.array([0.0, 9.81, 0.5]))
-    msg.angular_velocity.z = float("inf")
-    accel_only = imu_to_arrays(msg, part="accel")
-    np.testing.assert_array_equal(accel_only.accel_m_s2, [0.0, 9.81, 0.5])
-    np.testing.assert_array_equal(accel_only.gyro_rad_s, np.zeros(3))
+    cases = [("gyro", "accel", "linear_acceleration", "x", np.array([0.1, 0.2, 0.3]), float("nan")),
+             ("accel", "gyro", "angular_velocity", "z", np.array([0.0, 9.81, 0.5]), float("inf"))]
+    for part, other, unset_field, axis, values, bad in cases:
+        gyro, accel = (values, np.zeros(3)) if part == "gyro" else (np.zeros(3), values)
+        msg = arrays_to_imu(5, gyro, accel)
+        setattr(getattr(msg, unset_field), axis, bad)
+        sample = imu_to_arrays(msg, part=part)
+        np.testing.assert_array_equal(sample.gyro_rad_s if part == "gyro" else sample.accel_m_s2, values)
+        np.testing.assert_array_equal(sample.accel_m_s2 if part == "gyro" else sample.gyro_rad_s, np.zeros(3))
+        for refused in (other, "both"):
+            with pytest.raises(ImuConversionError, match="non-finite"):
+                imu_to_arrays(msg, part=refused)
     with pytest.raises(ValueError, match="part must be one of"):
         imu_to_arrays(msg, part="magnetometer")

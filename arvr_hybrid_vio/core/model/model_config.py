@@ -71,8 +71,8 @@ class ModelConfig:
         """
         if self.derotate_tracks:
             tracks = derotated(tracks, self.camera_rotation(body_rotation_prev_cur))
-        if self.flow_per_nominal_frame:
-            tracks = np.array(tracks, dtype=np.float32, copy=True)
+        if self.flow_per_nominal_frame:  # a copy unless ``derotated`` just made one (float32 already)
+            tracks = np.array(tracks, dtype=np.float32, copy=not self.derotate_tracks)
             tracks[:, 2:4] *= np.float32(NOMINAL_FRAME_S / max(dt_s, 1e-3))
         return tracks
 
