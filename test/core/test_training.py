@@ -15,7 +15,7 @@ from arvr_hybrid_vio.core.dataset import load_shard, write_shard
 from arvr_hybrid_vio.core.geometry import rotation_angle_deg
 from arvr_hybrid_vio.core.model.inputs import NOMINAL_FRAME_S
 from arvr_hybrid_vio.core.model.model_config import ModelConfig
-from arvr_hybrid_vio.core.model.visual_tracks import TRACK_CHANNELS
+from arvr_hybrid_vio.core.model.visual_tracks import TRACK_CHANNELS, Intrinsics, TrackConfig
 from arvr_hybrid_vio.core.model_io import load_model
 from arvr_hybrid_vio.core.synth.imu import ImuConfig
 from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, generate_sequence
@@ -23,7 +23,7 @@ from arvr_hybrid_vio.core.training.config import AugmentConfig, TrainConfig, cur
 from arvr_hybrid_vio.core.training.module import geometric_mean_ate
 from arvr_hybrid_vio.core.training.losses import (
     gaussian_nll, geodesic_angle, integrated_translation_loss, so3_exp, translation_loss)
-from arvr_hybrid_vio.core.training.sequences import _ground_truth_at, build_sequence
+from arvr_hybrid_vio.core.training.sequences import _ground_truth_at, build_sequence, cache_tracks
 from arvr_hybrid_vio.tools.train import main as train_main
 
 
@@ -108,6 +108,41 @@ def test_augmented_sequences_drop_frames_and_stay_finite(exact_shard: dict) -> N
     for name in ("inertial", "context", "dp_gc", "target_dp", "rot_error"):
         assert np.all(np.isfinite(getattr(noisy, name))), name
     assert not np.allclose(noisy.inertial[:5], clean.inertial[:5])  # IMU noise/bias perturbation applied
+
+
+def test_track_cache_is_kept_across_per_epoch_augmentations_and_redone_for_image_ones(exact_shard: dict,
+                                                                                    tmp_path: Path) -> None:
+    path, intrinsics, config = tmp_path / "walk.tracks.npz", Intrinsics(120.0, 120.0, 80.0, 64.0), TrackConfig()
+    first = cache_tracks(exact_shard, path, intrinsics, config, AugmentConfig(), seed=3)
+    written = path.stat().st_mtime_ns
+    assert np.abs(first["tracks1"][1:, :, 5]).sum() > 0  # real tracks, not the empty frame 0 only
+    per_epoch = AugmentConfig(drop_frame_prob=0.2, half_rate_prob=0.5, gyro_bias_std=0.01)
+    again = cache_tracks(exact_shard, path, intrinsics, config, per_epoch, seed=3)
+    assert path.stat().st_mtime_ns == written  # loaded, not recomputed
+    np.testing.assert_array_equal(again["tracks1_aug"], first["tracks1_aug"])
+    blurred = cache_tracks(exact_shard, path, intrinsics, config, AugmentConfig(blur_sigma_max=3.0), seed=3)
+    assert path.stat().st_mtime_ns != written  # image augmentation changed: recomputed
+    np.testing.assert_array_equal(blurred["tracks1"], first["tracks1"])  # the clean tracks do not depend on it
+    assert not np.array_equal(blurred["tracks1_aug"], first["tracks1_aug"])
+
+
+def test_half_rate_sequences_keep_every_other_image_with_two_frame_tracks(exact_shard: dict) -> None:
+    count = len(exact_shard["image_stamps_ns"])
+    tracks = {name: np.full((count, 64, TRACK_CHANNELS), value, np.float32)
+              for name, value in (("tracks1", 1.0), ("tracks1_aug", 2.0), ("tracks2", 3.0))}
+    augment = AugmentConfig(half_rate_prob=1.0, drop_frame_prob=0.5)  # half rate replaces the drops
+    phases = set()
+    for seed in range(6):
+        half = build_sequence("walk", exact_shard, tracks, np.random.default_rng(seed), augment, gravity_m_s2=9.81)
+        np.testing.assert_allclose(half.dt, 2 * NOMINAL_FRAME_S, atol=0.004)  # 2 / 30 s +- the offset jitter
+        assert np.all(half.tracks == 3.0)  # every interval spans two frames: tracks2
+        assert count // 2 - 2 <= len(half) <= (count + 1) // 2 - 1  # the replay may not sync the first/last image
+        kept = np.searchsorted(exact_shard["image_stamps_ns"], half.stamps_ns - NOMINAL_FRAME_S * 0.5e9)
+        phases.add(int(kept[0] % 2))
+    assert phases == {0, 1}  # both phases drawn
+    never = build_sequence("walk", exact_shard, tracks, np.random.default_rng(1), AugmentConfig(drop_frame_prob=0.0),
+                           gravity_m_s2=9.81)
+    assert np.all(never.dt < 1.5 * NOMINAL_FRAME_S) and len(never) >= count - 3  # default: off
 
 
 def test_training_tracks_are_the_networks_tracks_over_dropped_frames_too(exact_shard: dict) -> None:

@@ -25,6 +25,8 @@ class AugmentConfig:
     gyro_noise_std: float = 1.0e-3  # extra white gyro noise per sample, rad/s
     accel_noise_std: float = 1.0e-2  # extra white accel noise per sample, m/s^2
     drop_frame_prob: float = 0.03  # probability that an image is dropped
+    half_rate_prob: float = 0.0  # share of sequences replayed at half the camera rate each epoch (every other
+    #   image, random phase; tracks over two frames, no further drops): teaches slower cameras' intervals
     time_offset_jitter_s: float = 0.002  # camera-IMU offset error, uniform in +-this, s
     gravity_tilt_std_deg: float = 0.5  # tilt error of the gravity direction fed to the network, deg
 

@@ -7,8 +7,8 @@ and from the frame before that (used when a frame is dropped).
 
 Each epoch, ``build_sequence`` replays the shard's IMU through the same
 :class:`SyncBuffer` the node uses, with augmentations: IMU bias offsets and extra
-white noise, a camera-IMU time-offset error, dropped frames, and a tilt error of
-the gravity direction. Per synced frame it computes the network inputs with the
+white noise, a camera-IMU time-offset error, dropped frames or a camera at half the
+rate (every other image), and a tilt error of the gravity direction. Per synced frame it computes the network inputs with the
 estimator's ``inertial_inputs`` and the ground-truth targets.
 """
 from __future__ import annotations
@@ -32,6 +32,9 @@ from arvr_hybrid_vio.core.strapdown import gravity_body
 from arvr_hybrid_vio.core.sync_buffer import SyncConfig
 from arvr_hybrid_vio.core.training.config import AugmentConfig
 from arvr_hybrid_vio.core.training.replay import shard_frames
+
+# The AugmentConfig fields that act on the images, so on the cached tracks (the others act per epoch)
+IMAGE_AUGMENTS = ("brightness_gain", "brightness_offset", "blur_sigma_max", "noise_std_max")
 
 # A model's ModelConfig.network_tracks: tracks, gyro body rotation (3, 3), interval s -> the network's tracks.
 NetworkTracks = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
@@ -74,8 +77,9 @@ def cache_tracks(shard: dict[str, Any], path: Path, intrinsics: Intrinsics, trac
 
     Shape: -> tracks1, tracks1_aug, tracks2, each (F, N, TRACK_CHANNELS) float32 (frame 0: empty).
     """
+    image_augment = {name: value for name, value in config_to_mapping(augment).items() if name in IMAGE_AUGMENTS}
     key = json.dumps({"tracks": config_to_mapping(track_config), "intrinsics": list(intrinsics.__dict__.values()),
-                      "augment": config_to_mapping(augment), "seed": seed, "version": 1}, sort_keys=True)
+                      "augment": image_augment, "seed": seed, "version": 2}, sort_keys=True)
     if path.is_file():
         cached = np.load(path)
         if str(cached["key"]) == key:
@@ -130,6 +134,21 @@ def _dropped_images(count: int, rng: np.random.Generator, probability: float) ->
     return dropped
 
 
+def _kept_images(count: int, rng: np.random.Generator, augment: AugmentConfig | None) -> Callable[[int], bool]:
+    """Which of ``count`` images the replay keeps: all (clean); every other one from a random phase, with
+    probability ``augment.half_rate_prob`` (a camera at half the rate); else all but isolated dropped ones.
+
+    Draws from ``rng`` for the half rate only when ``half_rate_prob > 0``, so recipes without it draw as before.
+    """
+    if augment is None:
+        return lambda index: True
+    if augment.half_rate_prob > 0.0 and rng.random() < augment.half_rate_prob:
+        phase = int(rng.integers(2))
+        return lambda index: index % 2 == phase
+    dropped = _dropped_images(count, rng, augment.drop_frame_prob)
+    return lambda index: index not in dropped
+
+
 def build_sequence(name: str, shard: dict[str, Any], tracks: dict[str, np.ndarray], rng: np.random.Generator,
                    augment: AugmentConfig | None, *, gravity_m_s2: float,
                    network_tracks: NetworkTracks | None = None) -> SequenceArrays:
@@ -141,9 +160,9 @@ def build_sequence(name: str, shard: dict[str, Any], tracks: dict[str, np.ndarra
     """
     gyro, accel = (shard["gyro"], shard["accel"]) if augment is None else _augmented_imu(shard, rng, augment)
     offset_ns = 0 if augment is None else int(rng.uniform(-1, 1) * augment.time_offset_jitter_s * 1e9)
-    dropped = set() if augment is None else _dropped_images(len(shard["image_stamps_ns"]), rng, augment.drop_frame_prob)
+    keep_image = _kept_images(len(shard["image_stamps_ns"]), rng, augment)
     frames = list(shard_frames({**shard, "gyro": gyro, "accel": accel}, config=SyncConfig(time_offset_ns=offset_ns),
-                               keep_image=lambda index: index not in dropped))
+                               keep_image=keep_image))
     stamps = np.array([f.stamp_ns for f in frames], dtype=np.int64)
     positions, rotations, _ = _ground_truth_at(shard, stamps)
     original = np.searchsorted(shard["image_stamps_ns"], stamps - offset_ns)
