@@ -12,18 +12,21 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from arvr_hybrid_vio.core.dataset import load_shard, write_shard
+from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.geometry import rotation_angle_deg
 from arvr_hybrid_vio.core.model.inputs import NOMINAL_FRAME_S
 from arvr_hybrid_vio.core.model.model_config import ModelConfig
 from arvr_hybrid_vio.core.model.visual_tracks import TRACK_CHANNELS, Intrinsics, TrackConfig
 from arvr_hybrid_vio.core.model_io import load_model
+from arvr_hybrid_vio.core.synth.camera import CameraConfig
 from arvr_hybrid_vio.core.synth.imu import ImuConfig
 from arvr_hybrid_vio.core.synth.sequence import MotionConfig, SynthConfig, generate_sequence
 from arvr_hybrid_vio.core.training.config import AugmentConfig, TrainConfig, curriculum_stage, learning_rate_factor
 from arvr_hybrid_vio.core.training.module import geometric_mean_ate
 from arvr_hybrid_vio.core.training.losses import (
     gaussian_nll, geodesic_angle, integrated_translation_loss, so3_exp, translation_loss)
-from arvr_hybrid_vio.core.training.sequences import _ground_truth_at, build_sequence, cache_tracks
+from arvr_hybrid_vio.core.training.sequences import (_ground_truth_at, build_sequence, cache_tracks,
+                                                      cached_strides, nominal_stride)
 from arvr_hybrid_vio.tools.train import main as train_main
 
 
@@ -116,7 +119,7 @@ def test_track_cache_is_kept_across_per_epoch_augmentations_and_redone_for_image
     first = cache_tracks(exact_shard, path, intrinsics, config, AugmentConfig(), seed=3)
     written = path.stat().st_mtime_ns
     assert np.abs(first["tracks1"][1:, :, 5]).sum() > 0  # real tracks, not the empty frame 0 only
-    per_epoch = AugmentConfig(drop_frame_prob=0.2, half_rate_prob=0.5, gyro_bias_std=0.01)
+    per_epoch = AugmentConfig(drop_frame_prob=0.2, photometric_prob=0.9, gyro_bias_std=0.01)
     again = cache_tracks(exact_shard, path, intrinsics, config, per_epoch, seed=3)
     assert path.stat().st_mtime_ns == written  # loaded, not recomputed
     np.testing.assert_array_equal(again["tracks1_aug"], first["tracks1_aug"])
@@ -126,11 +129,11 @@ def test_track_cache_is_kept_across_per_epoch_augmentations_and_redone_for_image
     assert not np.array_equal(blurred["tracks1_aug"], first["tracks1_aug"])
 
 
-def test_half_rate_sequences_keep_every_other_image_with_two_frame_tracks(exact_shard: dict) -> None:
+def test_a_drawn_image_stride_keeps_every_kth_image_with_the_k_frame_tracks(exact_shard: dict) -> None:
     count = len(exact_shard["image_stamps_ns"])
     tracks = {name: np.full((count, 64, TRACK_CHANNELS), value, np.float32)
               for name, value in (("tracks1", 1.0), ("tracks1_aug", 2.0), ("tracks2", 3.0))}
-    augment = AugmentConfig(half_rate_prob=1.0, drop_frame_prob=0.5)  # half rate replaces the drops
+    augment = AugmentConfig(frame_stride_probs=(0.0, 1.0), drop_frame_prob=0.0)  # always every other image
     phases = set()
     for seed in range(6):
         half = build_sequence("walk", exact_shard, tracks, np.random.default_rng(seed), augment, gravity_m_s2=9.81)
@@ -140,9 +143,38 @@ def test_half_rate_sequences_keep_every_other_image_with_two_frame_tracks(exact_
         kept = np.searchsorted(exact_shard["image_stamps_ns"], half.stamps_ns - NOMINAL_FRAME_S * 0.5e9)
         phases.add(int(kept[0] % 2))
     assert phases == {0, 1}  # both phases drawn
+    mixed = AugmentConfig(frame_stride_probs=(0.5, 0.5))  # and drops: over two strides, tracks4 missing -> zeros
+    intervals = np.concatenate([build_sequence("walk", exact_shard, tracks, np.random.default_rng(seed), mixed,
+                                               gravity_m_s2=9.81).dt for seed in range(8)])
+    assert np.any(intervals < 1.5 * NOMINAL_FRAME_S) and np.any(intervals > 1.5 * NOMINAL_FRAME_S)
     never = build_sequence("walk", exact_shard, tracks, np.random.default_rng(1), AugmentConfig(drop_frame_prob=0.0),
                            gravity_m_s2=9.81)
-    assert np.all(never.dt < 1.5 * NOMINAL_FRAME_S) and len(never) >= count - 3  # default: off
+    assert np.all(never.dt < 1.5 * NOMINAL_FRAME_S) and len(never) >= count - 3  # default: every image
+
+
+def test_strides_of_a_faster_training_camera(tmp_path: Path) -> None:
+    sequence = generate_sequence(SynthConfig(motion=MotionConfig(motion="walking", duration_s=1.5, rest_s=0.5),
+                                             camera=CameraConfig(rate_hz=60.0)), seed=5)
+    shard = load_shard(write_shard(sequence, tmp_path / "walk60.npz"))
+    assert nominal_stride(shard["image_stamps_ns"]) == 2 and nominal_stride(np.arange(5) * 33_333_333) == 1
+    augment = AugmentConfig(frame_stride_probs=(0.2, 0.4, 0.2, 0.2))
+    assert cached_strides(augment, 2) == ((1, 2, 3, 4, 6, 8), (1, 2, 3, 4))
+    assert cached_strides(AugmentConfig(), 1) == ((1, 2), (1,))  # the 30 Hz recipe: as before
+    tracks = cache_tracks(shard, tmp_path / "walk60.tracks.npz", Intrinsics(120.0, 120.0, 80.0, 64.0), TrackConfig(),
+                          augment, seed=1)
+    assert sorted(tracks) == sorted([f"tracks{k}" for k in (1, 2, 3, 4, 6, 8)] + [f"tracks{k}_aug" for k in range(1, 5)])
+    assert np.all(tracks["tracks3"][:3] == 0) and np.abs(tracks["tracks3"][3:, :, 5]).sum() > 0
+    clean = build_sequence("walk", shard, tracks, np.random.default_rng(0), None, gravity_m_s2=9.81)
+    np.testing.assert_allclose(clean.dt, NOMINAL_FRAME_S, atol=1e-6)  # clean data at the nominal 30 Hz
+    kept = np.searchsorted(shard["image_stamps_ns"], clean.stamps_ns)  # shard index of each synced frame
+    np.testing.assert_array_equal(clean.tracks, tracks["tracks2"][kept])
+    seen = set()
+    for seed in range(12):
+        arrays = build_sequence("walk", shard, tracks, np.random.default_rng(seed), augment, gravity_m_s2=9.81)
+        seen |= set(np.round(arrays.dt / (1 / 60)).astype(int).tolist())
+    assert {1, 2, 3, 4} <= seen  # 60, 30, 20 and 15 Hz intervals (and dropped ones: twice those)
+    with pytest.raises(ConfigError):
+        AugmentConfig(frame_stride_probs=(0.5, 0.6))
 
 
 def test_training_tracks_are_the_networks_tracks_over_dropped_frames_too(exact_shard: dict) -> None:

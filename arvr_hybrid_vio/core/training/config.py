@@ -25,10 +25,21 @@ class AugmentConfig:
     gyro_noise_std: float = 1.0e-3  # extra white gyro noise per sample, rad/s
     accel_noise_std: float = 1.0e-2  # extra white accel noise per sample, m/s^2
     drop_frame_prob: float = 0.03  # probability that an image is dropped
-    half_rate_prob: float = 0.0  # share of sequences replayed at half the camera rate each epoch (every other
-    #   image, random phase; tracks over two frames, no further drops): teaches slower cameras' intervals
+    # Per sequence and epoch, the replay keeps every k-th image (random phase), k = 1, 2, ... with these
+    # probabilities: cameras at 1/k of the shards' rate. One entry (the default): every image, no draw.
+    # A 60 Hz training split with [0.2, 0.4, 0.2, 0.2] trains 60 / 30 / 20 / 15 Hz intervals.
+    frame_stride_probs: tuple[float, ...] = (1.0,)
     time_offset_jitter_s: float = 0.002  # camera-IMU offset error, uniform in +-this, s
     gravity_tilt_std_deg: float = 0.5  # tilt error of the gravity direction fed to the network, deg
+
+    def __post_init__(self) -> None:
+        probs = self.frame_stride_probs
+        if not probs or min(probs) < 0.0 or abs(sum(probs) - 1.0) > 1e-6:
+            raise ConfigError(f"augment.frame_stride_probs must be >= 0 and sum to 1, got {list(probs)}")
+
+    def drawn_strides(self) -> tuple[int, ...]:
+        """The image strides the replay can draw (those with a probability above 0)."""
+        return tuple(k + 1 for k, p in enumerate(self.frame_stride_probs) if p > 0.0)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,18 @@
 """Training arrays of one sequence: cached feature tracks plus per-epoch augmented inertial inputs.
 
 Visual tracks are computed once per shard (``cache_tracks``) with the estimator's own
-``extract_tracks``: for each frame, tracks from the previous frame (clean and on a
-photometrically augmented copy of both images: brightness/contrast, blur, noise)
-and from the frame before that (used when a frame is dropped).
+``extract_tracks``: for each frame, tracks from the frame k back for each image stride k
+training uses (``cached_strides``: 1, and 2 for dropped images, on the 30 Hz recipe), clean
+and, for the strides drawn, on a photometrically augmented copy of both images
+(brightness/contrast, blur, noise).
 
 Each epoch, ``build_sequence`` replays the shard's IMU through the same
 :class:`SyncBuffer` the node uses, with augmentations: IMU bias offsets and extra
-white noise, a camera-IMU time-offset error, dropped frames or a camera at half the
-rate (every other image), and a tilt error of the gravity direction. Per synced frame it computes the network inputs with the
-estimator's ``inertial_inputs`` and the ground-truth targets.
+white noise, a camera-IMU time-offset error, a camera at 1/k of the shard's rate
+(``frame_stride_probs``), dropped frames, and a tilt error of the gravity direction.
+Per synced frame it computes the network inputs with the estimator's ``inertial_inputs``
+and the ground-truth targets. Clean sequences (``augment=None``) keep the images nearest
+the networks' nominal 30 Hz (``nominal_stride``).
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from scipy.spatial.transform import Rotation, Slerp
 
 from arvr_hybrid_vio.core.config_io import config_to_mapping
 from arvr_hybrid_vio.core.geometry import so3_exp
-from arvr_hybrid_vio.core.model.inputs import INERTIAL_DIM, inertial_inputs
+from arvr_hybrid_vio.core.model.inputs import INERTIAL_DIM, NOMINAL_FRAME_S, inertial_inputs
 from arvr_hybrid_vio.core.model.visual_tracks import TRACK_CHANNELS, Intrinsics, TrackConfig, extract_tracks
 from arvr_hybrid_vio.core.strapdown import gravity_body
 from arvr_hybrid_vio.core.sync_buffer import SyncConfig
@@ -69,32 +72,52 @@ def _photometric(image: np.ndarray, rng: np.random.Generator, augment: AugmentCo
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def nominal_stride(image_stamps_ns: np.ndarray) -> int:
+    """The image stride that brings the shard's camera nearest the networks' nominal rate (1/NOMINAL_FRAME_S):
+    1 for a 30 Hz shard, 2 for a 60 Hz one. Clean sequences (normalisation, least-squares start) use it."""
+    period_s = float(np.median(np.diff(image_stamps_ns))) * 1e-9 if len(image_stamps_ns) > 1 else NOMINAL_FRAME_S
+    return max(1, round(NOMINAL_FRAME_S / period_s))
+
+
+def cached_strides(augment: AugmentConfig, clean_stride: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Strides whose tracks training needs: (all, those also on augmented images).
+
+    All: each drawn stride, twice it where images are dropped, and ``clean_stride``; augmented: the drawn ones.
+    """
+    drawn = augment.drawn_strides()
+    every = set(drawn) | {clean_stride} | ({2 * k for k in drawn} if augment.drop_frame_prob > 0.0 else set())
+    return tuple(sorted(every)), drawn
+
+
 def cache_tracks(shard: dict[str, Any], path: Path, intrinsics: Intrinsics, track_config: TrackConfig,
                  augment: AugmentConfig, *, seed: int) -> dict[str, np.ndarray]:
-    """Tracks of every frame from its predecessor (clean, augmented) and from two frames back.
+    """Tracks of every frame from the frame k back, for each stride k training needs (``cached_strides``).
 
     Loads ``path`` when it holds tracks for the same settings; computes and writes it otherwise.
 
-    Shape: -> tracks1, tracks1_aug, tracks2, each (F, N, TRACK_CHANNELS) float32 (frame 0: empty).
+    Shape: -> ``tracks{k}`` for every stride, ``tracks{k}_aug`` (on photometrically augmented images) for the
+    drawn strides, each (F, N, TRACK_CHANNELS) float32 (frames before k: empty).
     """
+    images = shard["images"]
+    strides, augmented = cached_strides(augment, nominal_stride(shard["image_stamps_ns"]))
+    names = [f"tracks{k}" for k in strides] + [f"tracks{k}_aug" for k in augmented]
     image_augment = {name: value for name, value in config_to_mapping(augment).items() if name in IMAGE_AUGMENTS}
     key = json.dumps({"tracks": config_to_mapping(track_config), "intrinsics": list(intrinsics.__dict__.values()),
-                      "augment": image_augment, "seed": seed, "version": 2}, sort_keys=True)
+                      "augment": image_augment, "strides": [strides, augmented], "seed": seed, "version": 3},
+                     sort_keys=True)
     if path.is_file():
         cached = np.load(path)
         if str(cached["key"]) == key:
-            return {name: cached[name] for name in ("tracks1", "tracks1_aug", "tracks2")}
-    images = shard["images"]
+            return {name: cached[name] for name in names}
     rng = np.random.default_rng(seed)
     count = images.shape[0]
-    out = {name: np.zeros((count, track_config.max_tracks, TRACK_CHANNELS), np.float32)
-           for name in ("tracks1", "tracks1_aug", "tracks2")}
+    out = {name: np.zeros((count, track_config.max_tracks, TRACK_CHANNELS), np.float32) for name in names}
     for index in range(1, count):
-        out["tracks1"][index] = extract_tracks(images[index - 1], images[index], intrinsics, track_config)
-        pair = [_photometric(images[i], rng, augment) for i in (index - 1, index)]
-        out["tracks1_aug"][index] = extract_tracks(pair[0], pair[1], intrinsics, track_config)
-        if index >= 2:
-            out["tracks2"][index] = extract_tracks(images[index - 2], images[index], intrinsics, track_config)
+        for k in (k for k in strides if index >= k):
+            out[f"tracks{k}"][index] = extract_tracks(images[index - k], images[index], intrinsics, track_config)
+            if k in augmented:
+                pair = [_photometric(images[i], rng, augment) for i in (index - k, index)]
+                out[f"tracks{k}_aug"][index] = extract_tracks(pair[0], pair[1], intrinsics, track_config)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")  # unique: parallel trainings may race
     np.savez(partial, key=np.array(key), **out)
@@ -134,19 +157,23 @@ def _dropped_images(count: int, rng: np.random.Generator, probability: float) ->
     return dropped
 
 
-def _kept_images(count: int, rng: np.random.Generator, augment: AugmentConfig | None) -> Callable[[int], bool]:
-    """Which of ``count`` images the replay keeps: all (clean); every other one from a random phase, with
-    probability ``augment.half_rate_prob`` (a camera at half the rate); else all but isolated dropped ones.
+def _kept_images(count: int, rng: np.random.Generator, augment: AugmentConfig | None,
+                 clean_stride: int) -> Callable[[int], bool]:
+    """Which of ``count`` images the replay keeps.
 
-    Draws from ``rng`` for the half rate only when ``half_rate_prob > 0``, so recipes without it draw as before.
+    Clean (``augment=None``): every ``clean_stride``-th. Augmented: every k-th from a random phase, k drawn
+    from ``augment.frame_stride_probs`` (no draw when it has one entry, so such recipes draw as before),
+    less isolated dropped ones.
     """
     if augment is None:
-        return lambda index: True
-    if augment.half_rate_prob > 0.0 and rng.random() < augment.half_rate_prob:
-        phase = int(rng.integers(2))
-        return lambda index: index % 2 == phase
-    dropped = _dropped_images(count, rng, augment.drop_frame_prob)
-    return lambda index: index not in dropped
+        return lambda index: index % clean_stride == 0
+    stride, phase = 1, 0
+    if len(augment.frame_stride_probs) > 1:
+        stride = int(rng.choice(len(augment.frame_stride_probs), p=augment.frame_stride_probs)) + 1
+        phase = int(rng.integers(stride))
+    kept = range(phase, count, stride)
+    dropped = {kept[position] for position in _dropped_images(len(kept), rng, augment.drop_frame_prob)}
+    return lambda index: index % stride == phase and index not in dropped
 
 
 def build_sequence(name: str, shard: dict[str, Any], tracks: dict[str, np.ndarray], rng: np.random.Generator,
@@ -160,9 +187,9 @@ def build_sequence(name: str, shard: dict[str, Any], tracks: dict[str, np.ndarra
     """
     gyro, accel = (shard["gyro"], shard["accel"]) if augment is None else _augmented_imu(shard, rng, augment)
     offset_ns = 0 if augment is None else int(rng.uniform(-1, 1) * augment.time_offset_jitter_s * 1e9)
-    keep_image = _kept_images(len(shard["image_stamps_ns"]), rng, augment)
-    frames = list(shard_frames({**shard, "gyro": gyro, "accel": accel}, config=SyncConfig(time_offset_ns=offset_ns),
-                               keep_image=keep_image))
+    keep_image = _kept_images(len(shard["image_stamps_ns"]), rng, augment, nominal_stride(shard["image_stamps_ns"]))
+    replay = SyncConfig(time_offset_ns=offset_ns, target_frame_rate_hz=0.0)  # keep_image alone chooses the images
+    frames = list(shard_frames({**shard, "gyro": gyro, "accel": accel}, config=replay, keep_image=keep_image))
     stamps = np.array([f.stamp_ns for f in frames], dtype=np.int64)
     positions, rotations, _ = _ground_truth_at(shard, stamps)
     original = np.searchsorted(shard["image_stamps_ns"], stamps - offset_ns)
@@ -182,12 +209,8 @@ def _frame_row(frame: Any, k: int, original: np.ndarray, truth: tuple[np.ndarray
     """
     positions, rotations = truth
     step = int(original[k] - original[k - 1])
-    if step == 1:
-        frame_tracks = tracks["tracks1_aug" if use_aug else "tracks1"][original[k]]
-    elif step == 2:
-        frame_tracks = tracks["tracks2"][original[k]]
-    else:
-        frame_tracks = np.zeros_like(tracks["tracks1"][0])
+    name = f"tracks{step}_aug" if use_aug and f"tracks{step}_aug" in tracks else f"tracks{step}"
+    frame_tracks = tracks[name][original[k]] if name in tracks else np.zeros_like(next(iter(tracks.values()))[0])
     believed = rotations[k - 1]  # the estimator's orientation: truth plus a small tilt error
     if tilt_std:
         believed = believed @ so3_exp(np.array([*rng.normal(0.0, tilt_std, 2), 0.0]))
