@@ -18,6 +18,7 @@ RECIPE = """/**:
     dataset:
       width: 40
       height: 32
+      train_camera_rate_hz: 60.0
       train:
         - {name: tr_walk, motion: walking, duration_s: 2.0, seed: 10}
         - {name: tr_sacc, motion: saccade, duration_s: 2.0, seed: 11, blur_samples: 2}
@@ -55,13 +56,17 @@ def test_recipe_writes_every_shard_and_the_test_bags(dataset) -> None:
     assert counts == {"/tf_static": 1, "/cam0/image_raw": 46, "/cam0/camera_info": 46, "/imu0": 301,
                       "/ground_truth/pose": 301}
     assert (out / "manifest.json").exists()
+    periods_ns = {split: np.median(np.diff(load_shard(list_shards(out, split)[0])["image_stamps_ns"]))
+                  for split in ("train", "val", "test")}  # train_camera_rate_hz: the training split alone at 60 Hz
+    assert periods_ns["train"] == pytest.approx(1e9 / 60, rel=1e-3)
+    assert periods_ns["val"] == pytest.approx(1e9 / 30, rel=1e-3) == periods_ns["test"]
 
 
 def test_shards_are_the_generated_sequences(dataset) -> None:
     recipe_path, out = dataset
     recipe = load_recipe(recipe_path)
     spec = recipe.train[0]
-    again = generate_sequence(synth_config(recipe, spec), spec.seed)
+    again = generate_sequence(synth_config(recipe, spec, split="train"), spec.seed)
     shard = load_shard(out / "train" / f"{spec.name}.npz")
     assert np.array_equal(shard["images"], again.images)
     assert np.array_equal(shard["gyro"], again.gyro) and np.array_equal(shard["gt_quats_wxyz"], again.gt_quats_wxyz)

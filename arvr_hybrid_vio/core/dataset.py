@@ -69,6 +69,7 @@ class DatasetRecipe:
 
     imu_rate_hz: float = 200.0  # IMU rate, Hz
     camera_rate_hz: float = 30.0  # camera rate, Hz
+    train_camera_rate_hz: float = 0.0  # the training split's camera rate, Hz (0: camera_rate_hz); see config/dataset.yaml
     width: int = 160  # image width, px
     height: int = 128  # image height, px
     test_bag_storage: str = "sqlite3"  # storage of the rosbag2 written per test sequence (sqlite3|mcap)
@@ -107,6 +108,8 @@ def validate_recipe(recipe: DatasetRecipe, *, where: str = "recipe") -> None:
     duplicates = sorted({n for n in names if names.count(n) > 1 or not n})
     if duplicates:
         raise ConfigError(f"{where}: sequence names must be unique and non-empty: {duplicates}")
+    if not recipe.train_camera_rate_hz >= 0.0 or not recipe.camera_rate_hz > 0.0:
+        raise ConfigError(f"{where}: camera_rate_hz must be > 0 and train_camera_rate_hz >= 0 (0: camera_rate_hz)")
     if recipe.test_bag_storage not in ("sqlite3", "mcap"):
         raise ConfigError(f"{where}: test_bag_storage must be sqlite3 or mcap")
     for i, first in enumerate(SPLITS):
@@ -123,11 +126,12 @@ def _check_disjoint(a: tuple[SequenceSpec, ...], b: tuple[SequenceSpec, ...], wh
         raise ConfigError(f"{where} share trajectory files {sorted(shared_files)}")
 
 
-def synth_config(recipe: DatasetRecipe, spec: SequenceSpec) -> SynthConfig:
-    """The SynthConfig of one recipe sequence."""
+def synth_config(recipe: DatasetRecipe, spec: SequenceSpec, *, split: str) -> SynthConfig:
+    """The SynthConfig of one recipe sequence of ``split``."""
     motion = MotionConfig(motion=spec.motion, trajectory_file=spec.trajectory_file,
                           trajectory_start_s=spec.trajectory_start_s, duration_s=spec.duration_s)
-    camera = CameraConfig(width=recipe.width, height=recipe.height, rate_hz=recipe.camera_rate_hz)
+    rate_hz = recipe.train_camera_rate_hz if split == "train" and recipe.train_camera_rate_hz > 0 else recipe.camera_rate_hz
+    camera = CameraConfig(width=recipe.width, height=recipe.height, rate_hz=rate_hz)
     return SynthConfig(motion=motion, imu=ImuConfig(rate_hz=recipe.imu_rate_hz), camera=camera,
                        photometric=PhotometricConfig(blur_samples=spec.blur_samples),
                        time_offset_s=spec.time_offset_s)

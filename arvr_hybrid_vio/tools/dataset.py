@@ -37,7 +37,7 @@ def bag_path(out: Path, name: str) -> Path:
 def _job(args: tuple[DatasetRecipe, str, SequenceSpec, str]) -> str:
     """Generate one sequence, write its shard (and bag for test). Runs in a worker process."""
     recipe, split, spec, out = args
-    sequence = generate_sequence(synth_config(recipe, spec), spec.seed)
+    sequence = generate_sequence(synth_config(recipe, spec, split=split), spec.seed)
     if split == "test":
         write_sensor_bag(bag_path(Path(out), spec.name), streams_from_sequence(sequence), storage=recipe.test_bag_storage)
     write_shard(sequence, shard_path(out, split, spec.name))
