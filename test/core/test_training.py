@@ -127,6 +127,10 @@ def test_track_cache_is_kept_across_per_epoch_augmentations_and_redone_for_image
     assert path.stat().st_mtime_ns != written  # image augmentation changed: recomputed
     np.testing.assert_array_equal(blurred["tracks1"], first["tracks1"])  # the clean tracks do not depend on it
     assert not np.array_equal(blurred["tracks1_aug"], first["tracks1_aug"])
+    rerendered = {**exact_shard, "images": exact_shard["images"] ^ np.uint8(1)}  # other images, same stamps
+    written = path.stat().st_mtime_ns
+    cache_tracks(rerendered, path, intrinsics, config, AugmentConfig(blur_sigma_max=3.0), seed=3)
+    assert path.stat().st_mtime_ns != written  # a shard rendered anew is not served the old shard's tracks
 
 
 def test_a_drawn_image_stride_keeps_every_kth_image_with_the_k_frame_tracks(exact_shard: dict) -> None:

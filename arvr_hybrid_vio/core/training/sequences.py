@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +94,8 @@ def cache_tracks(shard: dict[str, Any], path: Path, intrinsics: Intrinsics, trac
                  augment: AugmentConfig, *, seed: int) -> dict[str, np.ndarray]:
     """Tracks of every frame from the frame k back, for each stride k training needs (``cached_strides``).
 
-    Loads ``path`` when it holds tracks for the same settings; computes and writes it otherwise.
+    Loads ``path`` when it holds tracks for the same settings and the same images (count, first and last stamp,
+    a checksum of every sixteenth of them); computes and writes it otherwise.
 
     Shape: -> ``tracks{k}`` for every stride, ``tracks{k}_aug`` (on photometrically augmented images) for the
     drawn strides, each (F, N, TRACK_CHANNELS) float32 (frames before k: empty).
@@ -102,9 +104,12 @@ def cache_tracks(shard: dict[str, Any], path: Path, intrinsics: Intrinsics, trac
     strides, augmented = cached_strides(augment, nominal_stride(shard["image_stamps_ns"]))
     names = [f"tracks{k}" for k in strides] + [f"tracks{k}_aug" for k in augmented]
     image_augment = {name: value for name, value in config_to_mapping(augment).items() if name in IMAGE_AUGMENTS}
+    stamps = shard["image_stamps_ns"]  # which images: a re-rendered shard (another rate, room, seed) is not reused
+    images_id = [len(stamps), int(stamps[0]) if len(stamps) else 0, int(stamps[-1]) if len(stamps) else 0,
+                 zlib.crc32(np.ascontiguousarray(images[::max(1, len(images) // 16)]).tobytes())]
     key = json.dumps({"tracks": config_to_mapping(track_config), "intrinsics": list(intrinsics.__dict__.values()),
-                      "augment": image_augment, "strides": [strides, augmented], "seed": seed, "version": 3},
-                     sort_keys=True)
+                      "augment": image_augment, "strides": [strides, augmented], "images": images_id, "seed": seed,
+                      "version": 3}, sort_keys=True)
     if path.is_file():
         cached = np.load(path)
         if str(cached["key"]) == key:
