@@ -210,4 +210,4 @@ def test_frames_off_the_training_rate_are_warned_about_once(rate_hz: float, reac
     warnings = [r.getMessage() for r in caplog.records if "it was trained at 30 Hz" in r.getMessage()]
     assert warnings == ([] if reaching_hz == 30.0 else [
         f"frames reach the network at {reaching_hz:.1f} Hz; it was trained at 30 Hz, and below about 24 Hz or above "
-        "about 37.5 Hz it is less accurate (README, \"Camera rate\")"])
+        "about 37.5 Hz it is less accurate, up to several times (README, \"Camera rate\")"])
