@@ -69,7 +69,7 @@ class DatasetRecipe:
 
     imu_rate_hz: float = 200.0  # IMU rate, Hz
     camera_rate_hz: float = 30.0  # camera rate, Hz
-    train_camera_rate_hz: float = 0.0  # the training split's camera rate, Hz (0: camera_rate_hz); see config/dataset.yaml
+    train_camera_rate_hz: float = 0.0  # the training split's camera rate, Hz (0: camera_rate_hz)
     width: int = 160  # image width, px
     height: int = 128  # image height, px
     test_bag_storage: str = "sqlite3"  # storage of the rosbag2 written per test sequence (sqlite3|mcap)
@@ -130,7 +130,9 @@ def synth_config(recipe: DatasetRecipe, spec: SequenceSpec, *, split: str) -> Sy
     """The SynthConfig of one recipe sequence of ``split``."""
     motion = MotionConfig(motion=spec.motion, trajectory_file=spec.trajectory_file,
                           trajectory_start_s=spec.trajectory_start_s, duration_s=spec.duration_s)
-    rate_hz = recipe.train_camera_rate_hz if split == "train" and recipe.train_camera_rate_hz > 0 else recipe.camera_rate_hz
+    rate_hz = recipe.camera_rate_hz
+    if split == "train" and recipe.train_camera_rate_hz > 0:
+        rate_hz = recipe.train_camera_rate_hz
     camera = CameraConfig(width=recipe.width, height=recipe.height, rate_hz=rate_hz)
     return SynthConfig(motion=motion, imu=ImuConfig(rate_hz=recipe.imu_rate_hz), camera=camera,
                        photometric=PhotometricConfig(blur_samples=spec.blur_samples),

@@ -44,8 +44,8 @@ NVIDIA_DRIVER = "/proc/driver/nvidia/version"
 # The frames' period is judged over this many frames; beyond OFF_RATE_RATIO times the training period (or below
 # its inverse) the network is less accurate (2026-11-29, models of 05:39 UTC, flow per 1/30 s, mean ATE over eight
 # procedural sequences, measure 21: the hybrid's 4.50 cm at 30 Hz, 13.52 at 15 Hz, 10.68 at 20 Hz, 9.33 at 40 Hz;
-# the Multi-Head's 7.29, 18.60, 15.63 and 20.49; README, "Camera rate"). 60 and 90 Hz cameras reach the estimator at 30 Hz, thinned by the SyncBuffer
-# (sync.target_frame_rate_hz)
+# the Multi-Head's 7.29, 18.60, 15.63 and 20.49; README, "Camera rate"). 60 and 90 Hz cameras reach the estimator
+# at 30 Hz, thinned by the SyncBuffer (sync.target_frame_rate_hz)
 RATE_CHECK_FRAMES = 30
 OFF_RATE_RATIO = 1.25
 

@@ -100,11 +100,11 @@ def cache_tracks(shard: dict[str, Any], path: Path, intrinsics: Intrinsics, trac
     Shape: -> ``tracks{k}`` for every stride, ``tracks{k}_aug`` (on photometrically augmented images) for the
     drawn strides, each (F, N, TRACK_CHANNELS) float32 (frames before k: empty).
     """
-    images = shard["images"]
-    strides, augmented = cached_strides(augment, nominal_stride(shard["image_stamps_ns"]))
+    images, stamps = shard["images"], shard["image_stamps_ns"]
+    strides, augmented = cached_strides(augment, nominal_stride(stamps))
     names = [f"tracks{k}" for k in strides] + [f"tracks{k}_aug" for k in augmented]
     image_augment = {name: value for name, value in config_to_mapping(augment).items() if name in IMAGE_AUGMENTS}
-    stamps = shard["image_stamps_ns"]  # which images: a re-rendered shard (another rate, room, seed) is not reused
+    # which images: a shard rendered anew (another rate, room, seed) is not served these tracks
     images_id = [len(stamps), int(stamps[0]) if len(stamps) else 0, int(stamps[-1]) if len(stamps) else 0,
                  zlib.crc32(np.ascontiguousarray(images[::max(1, len(images) // 16)]).tobytes())]
     key = json.dumps({"tracks": config_to_mapping(track_config), "intrinsics": list(intrinsics.__dict__.values()),
