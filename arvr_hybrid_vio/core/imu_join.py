@@ -8,8 +8,9 @@ realsense-ros's ``unite_imu_method: linear_interpolation`` publishes).
 
 * A gyro sample waits until an accelerometer sample at or after its stamp has arrived, so samples come
   out in stamp order, at most one accelerometer period late.
-* A gyro sample older than every accelerometer sample kept (before the first one, or older than
-  ``ACCEL_KEPT`` samples back) cannot be interpolated and is dropped (``gyro_without_accel``).
+* A gyro sample older than every accelerometer sample kept cannot be interpolated and is left out: before the
+  accelerometer's first sample (the streams start apart: ``gyro_before_first_accel``, not a loss), or older than
+  ``ACCEL_KEPT`` samples back (``gyro_without_accel``, dropped).
 * A sample of either stream at or before the newest of its stream is dropped (``out_of_order``), unless it
   is more than ``jump_back_ns`` behind (a bag replayed again): then both streams start afresh (``jump_backs``),
   as the ``SyncBuffer`` does.
@@ -32,10 +33,16 @@ ACCEL_KEPT = 256  # accelerometer samples kept for interpolation (about 1 s at 2
 class JoinCounters:
     """Samples the joiner could not use, by reason."""
 
-    gyro_without_accel: int = 0  # older than every accelerometer sample kept
+    gyro_before_first_accel: int = 0  # before the accelerometer's first sample (start-up; not counted as dropped)
+    gyro_without_accel: int = 0  # older than every accelerometer sample kept, after the first
     out_of_order: int = 0  # at or before the newest sample of its stream
     gyro_wait_overflow: int = 0  # dropped from a full waiting queue (the accelerometer stopped)
     jump_backs: int = 0  # a stamp far behind its stream: both streams started afresh
+
+    @property
+    def dropped(self) -> int:
+        """Samples of either stream lost after both had started (a jump back loses none)."""
+        return self.gyro_without_accel + self.out_of_order + self.gyro_wait_overflow
 
 
 @dataclass
@@ -51,6 +58,7 @@ class ImuJoiner:
         self._accel_values: deque[np.ndarray] = deque(maxlen=ACCEL_KEPT)
         self._waiting: deque[tuple[int, np.ndarray]] = deque()
         self._last_gyro_ns: int | None = None
+        self._first_accel_ns: int | None = None  # the accelerometer's first stamp since the start or a reset
 
     @property
     def waiting(self) -> int:
@@ -74,6 +82,8 @@ class ImuJoiner:
         stamp_ns = int(stamp_ns)
         if self._behind(stamp_ns, self._accel_stamps[-1] if self._accel_stamps else None):
             return []
+        if self._first_accel_ns is None:
+            self._first_accel_ns = stamp_ns
         self._accel_stamps.append(stamp_ns)
         self._accel_values.append(np.asarray(accel_m_s2, dtype=np.float64).copy())
         return self._release()
@@ -84,6 +94,7 @@ class ImuJoiner:
         self._accel_values.clear()
         self._waiting.clear()
         self._last_gyro_ns = None
+        self._first_accel_ns = None
 
     def _behind(self, stamp_ns: int, newest_ns: int | None) -> bool:
         """Whether a sample at ``stamp_ns`` is dropped as out of order; a jump back restarts both streams."""
@@ -104,7 +115,9 @@ class ImuJoiner:
         while self._waiting and self._waiting[0][0] <= newest:
             stamp_ns, gyro = self._waiting.popleft()
             accel = self._accel_at(stamp_ns)
-            if accel is None:
+            if accel is None and stamp_ns < self._first_accel_ns:
+                self.counters.gyro_before_first_accel += 1
+            elif accel is None:
                 self.counters.gyro_without_accel += 1
             else:
                 out.append((stamp_ns, gyro, accel))

@@ -92,9 +92,10 @@ class NodeCounters:
             return dict(self.values)
 
 
-def dropped_total(buffer_counters: dict[str, int], node_counters: dict[str, int]) -> int:
-    """Input messages that did not reach the estimator, plus frames and IMU samples known missing."""
-    return (buffer_counters["dropped_total"] + buffer_counters["imu_samples_missing"]
+def dropped_total(buffer_counters: dict[str, int], node_counters: dict[str, int], join_dropped: int = 0) -> int:
+    """Input messages that did not reach the estimator, plus frames and IMU samples known missing;
+    ``join_dropped``: gyro and accelerometer samples the IMU joiner could not use (``JoinCounters.dropped``)."""
+    return (join_dropped + buffer_counters["dropped_total"] + buffer_counters["imu_samples_missing"]
             + buffer_counters["camera_frames_missing"] + node_counters["images_rejected_encoding"]
             + node_counters["images_rejected_size"] + node_counters["images_rejected_data"]
             + node_counters["imu_rejected_nonfinite"] + node_counters["imu_rate_queue_overflow"])

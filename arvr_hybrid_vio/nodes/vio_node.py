@@ -398,6 +398,7 @@ class VioNode(Node):
             buffer_counters = self.buffer.counters()
             pending = (self.buffer.pending_frames, self.buffer.pending_imu)
             joined = dataclasses.asdict(self._imu_joiner.counters) | {"gyro_waiting": self._imu_joiner.waiting}
+            join_dropped = self._imu_joiner.counters.dropped
         values: dict[str, object] = {"state": state, "estimator_state": self.estimator.state,
                                      "model": self.model_path, "executor": self.executor_kind,
                                      "image_rate_hz": self._image_rate.rate_hz(now),
@@ -418,14 +419,15 @@ class VioNode(Node):
             tracker = self.estimator.visual_velocity.tracker
             values.update({"visual.tracks_prepared_used": tracker.offered_used,
                            "visual.tracks_computed": tracker.computed})
-        values["dropped_total"] = dropped_total(buffer_counters, self.counters.snapshot())
+        values["dropped_total"] = dropped_total(buffer_counters, self.counters.snapshot(), join_dropped)
         return HealthReport(level=level, state=state, message=message, values=format_values(values))
 
     def dropped_total(self) -> int:
         """Every input message that did not reach the estimator, and every one known missing."""
         with self._buffer_lock:
             buffer_counters = self.buffer.counters()
-        return dropped_total(buffer_counters, self.counters.snapshot())
+            join_dropped = self._imu_joiner.counters.dropped
+        return dropped_total(buffer_counters, self.counters.snapshot(), join_dropped)
 
     def _publish_diagnostics(self) -> None:
         report = self.health()
