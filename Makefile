@@ -24,6 +24,7 @@ dataset: motions
 
 # Retrain the five shipped models (under an hour on 2 CPU cores; the README gives each model's time).
 train: dataset
+	@$(VENV)/bin/arvr-vio-train --config config/train.yaml --cache-only --workers 2
 	@for m in hybrid multihead lstm transformer; do $(VENV)/bin/arvr-vio-train --config config/train.yaml --model $$m || exit 1; done
 	@$(VENV)/bin/arvr-vio-train --config config/train.yaml --model hybrid --fusion hard
 

@@ -1,6 +1,7 @@
 """Dataset recipe: shards and test bags from one command, resumable, disjoint splits enforced."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,21 @@ def test_rerun_skips_existing_shards(dataset, caplog) -> None:
     (out / "val" / "va_head.npz").unlink()
     assert dataset_main(["--config", str(recipe), "--out", str(out), "--workers", "1", "--splits", "val"]) == 0
     assert (out / "val" / "va_head.npz").exists() and not list(out.rglob("*.partial*"))
+
+
+def test_a_shard_rendered_with_other_settings_is_rendered_anew(dataset, tmp_path: Path, caplog) -> None:
+    recipe, out = dataset
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    at_30_hz = recipe.with_name("dataset_30hz.yaml")  # beside it: the trajectory paths resolve the same
+    at_30_hz.write_text(RECIPE.replace("      train_camera_rate_hz: 60.0\n", ""))
+    val_written = (copy / "val" / "va_head.npz").stat().st_mtime_ns
+    with caplog.at_level("INFO"):
+        assert dataset_main(["--config", str(at_30_hz), "--out", str(copy), "--workers", "1"]) == 0
+    assert "2 sequence(s) generated" in caplog.text and "rendered with other settings" in caplog.text
+    period_ns = np.median(np.diff(load_shard(copy / "train" / "tr_walk.npz")["image_stamps_ns"]))
+    assert period_ns == pytest.approx(1e9 / 30, rel=1e-3)  # the training split at the recipe's rate now
+    assert (copy / "val" / "va_head.npz").stat().st_mtime_ns == val_written  # unchanged settings: kept
 
 
 def test_shipped_recipe_is_valid_and_disjoint() -> None:

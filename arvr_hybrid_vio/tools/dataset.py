@@ -4,7 +4,8 @@ Usage::
 
     arvr-vio-dataset --config config/dataset.yaml --out data_out/dataset [--workers 2] [--splits train val test]
 
-Resumable: sequences whose shard (and, for test, bag) already exist are skipped.
+Resumable: sequences whose shard (and, for test, bag) already exist, rendered with the recipe's settings, are
+skipped; a shard rendered with other settings (another camera rate, size, duration, seed...) is rendered anew.
 Shards go to ``OUT/<split>/<name>.npz``, test bags to ``OUT/bags/<name>/`` (rosbag2,
 synthetic layout), and ``OUT/manifest.json`` lists them all.
 """
@@ -14,10 +15,13 @@ import argparse
 import json
 import logging
 import multiprocessing
+import shutil
 import sys
+import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from arvr_hybrid_vio.core.config_io import config_to_mapping
@@ -39,6 +43,7 @@ def _job(args: tuple[DatasetRecipe, str, SequenceSpec, str]) -> str:
     recipe, split, spec, out = args
     sequence = generate_sequence(synth_config(recipe, spec, split=split), spec.seed)
     if split == "test":
+        shutil.rmtree(bag_path(Path(out), spec.name), ignore_errors=True)  # a stale one's bag goes with it
         write_sensor_bag(bag_path(Path(out), spec.name), streams_from_sequence(sequence), storage=recipe.test_bag_storage)
     write_shard(sequence, shard_path(out, split, spec.name))
     return spec.name
@@ -57,11 +62,26 @@ def _check_trajectory_files(specs: Iterable[SequenceSpec]) -> None:
                           "data_out/real_motions are fetched by arvr-vio-fetch-motions; `make dataset` runs it)")
 
 
+def _rendered_as(path: Path, recipe: DatasetRecipe, split: str, spec: SequenceSpec) -> bool:
+    """Whether the shard at ``path`` exists and was rendered with the recipe's settings and seed for it."""
+    if not path.is_file():
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as shard:  # two small members, not the images
+            stored, seed = str(shard["config_json"]), int(shard["seed"])
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return False  # unreadable or incomplete: render it again
+    return seed == spec.seed and stored == json.dumps(config_to_mapping(synth_config(recipe, spec, split=split)))
+
+
 def _pending(recipe: DatasetRecipe, out: Path, splits: Sequence[str]) -> list[tuple[DatasetRecipe, str, SequenceSpec, str]]:
     jobs = []
     for split in splits:
         for spec in getattr(recipe, split):
-            done = shard_path(out, split, spec.name).exists()
+            path = shard_path(out, split, spec.name)
+            done = _rendered_as(path, recipe, split, spec)
+            if path.is_file() and not done:
+                LOG.info("%s: rendered with other settings than the recipe's, rendering it anew", path)
             if split == "test":
                 done = done and (bag_path(out, spec.name) / "metadata.yaml").exists()
             if not done:

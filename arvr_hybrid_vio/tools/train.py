@@ -1,6 +1,7 @@
 """arvr-vio-train: train a VIO network on the synthetic dataset and export it as a model file.
 
-    arvr-vio-train --config config/train.yaml [--model hybrid|multihead|lstm|transformer] [--resume]
+    arvr-vio-train --config config/train.yaml [--model hybrid|multihead|lstm|transformer] [--resume] [--workers N]
+    arvr-vio-train --config config/train.yaml --cache-only --workers 2   # the track caches alone, shared by later runs
 
 Checkpoints (with both configs inside) go to ``<out_dir>/<name>/checkpoints`` (name: the family, or
 ``hybrid_hard`` with ``--fusion hard``); ``--resume``
@@ -35,6 +36,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "writes <family>_hard")
     parser.add_argument("--epochs", type=int, help="override train.epochs")
     parser.add_argument("--resume", action="store_true", help="continue from <out_dir>/<family>/checkpoints/last.ckpt")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes computing the training shards' track caches before training (default 1)")
+    parser.add_argument("--cache-only", action="store_true",
+                        help="compute the track caches and stop (then start several trainings that share them)")
     return parser.parse_args(argv)
 
 
@@ -68,7 +73,8 @@ def _timing(path: Path, seconds: float, frames: int) -> dict[str, Any]:
 
 
 def train(args: argparse.Namespace) -> Path | None:
-    """Fit, then export the best checkpoint; the model file path (None on DDP ranks other than 0)."""
+    """Fit, then export the best checkpoint; the model file path (None with ``--cache-only`` and on DDP ranks
+    other than 0)."""
     import lightning as L
     import torch
     from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
@@ -81,11 +87,20 @@ def train(args: argparse.Namespace) -> Path | None:
 
     train_cfg, augment, model_cfg = load_configs(args)
     started = time.monotonic()
+    if args.cache_only or args.workers > 1:
+        from arvr_hybrid_vio.core.training.data import prepare_track_caches
+        shards = prepare_track_caches(train_cfg, model_cfg, augment, workers=args.workers)
+        LOGGER.info("track caches of %d training shards ready in %s", shards, Path(train_cfg.cache_dir) / "train")
+        if args.cache_only:
+            return None
     L.seed_everything(train_cfg.seed, workers=True)
     if train_cfg.torch_threads > 0:
         torch.set_num_threads(train_cfg.torch_threads)
     data = VioDataModule(train_cfg, model_cfg, augment)
     data.setup("fit")
+    # the model file says which camera rates it was trained at (the estimator's off-rate warning reads it)
+    model_cfg = dataclasses.replace(model_cfg, trained_frame_rates_hz=data.frame_rates_hz)
+    LOGGER.info("training frame intervals at %s Hz", ", ".join(f"{r:g}" for r in data.frame_rates_hz))
     total_steps = sum(data.windows_per_epoch(e) // train_cfg.batch_size for e in range(train_cfg.epochs))
     module = VioLightningModule(config_to_mapping(model_cfg), config_to_mapping(train_cfg), total_steps=total_steps)
     module.set_normalisation(data.stats, data.visual_velocity)
@@ -125,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     except VioError as exc:
         print(f"arvr-vio-train: {exc}", file=sys.stderr)
         return 2
-    if path is not None:  # None: a DDP rank other than 0, which writes nothing
+    if path is not None:  # None: --cache-only, or a DDP rank other than 0, which writes nothing
         LOGGER.info("model written to %s", path)
     return 0
 

@@ -194,20 +194,30 @@ def test_displacement_at_rest_follows_the_estimators_orientation(frames: list[Sy
     assert np.linalg.norm(displacements[1] - displacements[0]) > 0.4 * 9.8 * pre.dt_s ** 2 * 0.1
 
 
-@pytest.mark.parametrize("rate_hz, reaching_hz", [(20.0, 20.0), (30.0, 30.0), (40.0, 40.0), (60.0, 30.0)])
-def test_frames_off_the_training_rate_are_warned_about_once(rate_hz: float, reaching_hz: float,
+@pytest.mark.parametrize("trained_hz, rate_hz, reaching_hz, warned", [
+    ((30.0,), 20.0, 20.0, True), ((30.0,), 30.0, 30.0, False), ((30.0,), 40.0, 40.0, True),
+    ((30.0,), 60.0, 30.0, False),
+    ((15.0, 20.0, 30.0, 60.0), 20.0, 20.0, False), ((15.0, 20.0, 30.0, 60.0), 40.0, 40.0, False),
+    ((15.0, 20.0, 30.0, 60.0), 10.0, 10.0, True)])
+def test_frames_off_the_trained_rates_are_warned_about_once(trained_hz: tuple[float, ...], rate_hz: float,
+                                                            reaching_hz: float, warned: bool,
                                                             caplog: pytest.LogCaptureFixture) -> None:
-    """20 and 40 Hz: the network is less accurate (README, "Camera rate"), said once; 30 Hz is the
-    training rate, and a 60 Hz camera reaches the estimator thinned to 30 Hz by the SyncBuffer (no warning)."""
+    """A network trained at 30 Hz alone (ModelConfig.trained_frame_rates_hz): 20 and 40 Hz are less accurate
+    (README, "Camera rate"), said once; a 60 Hz camera reaches the estimator thinned to 30 Hz by the SyncBuffer (no
+    warning). One trained at 15-60 Hz: 20 and 40 Hz lie inside, 10 Hz does not."""
     from arvr_hybrid_vio.core.synth.camera import CameraConfig
-    sequence = generate_sequence(SynthConfig(motion=MotionConfig(motion="head", duration_s=3.0, rest_s=0.6),
-                                             camera=CameraConfig(rate_hz=rate_hz)), seed=4)
+    motion = MotionConfig(motion="head", duration_s=max(3.0, 36.0 / rate_hz), rest_s=0.6)
+    sequence = generate_sequence(SynthConfig(motion=motion, camera=CameraConfig(rate_hz=rate_hz)), seed=4)
     estimator = VioEstimator.from_file(HYBRID, EstimatorConfig(device="cpu"))
+    network = estimator.source.network
+    network.config = dataclasses.replace(network.config, trained_frame_rates_hz=trained_hz)
     with caplog.at_level("WARNING", logger="arvr_hybrid_vio.core.model.learned_motion"):
         trajectory = run_estimator(estimator, synced_frames(sequence.image_stamps_ns, sequence.images,
                                                             sequence.imu_stamps_ns, sequence.gyro, sequence.accel))
     assert abs(np.median(np.diff(trajectory.stamps_ns)) - 1e9 / reaching_hz) < 1e6  # 60 Hz: every second image
-    warnings = [r.getMessage() for r in caplog.records if "it was trained at 30 Hz" in r.getMessage()]
-    assert warnings == ([] if reaching_hz == 30.0 else [
-        f"frames reach the network at {reaching_hz:.1f} Hz; it was trained at 30 Hz, and below about 24 Hz or above "
-        "about 37.5 Hz it is less accurate, up to several times (README, \"Camera rate\")"])
+    warnings = [r.getMessage() for r in caplog.records if "frames reach the network" in r.getMessage()]
+    trained = " / ".join(f"{rate:g}" for rate in trained_hz)
+    assert warnings == ([] if not warned else [
+        f"frames reach the network at {reaching_hz:.1f} Hz; it was trained at {trained} Hz, and below about "
+        f"{min(trained_hz) / 1.25:.0f} Hz or above about {max(trained_hz) * 1.25:.1f} Hz it is less accurate, up to "
+        "several times (README, \"Camera rate\")"])

@@ -26,7 +26,7 @@ from arvr_hybrid_vio.core.training.module import geometric_mean_ate
 from arvr_hybrid_vio.core.training.losses import (
     gaussian_nll, geodesic_angle, integrated_translation_loss, so3_exp, translation_loss)
 from arvr_hybrid_vio.core.training.sequences import (_ground_truth_at, build_sequence, cache_tracks,
-                                                      cached_strides, nominal_stride)
+                                                      cached_strides, nominal_stride, served_frame_rates_hz)
 from arvr_hybrid_vio.tools.train import main as train_main
 
 
@@ -164,6 +164,9 @@ def test_strides_of_a_faster_training_camera(tmp_path: Path) -> None:
     augment = AugmentConfig(frame_stride_probs=(0.2, 0.4, 0.2, 0.2))
     assert cached_strides(augment, 2) == ((1, 2, 3, 4, 6, 8), (1, 2, 3, 4))
     assert cached_strides(AugmentConfig(), 1) == ((1, 2), (1,))  # the 30 Hz recipe: as before
+    assert served_frame_rates_hz(shard["image_stamps_ns"], augment) == {60.0, 30.0, 20.0, 15.0}
+    assert served_frame_rates_hz(shard["image_stamps_ns"], AugmentConfig()) == {60.0, 30.0}  # augmented, clean
+    assert served_frame_rates_hz(np.arange(5) * 33_333_333, AugmentConfig()) == {30.0}  # the shipped recipe
     tracks = cache_tracks(shard, tmp_path / "walk60.tracks.npz", Intrinsics(120.0, 120.0, 80.0, 64.0), TrackConfig(),
                           augment, seed=1)
     expected = [f"tracks{k}" for k in (1, 2, 3, 4, 6, 8)] + [f"tracks{k}_aug" for k in range(1, 5)]
@@ -230,6 +233,7 @@ def test_tiny_training_run_exports_a_loadable_model_and_resumes(tmp_path: Path) 
     assert train_main(["--config", str(config), "--model", "multihead"]) == 0
     network, training = load_model(tmp_path / "models" / "multihead.safetensors")
     assert network.config.family == "multihead" and training["train_sequences"] == 1
+    assert network.config.trained_frame_rates_hz == (30.0,)  # a 30 Hz shard, every image
     assert training["val_ate_geomean_m"] > 0 and training["epoch"] >= 0  # the selection score of the epoch kept
     assert training["distributed_backend"] is None  # one device, strategy auto: no process group
     assert network.config.visual_velocity and network.visual_velocity is not None  # config/model.yaml's recipe
@@ -241,6 +245,21 @@ def test_tiny_training_run_exports_a_loadable_model_and_resumes(tmp_path: Path) 
     assert last["hyper_parameters"]["model_config"]["family"] == "multihead"
     timing = json.loads((tmp_path / "runs" / "multihead" / "timing.json").read_text())
     assert len(timing["runs"]) == 2 and timing["total_wall_s"] > 0
+
+
+def test_track_caches_computed_ahead_in_two_processes_are_those_training_uses(tmp_path: Path) -> None:
+    config = tiny_training(tmp_path, train_seeds=(21, 23), extra="""    augment:
+      frame_stride_probs: [0.5, 0.5]
+""")
+    assert train_main(["--config", str(config), "--cache-only", "--workers", "2"]) == 0
+    caches = sorted((tmp_path / "cache" / "train").glob("*.tracks.npz"))
+    assert [c.name for c in caches] == ["21.tracks.npz", "23.tracks.npz"] and not (tmp_path / "models").exists()
+    written = {c: c.stat().st_mtime_ns for c in caches}
+    assert train_main(["--config", str(config), "--model", "multihead"]) == 0
+    assert {c: c.stat().st_mtime_ns for c in caches} == written  # loaded by the training, not computed again
+    network, training = load_model(tmp_path / "models" / "multihead.safetensors")
+    assert training["train_sequences"] == 2
+    assert network.config.trained_frame_rates_hz == (15.0, 30.0)  # 30 Hz shards, every image or every second
 
 
 def test_hard_rule_ablation_is_its_own_model_file(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from arvr_hybrid_vio.core.errors import ConfigError
 from arvr_hybrid_vio.core.geometry import nearest_rotation, so3_exp
 from arvr_hybrid_vio.core.model.camera_input import CameraModel
 from arvr_hybrid_vio.core.model.front_end import FrameView, VisualFrontEnd
-from arvr_hybrid_vio.core.model.inputs import NOMINAL_FRAME_S, inertial_inputs
+from arvr_hybrid_vio.core.model.inputs import inertial_inputs
 from arvr_hybrid_vio.core.model.motion_source import LOOKAHEAD_FRAMES, RelativeMotion
 from arvr_hybrid_vio.core.strapdown import (
     NavState, Preintegration, SpecificForceMean, displacement_at_rest, gated_tilt_corrected, gravity_body, preintegrate,
@@ -41,11 +41,11 @@ LOGGER = logging.getLogger(__name__)
 NETWORK_RUNTIMES = ("auto", "torch", "onnxruntime")  # estimator.network_runtime
 # present wherever an NVIDIA driver is loaded: without it torch cannot see CUDA either, so device auto is the CPU
 NVIDIA_DRIVER = "/proc/driver/nvidia/version"
-# The frames' period is judged over this many frames; beyond OFF_RATE_RATIO times the training period (or below
-# its inverse) the network is less accurate (2026-11-29, models of 05:39 UTC, flow per 1/30 s, mean ATE over eight
-# procedural sequences, measure 21: the hybrid's 4.50 cm at 30 Hz, 13.52 at 15 Hz, 10.68 at 20 Hz, 9.33 at 40 Hz;
-# the Multi-Head's 7.29, 18.60, 15.63 and 20.49; README, "Camera rate"). 60 and 90 Hz cameras reach the estimator
-# at 30 Hz, thinned by the SyncBuffer (sync.target_frame_rate_hz)
+# The frames' period is judged over this many frames; beyond OFF_RATE_RATIO times the span of the rates the network
+# was trained at (ModelConfig.trained_frame_rates_hz), either way, it is less accurate (2026-11-29, models trained at
+# 30 Hz only, flow per 1/30 s, mean ATE over eight procedural sequences, measure 21: the hybrid's 4.50 cm at 30 Hz,
+# 13.52 at 15 Hz, 10.68 at 20 Hz, 9.33 at 40 Hz; the Multi-Head's 7.29, 18.60, 15.63 and 20.49; README, "Camera
+# rate"). 60 and 90 Hz cameras reach the estimator at 30 Hz, thinned by the SyncBuffer (sync.target_frame_rate_hz)
 RATE_CHECK_FRAMES = 30
 OFF_RATE_RATIO = 1.25
 
@@ -320,17 +320,18 @@ class LearnedMotion:
                               velocity_var=self.measurement_scale * float(np.mean(translation_var)) / dt_s ** 2)
 
     def _check_camera_rate(self, period_s: float) -> None:
-        """Once ``RATE_CHECK_FRAMES`` frame periods are seen: warn when their median is off the network's
-        training period by more than ``OFF_RATE_RATIO`` either way."""
+        """Once ``RATE_CHECK_FRAMES`` frame periods are seen: warn when their median's rate is more than
+        ``OFF_RATE_RATIO`` outside the span of the rates the network was trained at, either way."""
         self._frame_periods_s.append(period_s)
         if len(self._frame_periods_s) < RATE_CHECK_FRAMES:
             return
         period_s, self._frame_periods_s = float(np.median(self._frame_periods_s)), None
-        if not NOMINAL_FRAME_S / OFF_RATE_RATIO <= period_s <= OFF_RATE_RATIO * NOMINAL_FRAME_S:
-            LOGGER.warning("frames reach the network at %.1f Hz; it was trained at %.0f Hz, and below about %.0f Hz or "
+        trained_hz = self.network.config.trained_frame_rates_hz
+        low_hz, high_hz = min(trained_hz) / OFF_RATE_RATIO, max(trained_hz) * OFF_RATE_RATIO
+        if not low_hz <= 1.0 / period_s <= high_hz:
+            LOGGER.warning("frames reach the network at %.1f Hz; it was trained at %s Hz, and below about %.0f Hz or "
                            "above about %.1f Hz it is less accurate, up to several times (README, \"Camera rate\")",
-                           1.0 / period_s, 1.0 / NOMINAL_FRAME_S, 1.0 / (OFF_RATE_RATIO * NOMINAL_FRAME_S),
-                           OFF_RATE_RATIO / NOMINAL_FRAME_S)
+                           1.0 / period_s, " / ".join(f"{rate:g}" for rate in trained_hz), low_hz, high_hz)
 
     def _step_inputs(self, frame: SyncedFrame, pre: Preintegration,
                      before: InputState) -> tuple[StepInputs, InputState]:

@@ -51,6 +51,10 @@ class ModelConfig:
     # flow means the same at any camera rate and over a dropped frame (``network_tracks``).
     flow_per_nominal_frame: bool = False
     gravity_m_s2: float = 9.81  # gravity magnitude the inputs assume, m/s^2
+    # Camera rates (Hz) whose frame intervals the network saw in training: written by arvr-vio-train from the
+    # training shards' rate and augment.frame_stride_probs (30 Hz shards, every image: 30). The estimator warns
+    # when frames reach the network well outside their span (learned_motion.OFF_RATE_RATIO).
+    trained_frame_rates_hz: tuple[float, ...] = (1.0 / NOMINAL_FRAME_S,)
 
     @property
     def mount(self) -> np.ndarray:
@@ -79,6 +83,9 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.visual_velocity and not self.track_summary:
             raise ConfigError("model.visual_velocity needs model.track_summary: true")
+        if not self.trained_frame_rates_hz or min(self.trained_frame_rates_hz) <= 0.0:
+            raise ConfigError(f"model.trained_frame_rates_hz must be rates > 0, "
+                              f"got {list(self.trained_frame_rates_hz)}")
 
     @property
     def optical_axis_imu(self) -> np.ndarray:

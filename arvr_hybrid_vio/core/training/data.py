@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,7 @@ import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
 
 from arvr_hybrid_vio.core.dataset import list_shards, load_shard
 from arvr_hybrid_vio.core.errors import ConfigError
@@ -16,7 +19,9 @@ from arvr_hybrid_vio.core.model.encoders import flow_summary
 from arvr_hybrid_vio.core.model.model_config import ModelConfig
 from arvr_hybrid_vio.core.model.visual_tracks import Intrinsics
 from arvr_hybrid_vio.core.training.config import AugmentConfig, TrainConfig, curriculum_stage
-from arvr_hybrid_vio.core.training.sequences import SequenceArrays, build_sequence, cache_tracks, check_dims
+from arvr_hybrid_vio.core.training.sequences import (
+    SequenceArrays, build_sequence, cache_tracks, check_dims, served_frame_rates_hz,
+)
 
 LOGGER = logging.getLogger(__name__)
 SHARD_KEEP = ("image_stamps_ns", "imu_stamps_ns", "gyro", "accel", "gt_stamps_ns", "gt_positions_xyz", "gt_quats_wxyz",
@@ -44,6 +49,44 @@ def _light_shard(shard: dict[str, Any]) -> dict[str, Any]:
     light = {key: shard[key] for key in SHARD_KEEP}
     light["images"] = np.zeros((len(shard["image_stamps_ns"]), 16, 16), np.uint8)
     return light
+
+
+def train_shard_paths(config: TrainConfig) -> list[Path]:
+    """The training shards ``config`` trains on (``limit_train_sequences`` applied), in their seed order."""
+    paths = list_shards(Path(config.dataset_root), "train")
+    return paths[:config.limit_train_sequences] if config.limit_train_sequences else paths
+
+
+def track_cache_path(config: TrainConfig, shard_path: Path) -> Path:
+    """Where a training shard's feature tracks are cached."""
+    return Path(config.cache_dir) / "train" / f"{shard_path.stem}.tracks.npz"
+
+
+def _cache_shard(job: tuple[TrainConfig, ModelConfig, AugmentConfig, int, Path]) -> str:
+    config, model_config, augment, index, path = job
+    cache_tracks(load_shard(path), track_cache_path(config, path), Intrinsics(*model_config.intrinsics),
+                 model_config.tracks, augment, seed=config.seed + index)
+    return path.stem
+
+
+def prepare_track_caches(config: TrainConfig, model_config: ModelConfig, augment: AugmentConfig, *,
+                         workers: int) -> int:
+    """Compute every training shard's track cache that is missing or stale, in ``workers`` processes, with a
+    progress bar; the caches are exactly those ``VioDataModule.setup`` would compute (same seeds). Returns the
+    number of shards. Two trainings started after it share the caches instead of each computing them."""
+    paths = train_shard_paths(config)
+    jobs = [(config, model_config, augment, index, path) for index, path in enumerate(paths)]
+    with tqdm(total=len(jobs), desc="track caches", unit="shard", file=sys.stderr) as bar:
+        if workers <= 1:
+            for job in jobs:
+                bar.set_postfix_str(_cache_shard(job))
+                bar.update()
+        else:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                for name in pool.imap_unordered(_cache_shard, jobs):
+                    bar.set_postfix_str(name)
+                    bar.update()
+    return len(paths)
 
 
 def normalisation_stats(sequences: list[SequenceArrays]) -> dict[str, torch.Tensor]:
@@ -98,28 +141,28 @@ class VioDataModule(L.LightningDataModule):
         self.stats: dict[str, torch.Tensor] = {}
         self.visual_velocity: dict[str, torch.Tensor] | None = None  # least-squares init of that path
         self.total_frames = 0
+        self.frame_rates_hz: tuple[float, ...] = ()  # camera rates whose intervals training serves
 
     def setup(self, stage: str | None = None) -> None:
         """Load training shards, cache their tracks, compute normalisation statistics."""
         if self.train_shards:
             return
         root = Path(self.config.dataset_root)
-        paths = list_shards(root, "train")
-        if self.config.limit_train_sequences:
-            paths = paths[:self.config.limit_train_sequences]
+        paths = train_shard_paths(self.config)
         self.val_paths = list_shards(root, "val")
         if self.config.limit_val_sequences:
             self.val_paths = self.val_paths[:self.config.limit_val_sequences]
         if not paths or not self.val_paths:
             raise ConfigError(f"{root}: needs train and val shards (make them with arvr-vio-dataset)")
-        fx, fy, cx, cy = self.model_config.intrinsics
+        rates_hz: set[float] = set()
         for index, path in enumerate(paths):
             shard = load_shard(path)
-            cache = Path(self.config.cache_dir) / "train" / f"{path.stem}.tracks.npz"
-            tracks = cache_tracks(shard, cache, Intrinsics(fx, fy, cx, cy), self.model_config.tracks, self.augment,
-                                  seed=self.config.seed + index)
+            tracks = cache_tracks(shard, track_cache_path(self.config, path), Intrinsics(*self.model_config.intrinsics),
+                                  self.model_config.tracks, self.augment, seed=self.config.seed + index)
             self.train_shards.append((path.stem, _light_shard(shard), tracks))
+            rates_hz |= served_frame_rates_hz(shard["image_stamps_ns"], self.augment)
             LOGGER.info("tracks ready for %s (%d/%d)", path.stem, index + 1, len(paths))
+        self.frame_rates_hz = tuple(sorted(rates_hz))
         clean = self._sequences(None)
         self.total_frames = sum(len(s) for s in clean)
         self.stats = normalisation_stats(clean)

@@ -80,6 +80,15 @@ def nominal_stride(image_stamps_ns: np.ndarray) -> int:
     return max(1, round(NOMINAL_FRAME_S / period_s))
 
 
+def served_frame_rates_hz(image_stamps_ns: np.ndarray, augment: AugmentConfig) -> set[float]:
+    """The camera rates (Hz, to 0.1) whose frame intervals training serves from a shard: its rate over each
+    drawn stride (augmented sequences) and over ``nominal_stride`` (clean ones). Empty below two images."""
+    if len(image_stamps_ns) < 2:
+        return set()
+    rate_hz = 1e9 / float(np.median(np.diff(image_stamps_ns)))
+    return {round(rate_hz / k, 1) for k in {*augment.drawn_strides(), nominal_stride(image_stamps_ns)}}
+
+
 def cached_strides(augment: AugmentConfig, clean_stride: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Strides whose tracks training needs: (all, those also on augmented images).
 
