@@ -23,13 +23,13 @@ Time conventions (int64 nanoseconds everywhere):
   which tells the caller to reset its estimator.
 * Smaller steps back are out-of-order messages: inserted in order while not yet used,
   counted as late and dropped otherwise. Repeated stamps are dropped as duplicates.
-* A fast camera is thinned to the rate the networks were trained at (``target_frame_rate_hz``, 30 Hz):
+* A fast camera is thinned to about 30 Hz (``target_frame_rate_hz``), the networks' nominal rate:
   every k-th image is kept, k the whole number that brings the camera's learned period nearest the
   target's (60 Hz: k = 2, 90 Hz: 3; below 45 Hz: 1, every image). An image less than k - 1/2 camera periods
   after the newest one queued is skipped (``images_decimated``, not a drop: stamp jitter up to a quarter
   period is tolerated), and the next frame's IMU window spans the skipped interval, as it does for a frame
-  the camera missed. The networks fail on 60 Hz frames but not on a 60 Hz camera thinned to 30 Hz
-  (README, "Camera rate").
+  the camera missed. Networks trained at 30 Hz alone failed on 60 Hz frames; those trained at 15-60 Hz
+  (2026-11-29) do better thinned too (README, "Camera rate").
 * With ``camera_stamp_smoothing`` each camera stamp (offset applied) is first moved onto a line fitted
   through the recent stamps (``core.camera_clock``): software-stamped cameras carry milliseconds of
   jitter that a steady camera clock does not have.
@@ -73,8 +73,9 @@ class SyncConfig:
     # Nominal camera period for counting dropped frames; 0 estimates it from the stream.
     expected_frame_period_ns: int = field(default=0, metadata={"description": "camera period ns, 0 = estimate"})
     # A faster camera is thinned to the whole fraction of its rate nearest this (skipped images are counted as
-    # images_decimated); 0 keeps every image. The default is the rate the networks were trained at (30 Hz): a 60
-    # or 90 Hz camera reaches the estimator at 30 Hz; one below 45 Hz is left as it is.
+    # images_decimated); 0 keeps every image. The default is the networks' nominal rate (30 Hz): a 60 or 90 Hz
+    # camera reaches the estimator at 30 Hz; one below 45 Hz is left as it is. With the models trained at 15-60 Hz
+    # a 60 Hz camera still does better thinned (README, "Camera rate").
     target_frame_rate_hz: float = field(default=1.0 / NOMINAL_FRAME_S, metadata={
         "description": "a faster camera is thinned to the whole fraction of its rate nearest this (skipped images "
                        "counted as images_decimated), Hz; 0 = keep every image"})
