@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import multiprocessing
 import shutil
 import sys
 import zipfile
@@ -22,11 +21,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from arvr_hybrid_vio.core.config_io import config_to_mapping
 from arvr_hybrid_vio.core.dataset import SPLITS, DatasetRecipe, SequenceSpec, load_recipe, shard_path, synth_config, write_shard
 from arvr_hybrid_vio.core.errors import ConfigError, VioError
+from arvr_hybrid_vio.core.job_pool import run_jobs
 from arvr_hybrid_vio.core.synth.sequence import generate_sequence
 from arvr_hybrid_vio.io.sensor_bags import streams_from_sequence, write_sensor_bag
 
@@ -106,16 +105,7 @@ def run(recipe: DatasetRecipe, out: Path, *, splits: Sequence[str], workers: int
     # longest first so the pool finishes together
     jobs.sort(key=lambda job: -job[2].duration_s)
     out.mkdir(parents=True, exist_ok=True)
-    with tqdm(total=len(jobs), desc="sequences", unit="seq") as bar:
-        if workers <= 1:
-            for job in jobs:
-                bar.set_postfix_str(_job(job))
-                bar.update()
-        else:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                for name in pool.imap_unordered(_job, jobs):
-                    bar.set_postfix_str(name)
-                    bar.update()
+    run_jobs(_job, jobs, workers=workers, desc="sequences", unit="seq")
     _write_manifest(recipe, out, config_path)
     return len(jobs)
 

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +9,10 @@ import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from arvr_hybrid_vio.core.dataset import list_shards, load_shard
 from arvr_hybrid_vio.core.errors import ConfigError
+from arvr_hybrid_vio.core.job_pool import run_jobs
 from arvr_hybrid_vio.core.model.encoders import flow_summary
 from arvr_hybrid_vio.core.model.model_config import ModelConfig
 from arvr_hybrid_vio.core.model.visual_tracks import Intrinsics
@@ -76,16 +74,7 @@ def prepare_track_caches(config: TrainConfig, model_config: ModelConfig, augment
     number of shards. Two trainings started after it share the caches instead of each computing them."""
     paths = train_shard_paths(config)
     jobs = [(config, model_config, augment, index, path) for index, path in enumerate(paths)]
-    with tqdm(total=len(jobs), desc="track caches", unit="shard", file=sys.stderr) as bar:
-        if workers <= 1:
-            for job in jobs:
-                bar.set_postfix_str(_cache_shard(job))
-                bar.update()
-        else:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                for name in pool.imap_unordered(_cache_shard, jobs):
-                    bar.set_postfix_str(name)
-                    bar.update()
+    run_jobs(_cache_shard, jobs, workers=workers, desc="track caches", unit="shard")
     return len(paths)
 
 
