@@ -28,8 +28,8 @@ def with_true_orientation(estimator: VioEstimator, shard: dict) -> None:
     truth = quat_wxyz_to_matrix(np.asarray(shard["gt_quats_wxyz"]))
     own_compose = estimator._compose
 
-    def compose(state, pre, motion, start_velocity, stamp_ns):
-        own_compose(state, pre, motion, start_velocity, stamp_ns)
+    def compose(state, pre, motion, start_velocity, stamp_ns, **keywords):
+        own_compose(state, pre, motion, start_velocity, stamp_ns, **keywords)
         nav = estimator._nav
         true = truth[min(int(np.searchsorted(stamps, stamp_ns)), len(stamps) - 1)]
         estimator._nav = NavState(nav.stamp_ns, true, nav.position_xyz, nav.velocity_xyz)

@@ -29,8 +29,8 @@ def recording_window(estimator: VioEstimator, records: list) -> None:
     """Record (interval start stamp, velocity, sigma) of every window measurement (in place)."""
     own = estimator._visual_measurement
 
-    def measurement(frame, state, pre):
-        result = own(frame, state, pre)
+    def measurement(frame, state, pre, *rest):
+        result = own(frame, state, pre, *rest)
         if result is not None:
             start_ns = int(frame.stamp_ns) - int(round(pre.dt_s * 1e9))
             records.append((start_ns, result.velocity_xyz.copy(), float(np.sqrt(np.trace(result.covariance) / 3))))
