@@ -144,6 +144,25 @@ def shard_path(root: str | Path, split: str, name: str) -> Path:
     return Path(root) / split / f"{name}.npz"
 
 
+def shard_config_json(config: SynthConfig) -> str:
+    """How a shard stores the SynthConfig it was rendered with (``config_json``)."""
+    return json.dumps(config_to_mapping(config))
+
+
+def shard_rendered_with(path: str | Path, config: SynthConfig, seed: int) -> bool:
+    """Whether the shard at ``path`` exists, is readable, and was rendered with ``config`` and ``seed`` (its two
+    small members are read, not the images)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as shard:
+            stored, stored_seed = str(shard["config_json"]), int(shard["seed"])
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return False
+    return stored_seed == seed and stored == shard_config_json(config)
+
+
 def write_shard(sequence: SynthSequence, path: str | Path) -> Path:
     """Write a sequence as a compressed npz, atomically (temporary name, then rename)."""
     path = Path(path)
@@ -156,7 +175,7 @@ def write_shard(sequence: SynthSequence, path: str | Path) -> Path:
     np.savez_compressed(
         tmp, **arrays, gt_stamps_ns=sequence.imu_stamps_ns,
         time_offset_ns=np.int64(round(sequence.config.time_offset_s * 1e9)), seed=np.int64(sequence.seed),
-        config_json=np.array(json.dumps(config_to_mapping(sequence.config))))
+        config_json=np.array(shard_config_json(sequence.config)))
     os.replace(tmp, path)
     return path
 

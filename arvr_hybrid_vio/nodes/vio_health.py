@@ -92,7 +92,7 @@ class NodeCounters:
             return dict(self.values)
 
 
-def dropped_total(buffer_counters: dict[str, int], node_counters: dict[str, int], join_dropped: int = 0) -> int:
+def dropped_total(buffer_counters: dict[str, int], node_counters: dict[str, int], join_dropped: int) -> int:
     """Input messages that did not reach the estimator, plus frames and IMU samples known missing;
     ``join_dropped``: gyro and accelerometer samples the IMU joiner could not use (``JoinCounters.dropped``)."""
     return (join_dropped + buffer_counters["dropped_total"] + buffer_counters["imu_samples_missing"]

@@ -16,14 +16,13 @@ import json
 import logging
 import shutil
 import sys
-import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import numpy as np
-
 from arvr_hybrid_vio.core.config_io import config_to_mapping
-from arvr_hybrid_vio.core.dataset import SPLITS, DatasetRecipe, SequenceSpec, load_recipe, shard_path, synth_config, write_shard
+from arvr_hybrid_vio.core.dataset import (
+    SPLITS, DatasetRecipe, SequenceSpec, load_recipe, shard_path, shard_rendered_with, synth_config, write_shard,
+)
 from arvr_hybrid_vio.core.errors import ConfigError, VioError
 from arvr_hybrid_vio.core.job_pool import run_jobs
 from arvr_hybrid_vio.core.synth.sequence import generate_sequence
@@ -61,24 +60,12 @@ def _check_trajectory_files(specs: Iterable[SequenceSpec]) -> None:
                           "data_out/real_motions are fetched by arvr-vio-fetch-motions; `make dataset` runs it)")
 
 
-def _rendered_as(path: Path, recipe: DatasetRecipe, split: str, spec: SequenceSpec) -> bool:
-    """Whether the shard at ``path`` exists and was rendered with the recipe's settings and seed for it."""
-    if not path.is_file():
-        return False
-    try:
-        with np.load(path, allow_pickle=False) as shard:  # two small members, not the images
-            stored, seed = str(shard["config_json"]), int(shard["seed"])
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return False  # unreadable or incomplete: render it again
-    return seed == spec.seed and stored == json.dumps(config_to_mapping(synth_config(recipe, spec, split=split)))
-
-
 def _pending(recipe: DatasetRecipe, out: Path, splits: Sequence[str]) -> list[tuple[DatasetRecipe, str, SequenceSpec, str]]:
     jobs = []
     for split in splits:
         for spec in getattr(recipe, split):
             path = shard_path(out, split, spec.name)
-            done = _rendered_as(path, recipe, split, spec)
+            done = shard_rendered_with(path, synth_config(recipe, spec, split=split), spec.seed)
             if path.is_file() and not done:
                 LOG.info("%s: rendered with other settings than the recipe's, rendering it anew", path)
             if split == "test":
